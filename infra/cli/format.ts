@@ -1,0 +1,107 @@
+// Human-readable output of plans and status reports; --json prints the same data unformatted.
+
+import type { Plan, Step } from "../engine/plan";
+import type { StatusReport, TableStatus } from "../engine/status";
+
+const SYMBOL: Record<Step["action"], string> = {
+  "create-extension": "+",
+  "create-cron-extension": "+",
+  "create-schema": "+",
+  "create-table": "+",
+  "create-parent": "+",
+  "create-default": "+",
+  "drop-default": "-",
+  "update-config": "~",
+  "run-maintenance": ">",
+  "schedule-job": "+",
+  "alter-job": "~",
+  "unschedule-job": "-",
+};
+
+export function formatPlan(p: Plan): string {
+  const lines = [`Stack ${p.stack} → database ${p.database}${p.partmanVersion ? ` (pg_partman ${p.partmanVersion})` : ""}`, ""];
+  let unit = "";
+  for (const s of p.steps) {
+    if (s.unit !== unit) {
+      unit = s.unit;
+      lines.push(`  ${unit}${s.database !== p.database ? ` (in database ${s.database})` : ""}`);
+    }
+    lines.push(`    ${SYMBOL[s.action]} ${s.summary}`);
+    for (const sql of s.sql) lines.push(...sql.split("\n").map((l) => `        ${l}`));
+  }
+  if (p.problems.length > 0) {
+    lines.push("", "Problems (nothing will be applied until they are fixed):");
+    for (const x of p.problems) lines.push(`  ✗ ${x.message}`);
+  }
+  if (p.warnings.length > 0) {
+    lines.push("", "Warnings:");
+    for (const w of p.warnings) lines.push(`  ! ${w}`);
+  }
+  const transactions = new Set(p.steps.map((s) => `${s.database}/${s.unit}`)).size;
+  lines.push(
+    "",
+    p.steps.length === 0 && p.problems.length === 0
+      ? `No changes: database ${p.database} matches stack ${p.stack}.`
+      : `Plan: ${p.steps.length} change(s) in ${transactions} transaction(s)${p.problems.length ? `, ${p.problems.length} problem(s)` : ""}.`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+export function formatStatus(r: StatusReport): string {
+  const lines = [`Stack ${r.stack} → database ${r.database}, pg_partman ${r.partmanVersion ?? "not installed"}, now ${time(r.now)}`];
+  for (const t of r.tables) lines.push("", ...formatTable(t));
+  lines.push("");
+  if (r.job) {
+    const run = r.job.lastRun;
+    lines.push(
+      `Maintenance job ${r.job.jobname} (jobid ${r.job.jobid}, runs in database ${r.job.database}): "${r.job.schedule}", ${r.job.active ? "active" : "INACTIVE"}`,
+      `  command: ${r.job.command}`,
+      `  last run: ${run ? `${run.status} at ${time(run.start)}${run.end ? `, took ${duration(run.start, run.end)}` : ""}${run.message && run.status !== "succeeded" ? ` (${run.message})` : ""}` : "none recorded yet"}`,
+    );
+  } else {
+    lines.push(`Maintenance job: not scheduled${r.cronDatabase ? ` (pg_cron in database ${r.cronDatabase})` : " (pg_cron not loaded)"}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function formatTable(t: TableStatus): string[] {
+  if (t.state === "missing") return [`${t.name}: does not exist (run apply)`];
+  if (t.state === "not-partitioned") return [`${t.name}: exists but is NOT partitioned (needs migrating)`];
+  const head =
+    t.state === "unregistered"
+      ? `${t.name}: partitioned but not registered with pg_partman (run apply)`
+      : `${t.name}: ${t.interval} partitions, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
+        (t.retentionHorizon ? ` (partitions ending before ${time(t.retentionHorizon)} expire at the next maintenance run)` : "");
+  const bounded = t.partitions.filter((p) => !p.isDefault);
+  const lines = [
+    head,
+    `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of now${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
+      (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
+  ];
+  const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.estimatedRows === null ? "?" : String(p.estimatedRows)]);
+  lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "EST. ROWS"], rows).map((l) => `  ${l}`));
+  return lines;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+}
+
+function time(iso: string | null): string {
+  return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC") : "-";
+}
+
+function duration(from: string | null, to: string): string {
+  return from ? `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)} s` : "?";
+}
+
+function bytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,83 @@
+// `partman-stack <command>`: parses arguments and hands over to a command's handler. Each command
+// module also exports a library function returning data, for programs and tests.
+
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/errors";
+import { applyHandler } from "./commands/apply";
+import { localHandler, type LocalAction } from "./commands/local";
+import { planHandler } from "./commands/plan";
+import { statusHandler } from "./commands/status";
+
+export const USAGE = `Usage: partman-stack <command> [options]
+
+Commands:
+  plan     Show the changes that would bring the database to the stack's declaration, with their SQL.
+           Exit 0 = in sync, 2 = changes pending, 1 = error.
+  apply    Apply those changes (each table in one transaction). Exit 0 = done, 1 = error.
+  status   Partitions per table (range, size, estimated rows), default-partition rows,
+           how far ahead partitions exist, the retention horizon, the maintenance job and its last run.
+  local start|stop|url
+           The embedded PostgreSQL 15 cluster (pg_partman 4.7.2 and 5.2.4, pg_cron) under .partman/local/,
+           used by --stack local. On Debian as root, start installs what is missing.
+
+Options:
+  --stack <name>         stacks/Pulumi.<name>.yaml (default: local)
+  --database-url <url>   connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)
+  --json                 machine-readable output (plan, apply, status)
+  -h, --help             this text
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        stack: { type: "string", default: "local" },
+        "database-url": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 1;
+  }
+  const opts = {
+    stack: values.stack!,
+    databaseUrl: values["database-url"],
+    json: values.json!,
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  try {
+    switch (command) {
+      case "plan":
+        return await planHandler(opts);
+      case "apply":
+        return await applyHandler(opts);
+      case "status":
+        return await statusHandler(opts);
+      case "local": {
+        const action = rest[0];
+        if (action !== "start" && action !== "stop" && action !== "url") return usageError("local takes start, stop or url");
+        return await localHandler(action as LocalAction, opts);
+      }
+      default:
+        return usageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`partman-stack: ${message}\n\n${USAGE}`);
+  return 1;
+}

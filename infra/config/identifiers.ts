@@ -1,0 +1,24 @@
+// PostgreSQL names as partman-stack accepts and quotes them. Declared names must be plain
+// lower-case identifiers, so a quote or semicolon in a stack file is refused, never escaped into SQL.
+
+const IDENTIFIER = /^[a-z_][a-z0-9_$]*$/;
+/** NAMEDATALEN - 1: PostgreSQL truncates longer names silently. */
+const MAX_BYTES = 63;
+
+/** Why `name` is not an identifier partman-stack accepts, or null if it is one. */
+export function identifierProblem(name: string): string | null {
+  if (name === "") return "it is empty";
+  if (/["';\\\s]/.test(name)) return "it contains a quote, semicolon, backslash or space";
+  if (Buffer.byteLength(name) > MAX_BYTES) return `it is longer than ${MAX_BYTES} bytes, which PostgreSQL would truncate`;
+  if (!IDENTIFIER.test(name)) return "it is not a lower-case identifier (a–z, 0–9, _ and $, not starting with a digit)";
+  return null;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** For standard_conforming_strings = on (the default since 9.1): only quotes need doubling. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,70 @@
+// The validated declaration of one stack: what the engine reconciles a database towards.
+// Raw stack-file values become these only through validate.ts.
+
+import type { Interval } from "./interval";
+
+export interface QualifiedName {
+  schema: string;
+  table: string;
+}
+
+export interface TableSpec {
+  /** `schema.table`, lower-case, as written in the stack file. */
+  name: string;
+  schema: string;
+  table: string;
+  /** Path of the DDL file as written in the stack file (relative to the project root). */
+  ddl: string;
+  /** Contents of the DDL file. */
+  ddlSql: string;
+  control: string;
+  interval: Interval;
+  premake: number;
+  /** null: keep forever. */
+  retention: Interval | null;
+  retentionKeepTable: boolean;
+  retentionSchema: string | null;
+  /** ISO timestamp; only used when the partition set is created. */
+  startPartition: string | null;
+  defaultPartition: boolean;
+  infiniteTimePartitions: boolean;
+}
+
+export interface MaintenanceSpec {
+  /** false: the job is unscheduled. */
+  enabled: boolean;
+  schedule: string;
+  jobName: string;
+  analyze: boolean;
+}
+
+export type DatabaseSpec =
+  | { mode: "local"; database: string; partmanVersion: string | null }
+  | { mode: "docker"; database: string; partmanVersion: string | null }
+  | {
+      mode: "external";
+      host: string;
+      port: number;
+      database: string;
+      user: string;
+      sslmode: SslMode;
+      partmanVersion: string | null;
+    };
+
+export type SslMode = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export interface StackSpec {
+  stack: string;
+  /** Absolute path of the project root (the folder holding Pulumi.yaml). */
+  root: string;
+  tables: TableSpec[];
+  maintenance: MaintenanceSpec;
+  database: DatabaseSpec;
+}
+
+/** Stack config as it comes out of a stack file or Pulumi config, keys without the project prefix. */
+export interface RawStackConfig {
+  tables?: unknown;
+  maintenance?: unknown;
+  database?: unknown;
+}

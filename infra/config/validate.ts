@@ -1,0 +1,352 @@
+// Turns raw stack config into a StackSpec, or throws a ConfigError listing every problem, each
+// naming the stack, the table and the bad value with its fix. Runs before any connection or SQL,
+// in the CLI and in the Pulumi program alike.
+
+import fs from "node:fs";
+import path from "node:path";
+import { cronScheduleProblem } from "./cron";
+import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
+import { ConfigError } from "./errors";
+import { identifierProblem } from "./identifiers";
+import { IntervalSyntaxError, parseInterval, type Interval } from "./interval";
+import type { DatabaseSpec, MaintenanceSpec, RawStackConfig, SslMode, StackSpec, TableSpec } from "./types";
+
+export const DEFAULTS = {
+  premake: 4,
+  retentionKeepTable: false,
+  defaultPartition: true,
+  infiniteTimePartitions: true,
+  maintenance: { enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false },
+  database: "partman_stack",
+  port: 5432,
+  sslmode: "require" as SslMode,
+};
+
+const TABLE_KEYS = [
+  "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions",
+];
+const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze"];
+const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
+  local: ["mode", "database", "partmanVersion"],
+  docker: ["mode", "database", "partmanVersion"],
+  external: ["mode", "host", "port", "database", "user", "sslmode", "partmanVersion"],
+};
+const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
+
+/** Collects problems with a common prefix, so each message says where it comes from. */
+class Problems {
+  readonly list: string[] = [];
+  constructor(private readonly stack: string) {}
+  add(where: string, message: string) {
+    this.list.push(`stack "${this.stack}"${where ? `, ${where}` : ""}: ${message}`);
+  }
+}
+
+export function validateStack(stack: string, root: string, raw: RawStackConfig): StackSpec {
+  const problems = new Problems(stack);
+  const tables = validateTables(raw.tables, root, problems);
+  const maintenance = validateMaintenance(raw.maintenance, problems);
+  const database = validateDatabase(raw.database, problems);
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+  return { stack, root, tables, maintenance, database };
+}
+
+function validateTables(raw: unknown, root: string, problems: Problems): TableSpec[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    problems.add("partman-stack:tables", `must be a list of tables, got ${describe(raw)}`);
+    return [];
+  }
+  const out: TableSpec[] = [];
+  const seen = new Set<string>();
+  raw.forEach((entry, i) => {
+    const where = `table ${isObject(entry) && typeof entry.name === "string" ? entry.name : `#${i + 1}`}`;
+    if (!isObject(entry)) {
+      problems.add(where, `each entry of partman-stack:tables must be a mapping with name, ddl, control, interval, got ${describe(entry)}`);
+      return;
+    }
+    const before = problems.list.length;
+    const t = validateTable(entry, where, root, problems);
+    if (t && seen.has(t.name)) problems.add(where, `is declared twice; each table may appear once in partman-stack:tables`);
+    if (t) seen.add(t.name);
+    if (t && problems.list.length === before) out.push(t);
+  });
+  return out;
+}
+
+function validateTable(e: Record<string, unknown>, where: string, root: string, problems: Problems): TableSpec | null {
+  const p = (msg: string) => problems.add(where, msg);
+  unknownKeys(e, TABLE_KEYS, (k) => p(`unknown key "${k}" (known: ${TABLE_KEYS.join(", ")})`));
+
+  const name = requiredString(e, "name", p);
+  let schema = "";
+  let table = "";
+  if (name !== null) {
+    const parts = name.split(".");
+    if (parts.length !== 2) p(`name "${name}" must be schema-qualified, e.g. "public.${parts[parts.length - 1] || "events"}"`);
+    else {
+      [schema, table] = parts;
+      for (const part of parts) {
+        const why = identifierProblem(part);
+        if (why) p(`name "${name}" is not a valid table name: "${part}": ${why}`);
+      }
+    }
+  }
+
+  const ddl = requiredString(e, "ddl", p);
+  let ddlSql = "";
+  let parsed: TableDdl | null = null;
+  if (ddl !== null) {
+    const file = ddlFile(ddl, root, p);
+    if (file) {
+      ddlSql = fs.readFileSync(file, "utf8");
+      try {
+        parsed = parseTableDdl(ddlSql);
+      } catch (err) {
+        if (!(err instanceof DdlError)) throw err;
+        p(`ddl ${ddl}: ${err.message}`);
+      }
+    }
+  }
+
+  const control = requiredString(e, "control", p);
+  if (control !== null) {
+    const why = identifierProblem(control);
+    if (why) p(`control "${control}" is not a valid column name: ${why}`);
+  }
+  const interval = intervalValue(e, "interval", true, p);
+  const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) => p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of now), e.g. premake: 4`));
+  const retention = intervalValue(e, "retention", false, p);
+  const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
+  const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
+  const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
+
+  let retentionSchema: string | null = null;
+  if (e.retentionSchema !== undefined && e.retentionSchema !== null) {
+    if (typeof e.retentionSchema !== "string") p(`retentionSchema ${describe(e.retentionSchema)} must be a schema name`);
+    else {
+      const why = identifierProblem(e.retentionSchema);
+      if (why) p(`retentionSchema "${e.retentionSchema}" is not a valid schema name: ${why}`);
+      else if (e.retentionSchema === schema) p(`retentionSchema "${e.retentionSchema}" is the table's own schema; name a separate archive schema, e.g. "archive"`);
+      else retentionSchema = e.retentionSchema;
+    }
+    if (e.retention === undefined || e.retention === null) p(`retentionSchema is set but retention is not; set retention too, or remove retentionSchema`);
+  }
+
+  let startPartition: string | null = null;
+  if (e.startPartition !== undefined && e.startPartition !== null) {
+    const v = e.startPartition instanceof Date ? e.startPartition.toISOString() : e.startPartition;
+    if (typeof v !== "string" || !TIMESTAMP.test(v) || Number.isNaN(Date.parse(v))) {
+      p(`startPartition ${describe(e.startPartition)} must be a timestamp, e.g. "2026-01-01" or "2026-01-01T00:00:00Z"`);
+    } else startPartition = v;
+  }
+
+  if (parsed && name !== null && schema && control !== null) checkDdl(parsed, ddl!, schema, table, control, p);
+  if (name === null || ddl === null || control === null || interval === null || premake === null) return null;
+  return {
+    name, schema, table, ddl, ddlSql, control, interval, premake,
+    retention, retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions,
+  };
+}
+
+/** The DDL file must create the declared table, partitioned by range on the control column. */
+function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, control: string, p: (m: string) => void) {
+  if (d.schema === null) p(`ddl ${ddl}: CREATE TABLE ${d.table} must be schema-qualified (${schema}.${table}), so it does not depend on search_path`);
+  else if (d.schema !== schema || d.table !== table) p(`ddl ${ddl} creates ${d.schema}.${d.table}, but the entry declares ${schema}.${table}`);
+  const col = d.columns.find((c) => c.name === control);
+  if (!col) {
+    p(`control "${control}" is not a column of ${ddl} (columns: ${d.columns.map((c) => c.name).join(", ")})`);
+    return;
+  }
+  if (!TIME_TYPES.test(col.type)) p(`control column ${control} is ${col.type}; time partitioning needs timestamptz, timestamp or date`);
+  if (!col.notNull) p(`control column ${control} must be NOT NULL (pg_partman requires it); add NOT NULL in ${ddl}`);
+  if (!d.partition) p(`ddl ${ddl}: CREATE TABLE must end with PARTITION BY RANGE (${control})`);
+  else if (d.partition.strategy !== "range" || d.partition.columns.length !== 1 || d.partition.columns[0] !== control) {
+    p(`ddl ${ddl} is PARTITION BY ${d.partition.strategy.toUpperCase()} (${d.partition.columns.join(", ")}), declared control is ${control}: write PARTITION BY RANGE (${control})`);
+  }
+  if (d.primaryKey.length > 0 && !d.primaryKey.includes(control)) {
+    p(`ddl ${ddl}: the primary key (${d.primaryKey.join(", ")}) must include the control column ${control} (PostgreSQL requires it on partitioned tables)`);
+  }
+}
+
+/** The DDL path must name a file inside the project, also after following symlinks. */
+function ddlFile(ddl: string, root: string, p: (m: string) => void): string | null {
+  const realRoot = fs.realpathSync(root);
+  const resolved = path.resolve(root, ddl);
+  const inside = (f: string, r: string) => !path.relative(r, f).startsWith("..") && !path.isAbsolute(path.relative(r, f));
+  if (path.isAbsolute(ddl) || !inside(resolved, root)) {
+    p(`ddl "${ddl}" is outside the project; give a path relative to the project root, e.g. "sql/tables/<table>.sql"`);
+    return null;
+  }
+  if (!fs.existsSync(resolved)) {
+    p(`ddl "${ddl}" does not exist (looked for ${resolved}); create it with the table's CREATE TABLE … PARTITION BY RANGE`);
+    return null;
+  }
+  const real = fs.realpathSync(resolved);
+  if (!inside(real, realRoot)) {
+    p(`ddl "${ddl}" is a link to ${real}, outside the project; keep the DDL file in the project`);
+    return null;
+  }
+  if (!fs.statSync(real).isFile()) {
+    p(`ddl "${ddl}" is not a file`);
+    return null;
+  }
+  return real;
+}
+
+function validateMaintenance(raw: unknown, problems: Problems): MaintenanceSpec {
+  const d = DEFAULTS.maintenance;
+  if (raw === undefined || raw === null) return { ...d };
+  const p = (msg: string) => problems.add("partman-stack:maintenance", msg);
+  if (!isObject(raw)) {
+    p(`must be a mapping (schedule, jobName, analyze, enabled), got ${describe(raw)}`);
+    return { ...d };
+  }
+  unknownKeys(raw, MAINTENANCE_KEYS, (k) => p(`unknown key "${k}" (known: ${MAINTENANCE_KEYS.join(", ")})`));
+  let schedule = d.schedule;
+  if (raw.schedule !== undefined) {
+    const why = typeof raw.schedule === "string" ? cronScheduleProblem(raw.schedule) : `${describe(raw.schedule)} is not a string`;
+    if (why) p(`schedule ${why}`);
+    else schedule = (raw.schedule as string).trim().replace(/\s+/g, " ");
+  }
+  let jobName = d.jobName;
+  if (raw.jobName !== undefined) {
+    if (typeof raw.jobName !== "string" || !/^[A-Za-z0-9_.:-]{1,63}$/.test(raw.jobName)) {
+      p(`jobName ${describe(raw.jobName)} must be 1-63 letters, digits, "_", ".", ":" or "-"`);
+    } else jobName = raw.jobName;
+  }
+  return {
+    enabled: bool(raw, "enabled", d.enabled, p),
+    schedule,
+    jobName,
+    analyze: bool(raw, "analyze", d.analyze, p),
+  };
+}
+
+function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
+  const fallback: DatabaseSpec = { mode: "local", database: DEFAULTS.database, partmanVersion: null };
+  if (raw === undefined || raw === null) return fallback;
+  const p = (msg: string) => problems.add("partman-stack:database", msg);
+  if (!isObject(raw)) {
+    p(`must be a mapping with mode: local, docker or external, got ${describe(raw)}`);
+    return fallback;
+  }
+  const mode = raw.mode ?? "local";
+  if (mode !== "local" && mode !== "docker" && mode !== "external") {
+    p(`mode ${describe(mode)} must be local (the embedded cluster), docker (a container the Pulumi program provisions) or external (an existing server)`);
+    return fallback;
+  }
+  if (raw.password !== undefined) {
+    p(`password must not be in a stack file: set PGPASSWORD in the environment (or pass --database-url) for the CLI; the Pulumi program reads it from a secret`);
+  }
+  unknownKeys(raw, [...DATABASE_KEYS[mode], "password"], (k) => p(`unknown key "${k}" for mode ${mode} (known: ${DATABASE_KEYS[mode].join(", ")})`));
+
+  let partmanVersion: string | null = null;
+  if (raw.partmanVersion !== undefined && raw.partmanVersion !== null) {
+    const v = String(raw.partmanVersion);
+    if (!/^\d+\.\d+\.\d+$/.test(v)) p(`partmanVersion ${describe(raw.partmanVersion)} must be a full extension version such as "5.2.4" (quote it in YAML)`);
+    else partmanVersion = v;
+  }
+  const database = identifierString(raw, "database", mode === "external" ? null : DEFAULTS.database, p);
+  if (mode !== "external") return { mode, database: database ?? DEFAULTS.database, partmanVersion };
+
+  const host = typeof raw.host === "string" && raw.host.trim() !== "" ? raw.host.trim() : null;
+  if (!host) p(`host is required for mode external (the server's address)`);
+  const user = identifierString(raw, "user", null, p);
+  let port = DEFAULTS.port;
+  if (raw.port !== undefined) {
+    const n = positiveInteger(raw.port, DEFAULTS.port, () => {});
+    if (n === null || n > 65535) p(`port ${describe(raw.port)} must be a TCP port (1-65535)`);
+    else port = n;
+  }
+  let sslmode = DEFAULTS.sslmode;
+  if (raw.sslmode !== undefined) {
+    if (!SSL_MODES.includes(raw.sslmode as SslMode)) p(`sslmode ${describe(raw.sslmode)} must be one of ${SSL_MODES.join(", ")}`);
+    else sslmode = raw.sslmode as SslMode;
+  }
+  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, partmanVersion };
+}
+
+function identifierString(o: Record<string, unknown>, key: string, fallback: string | null, p: (m: string) => void): string | null {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (fallback === null) p(`${key} is required`);
+    return fallback;
+  }
+  if (typeof v !== "string") {
+    p(`${key} ${describe(v)} must be a string`);
+    return null;
+  }
+  // Role and database names are used as identifiers; the same rule keeps them out of SQL injection.
+  const why = identifierProblem(v);
+  if (why) {
+    p(`${key} "${v}" is not accepted: ${why}`);
+    return null;
+  }
+  return v;
+}
+
+function requiredString(o: Record<string, unknown>, key: string, p: (m: string) => void): string | null {
+  const v = o[key];
+  if (typeof v === "string" && v.trim() !== "") return v.trim();
+  p(v === undefined || v === null ? `${key} is required` : `${key} ${describe(v)} must be a non-empty string`);
+  return null;
+}
+
+function intervalValue(o: Record<string, unknown>, key: string, required: boolean, p: (m: string) => void): Interval | null {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (required) p(`${key} is required: a PostgreSQL interval such as "1 day", "1 week" or "1 month"`);
+    return null;
+  }
+  if (typeof v !== "string") {
+    p(`${key} ${describe(v)} must be a PostgreSQL interval written as text, e.g. "90 days"`);
+    return null;
+  }
+  try {
+    return parseInterval(v);
+  } catch (err) {
+    if (!(err instanceof IntervalSyntaxError)) throw err;
+    p(`${key} "${v}" is not a PostgreSQL interval: ${err.message}; write e.g. "90 days", "1 week" or "13 months"`);
+    return null;
+  }
+}
+
+/** Whole numbers ≥ 1; digit strings too, since `pulumi config set --path` may store text. */
+function positiveInteger(v: unknown, fallback: number, bad: (v: unknown) => void): number | null {
+  if (v === undefined || v === null) return fallback;
+  const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    bad(v);
+    return null;
+  }
+  return n;
+}
+
+function bool(o: Record<string, unknown>, key: string, fallback: boolean, p: (m: string) => void): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === "boolean") return v;
+  if (v === "true" || v === "false") return v === "true";
+  p(`${key} ${describe(v)} must be true or false`);
+  return fallback;
+}
+
+function unknownKeys(o: Record<string, unknown>, known: string[], report: (k: string) => void) {
+  for (const k of Object.keys(o)) if (!known.includes(k)) report(k);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return `"${v}"`;
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "object") return "a mapping";
+  return String(v);
+}

@@ -1,0 +1,182 @@
+// Reads what a database actually has, for the tables and job a stack declares. Read-only.
+
+import type { Client } from "pg";
+import type { StackSpec } from "../config/types";
+import type { Session } from "../db/session";
+import { quoteIdent } from "../config/identifiers";
+import { partmanInstall, type PartmanInstall } from "./partman";
+
+export interface PartConfigRow {
+  parent_table: string;
+  control: string;
+  partition_interval: string;
+  premake: number;
+  retention: string | null;
+  retention_keep_table: boolean;
+  retention_schema: string | null;
+  infinite_time_partitions: boolean;
+  automatic_maintenance: string;
+}
+
+export interface TableState {
+  name: string;
+  /** pg_class.relkind: p = partitioned table, r = plain table, v = view, …; null = absent. */
+  relkind: string | null;
+  /** r = range, l = list, h = hash; null unless partitioned. */
+  strategy: string | null;
+  keyColumns: string[];
+  columns: string[];
+  hasDefault: boolean;
+  childCount: number;
+  partConfig: PartConfigRow | null;
+}
+
+export interface CronJob {
+  jobid: number;
+  jobname: string;
+  schedule: string;
+  command: string;
+  database: string;
+  username: string;
+  active: boolean;
+}
+
+export interface CronState {
+  preloaded: boolean;
+  /** cron.database_name: where the extension and its jobs live. */
+  database: string | null;
+  /** Installed pg_cron version in that database; null if the extension is not created. */
+  version: string | null;
+  availableVersion: string | null;
+  job: CronJob | null;
+}
+
+export interface DatabaseState {
+  database: string;
+  serverVersion: string;
+  user: string;
+  superuser: boolean;
+  partman: PartmanInstall | null;
+  partmanAvailable: string[];
+  /** The version CREATE EXTENSION installs when none is named. */
+  partmanDefault: string | null;
+  cron: CronState;
+  schemas: string[];
+  tables: Record<string, TableState>;
+}
+
+export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
+  const db = session.target;
+  const base = (
+    await db.query<{ database: string; version: string; user: string; superuser: boolean }>(
+      `SELECT current_database() AS database, current_setting('server_version') AS version,
+              current_user AS user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
+    )
+  ).rows[0];
+
+  const ext = await db.query<{ extversion: string; nspname: string }>(
+    `SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname = 'pg_partman'`,
+  );
+  const partman = ext.rows[0] ? partmanInstall(ext.rows[0].extversion, ext.rows[0].nspname) : null;
+  const available = await db.query<{ version: string; is_default: boolean }>(
+    `SELECT v.version, v.version = e.default_version AS is_default
+       FROM pg_available_extension_versions v JOIN pg_available_extensions e ON e.name = v.name
+      WHERE v.name = 'pg_partman' ORDER BY v.version`,
+  );
+
+  const wantedSchemas = [...new Set(spec.tables.flatMap((t) => [t.schema, t.retentionSchema ?? []]).flat())];
+  const schemas = (
+    await db.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
+  ).rows.map((r) => r.nspname);
+
+  const tables: Record<string, TableState> = {};
+  for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman);
+
+  return {
+    database: base.database,
+    serverVersion: base.version,
+    user: base.user,
+    superuser: base.superuser,
+    partman,
+    partmanAvailable: available.rows.map((r) => r.version),
+    partmanDefault: available.rows.find((r) => r.is_default)?.version ?? null,
+    cron: await cronState(session, spec.maintenance.jobName),
+    schemas,
+    tables,
+  };
+}
+
+async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null): Promise<TableState> {
+  const name = `${schema}.${table}`;
+  const rel = (
+    await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; columns: string[]; has_default: boolean; children: number }>(
+      `SELECT c.relkind::text AS relkind, pt.partstrat::text AS strategy,
+              (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                 FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS key_columns,
+              (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+              EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class d ON d.oid = i.inhrelid
+                       WHERE i.inhparent = c.oid AND d.relpartbound IS NOT NULL
+                         AND pg_get_expr(d.relpartbound, d.oid) = 'DEFAULT') AS has_default,
+              (SELECT count(*)::int FROM pg_inherits i WHERE i.inhparent = c.oid) AS children
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+        WHERE n.nspname = $1 AND c.relname = $2`,
+      [schema, table],
+    )
+  ).rows[0];
+  let partConfig: PartConfigRow | null = null;
+  if (partman) {
+    const rows = await db.query<PartConfigRow>(
+      `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
+              retention_schema, infinite_time_partitions, automatic_maintenance
+         FROM ${partmanTable(partman, "part_config")} WHERE parent_table = $1`,
+      [name],
+    );
+    partConfig = rows.rows[0] ?? null;
+  }
+  return {
+    name,
+    relkind: rel?.relkind ?? null,
+    strategy: rel?.strategy ?? null,
+    keyColumns: rel?.key_columns ?? [],
+    columns: rel?.columns ?? [],
+    hasDefault: rel?.has_default ?? false,
+    childCount: rel?.children ?? 0,
+    partConfig,
+  };
+}
+
+async function cronState(session: Session, jobName: string): Promise<CronState> {
+  const settings = (
+    await session.target.query<{ preload: string; database: string | null }>(
+      `SELECT current_setting('shared_preload_libraries') AS preload,
+              current_setting('cron.database_name', true) AS database`,
+    )
+  ).rows[0];
+  const preloaded = settings.preload.split(",").map((s) => s.trim().replace(/^"|"$/g, "")).includes("pg_cron");
+  const state: CronState = { preloaded, database: null, version: null, availableVersion: null, job: null };
+  if (!preloaded) return state;
+  state.database = settings.database || "postgres";
+  const cronDb = await session.on(state.database);
+  const ext = await cronDb.query<{ installed: string | null; available: string | null }>(
+    `SELECT installed_version AS installed, default_version AS available FROM pg_available_extensions WHERE name = 'pg_cron'`,
+  );
+  state.version = ext.rows[0]?.installed ?? null;
+  state.availableVersion = ext.rows[0]?.available ?? null;
+  if (state.version) {
+    const job = await cronDb.query<CronJob>(
+      `SELECT jobid::int AS jobid, jobname::text AS jobname, schedule, command, database, username, active
+         FROM cron.job WHERE jobname = $1 AND username = current_user`,
+      [jobName],
+    );
+    state.job = job.rows[0] ?? null;
+  }
+  return state;
+}
+
+export function partmanTable(p: PartmanInstall, table: string): string {
+  return `${quoteIdent(p.schema)}.${table}`;
+}

@@ -1,0 +1,341 @@
+// Compares a stack's declaration with a database's introspected state and returns the ordered
+// SQL steps that bring the database to the declaration. Pure: no I/O, so preview, the CLI's
+// plan and the tests all see the same steps.
+
+import type { StackSpec, TableSpec } from "../config/types";
+import { sameInterval, tryParseInterval } from "../config/interval";
+import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import type { DatabaseState, PartConfigRow, TableState } from "./introspect";
+import {
+  createDefaultPartitionSql,
+  createExtensionSql,
+  createParentSql,
+  desiredConfig,
+  dropFreshDefaultSql,
+  maintenanceCommand,
+  partmanInstall,
+  runTableMaintenanceSql,
+  updateConfigSql,
+  type ManagedConfig,
+  type PartmanInstall,
+} from "./partman";
+
+export type StepAction =
+  | "create-extension"
+  | "create-cron-extension"
+  | "create-schema"
+  | "create-table"
+  | "create-parent"
+  | "drop-default"
+  | "create-default"
+  | "update-config"
+  | "run-maintenance"
+  | "schedule-job"
+  | "alter-job"
+  | "unschedule-job";
+
+export interface PropertyChange {
+  property: string;
+  from: string | number | boolean | null;
+  to: string | number | boolean | null;
+}
+
+export interface Step {
+  /** Consecutive steps of one unit run in one transaction. */
+  unit: string;
+  /** The database the SQL runs in: the target, or the one pg_cron lives in. */
+  database: string;
+  action: StepAction;
+  table?: string;
+  summary: string;
+  changes?: PropertyChange[];
+  sql: string[];
+}
+
+/** Something that blocks the plan: nothing is applied while any exists. */
+export interface Problem {
+  table?: string;
+  message: string;
+}
+
+export interface Plan {
+  stack: string;
+  database: string;
+  partmanVersion: string | null;
+  steps: Step[];
+  problems: Problem[];
+  warnings: string[];
+}
+
+const PARTMAN_SCHEMA = "partman";
+
+export function plan(spec: StackSpec, state: DatabaseState): Plan {
+  const steps: Step[] = [];
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const out = { steps, problems, warnings };
+
+  const partman = planExtension(spec, state, out);
+  const schemas = new Set(state.schemas);
+  for (const t of spec.tables) {
+    const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, out);
+    if (tableSteps) steps.push(...tableSteps);
+  }
+  planJob(spec, state, partman, out);
+
+  return {
+    stack: spec.stack,
+    database: state.database,
+    partmanVersion: partman?.version ?? null,
+    steps,
+    problems,
+    warnings,
+  };
+}
+
+interface Out {
+  steps: Step[];
+  problems: Problem[];
+  warnings: string[];
+}
+
+/** Returns the pg_partman the tables will be managed with (installed, or about to be). */
+function planExtension(spec: StackSpec, state: DatabaseState, out: Out): PartmanInstall | null {
+  const wanted = spec.database.partmanVersion;
+  if (state.partman) {
+    if (wanted && wanted !== state.partman.version) {
+      out.warnings.push(
+        `pg_partman ${state.partman.version} is installed but stack "${spec.stack}" asks for ${wanted}; ` +
+          `partman-stack does not change an installed extension's version (a major upgrade is a migration: see pg_partman's upgrade notes)`,
+      );
+    }
+    return state.partman;
+  }
+  if (spec.tables.length === 0) return null;
+  const version = wanted ?? state.partmanDefault;
+  if (!version || !state.partmanAvailable.includes(version)) {
+    out.problems.push({
+      message:
+        (wanted && state.partmanAvailable.length > 0
+          ? `pg_partman ${wanted} is not available on this server (available: ${state.partmanAvailable.join(", ")}); `
+          : `the pg_partman extension is not available on this server; `) +
+        `install it (Debian: apt-get install postgresql-15-partman; partman-stack local start installs 4.7.2 and 5.2.4; ` +
+        `RDS, Cloud SQL and Azure ship it: allow-list pg_partman where required)` +
+        (wanted ? ` or change database.partmanVersion` : ""),
+    });
+    return null;
+  }
+  out.steps.push({
+    unit: "extensions",
+    database: state.database,
+    action: "create-extension",
+    summary: `create extension pg_partman ${version} in schema ${PARTMAN_SCHEMA}`,
+    sql: createExtensionSql(PARTMAN_SCHEMA, wanted),
+  });
+  return partmanInstall(version, PARTMAN_SCHEMA);
+}
+
+function planTable(
+  t: TableSpec,
+  ts: TableState,
+  partman: PartmanInstall | null,
+  schemas: Set<string>,
+  database: string,
+  out: Out,
+): Step[] | null {
+  const problems = tableProblems(t, ts);
+  if (problems.length > 0) {
+    out.problems.push(...problems.map((message) => ({ table: t.name, message })));
+    return null;
+  }
+  if (!partman) return null;
+
+  const steps: Step[] = [];
+  const step = (action: StepAction, summary: string, sql: string[], changes?: PropertyChange[]) =>
+    steps.push({ unit: `table ${t.name}`, database, action, table: t.name, summary, sql, ...(changes ? { changes } : {}) });
+
+  for (const schema of [t.schema, t.retentionSchema]) {
+    if (schema && !schemas.has(schema)) {
+      step("create-schema", `create schema ${schema}`, [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`]);
+      schemas.add(schema);
+    }
+  }
+  if (ts.relkind === null) step("create-table", `create table ${t.name} from ${t.ddl}`, [t.ddlSql.trim()]);
+
+  const desired = desiredConfig(t);
+  let current: ManagedConfig;
+  if (ts.partConfig) {
+    current = managedFromRow(ts.partConfig);
+    if (t.defaultPartition && !ts.hasDefault) {
+      step("create-default", `create default partition ${t.schema}.${t.table}_default`, [createDefaultPartitionSql(t)]);
+    } else if (!t.defaultPartition && ts.hasDefault) {
+      out.warnings.push(
+        `table ${t.name}: declared without a default partition but has one; partman-stack does not drop it ` +
+          `(check it is empty with ${partman.schema}.check_default(), then DROP it by hand)`,
+      );
+    }
+  } else {
+    step(
+      "create-parent",
+      `register ${t.name} with pg_partman ${partman.version}: ${t.interval.text} partitions on ${t.control}, premake ${t.premake}` +
+        (t.startPartition ? `, from ${t.startPartition}` : ""),
+      [createParentSql(partman, t)],
+    );
+    const dropDefault = dropFreshDefaultSql(partman, t);
+    if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);
+    // What create_parent leaves in part_config; the update below sets the rest.
+    current = { ...desired, retention: null, retention_keep_table: true, retention_schema: null, infinite_time_partitions: false };
+  }
+
+  const changes = configChanges(current, desired);
+  if (changes.length > 0) {
+    const set = Object.fromEntries(changes.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
+    step(
+      "update-config",
+      `set ${changes.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ")}`,
+      [updateConfigSql(partman, t, set)],
+      changes,
+    );
+  }
+  if (steps.some((s) => s.action === "create-parent" || s.action === "update-config")) {
+    step("run-maintenance", `run maintenance for ${t.name} so premake and retention take effect now`, [
+      runTableMaintenanceSql(partman, t),
+    ]);
+  }
+  return steps;
+}
+
+function tableProblems(t: TableSpec, ts: TableState): string[] {
+  if (ts.relkind === null) return [];
+  if (ts.relkind === "r") {
+    return [
+      `table ${t.name} exists but is not partitioned; it needs migrating onto partitions ` +
+        `(partman-stack does not rewrite a live table in place, and will not re-run ${t.ddl} over it)`,
+    ];
+  }
+  if (ts.relkind !== "p") return [`${t.name} exists but is not a table (relkind ${ts.relkind})`];
+  const problems: string[] = [];
+  if (ts.strategy !== "r" || ts.keyColumns.length !== 1 || ts.keyColumns[0] !== t.control) {
+    problems.push(
+      `table ${t.name} is partitioned by ${strategyName(ts.strategy)} (${ts.keyColumns.join(", ")}) but is declared as RANGE (${t.control}); ` +
+        `changing a partition set's control column needs a migration to a new table`,
+    );
+  }
+  const row = ts.partConfig;
+  if (row) {
+    if (row.control !== t.control) {
+      problems.push(`table ${t.name}: pg_partman's control column is ${row.control}, declared ${t.control}; changing it needs a migration to a new table`);
+    }
+    if (!sameInterval(tryParseInterval(row.partition_interval), t.interval)) {
+      problems.push(
+        `table ${t.name}: partition interval is ${row.partition_interval}, declared ${t.interval.text}; ` +
+          `pg_partman cannot change an existing set's interval: it needs a migration to a new partition set (or set interval back to "${row.partition_interval}")`,
+      );
+    }
+  }
+  return problems;
+}
+
+function managedFromRow(row: PartConfigRow): ManagedConfig {
+  return {
+    premake: row.premake,
+    retention: row.retention,
+    retention_keep_table: row.retention_keep_table,
+    retention_schema: row.retention_schema,
+    infinite_time_partitions: row.infinite_time_partitions,
+    automatic_maintenance: row.automatic_maintenance === "off" ? "off" : "on",
+  };
+}
+
+function configChanges(current: ManagedConfig, desired: ManagedConfig): PropertyChange[] {
+  const changes: PropertyChange[] = [];
+  for (const key of Object.keys(desired) as (keyof ManagedConfig)[]) {
+    const from = current[key];
+    const to = desired[key];
+    const same =
+      key === "retention"
+        ? (from === null && to === null) || (from !== null && to !== null && sameInterval(tryParseInterval(from as string), tryParseInterval(to as string)))
+        : from === to;
+    if (!same) changes.push({ property: key, from, to });
+  }
+  return changes;
+}
+
+function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall | null, out: Out): void {
+  const m = spec.maintenance;
+  const cron = state.cron;
+  const wanted = m.enabled && spec.tables.length > 0;
+  if (!cron.preloaded || !cron.database) {
+    if (wanted) {
+      out.problems.push({
+        message:
+          `pg_cron is not loaded on this server, so maintenance cannot be scheduled: set shared_preload_libraries = 'pg_cron' ` +
+          `and cron.database_name = '${state.database}' and restart PostgreSQL (RDS: a parameter group; Cloud SQL: the cloudsql.enable_pg_cron flag; ` +
+          `Azure: azure.extensions and shared_preload_libraries), or set maintenance.enabled: false and run maintenance yourself`,
+      });
+    }
+    return;
+  }
+  const unit = "maintenance job";
+  const at = cron.database;
+  if (!cron.version) {
+    if (!wanted) return;
+    if (!cron.availableVersion) {
+      out.problems.push({ message: `pg_cron is preloaded but its extension files are missing: install postgresql-15-cron` });
+      return;
+    }
+    out.steps.push({ unit, database: at, action: "create-cron-extension", summary: `create extension pg_cron in database ${at}`, sql: ["CREATE EXTENSION IF NOT EXISTS pg_cron;"] });
+  }
+  const job = cron.job;
+  if (!wanted) {
+    if (job) {
+      out.steps.push({
+        unit, database: at, action: "unschedule-job",
+        summary: `unschedule pg_cron job ${job.jobname} (${m.enabled ? "no tables are declared" : "maintenance.enabled is false"})`,
+        sql: [`SELECT cron.unschedule(${quoteLiteral(job.jobname)});`],
+      });
+    }
+    return;
+  }
+  if (!partman) return;
+  const command = maintenanceCommand(partman.schema, m.analyze);
+  if (!job) {
+    const sql =
+      at === state.database
+        ? `SELECT cron.schedule(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)});`
+        : `SELECT cron.schedule_in_database(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)}, ${quoteLiteral(state.database)});`;
+    out.steps.push({ unit, database: at, action: "schedule-job", summary: `schedule pg_cron job ${m.jobName} at "${m.schedule}": ${command}`, sql: [sql] });
+    return;
+  }
+  if (job.database !== state.database) {
+    out.problems.push({
+      message: `pg_cron job ${job.jobname} already maintains database ${job.database}; give this stack its own maintenance.jobName`,
+    });
+    return;
+  }
+  const changes: PropertyChange[] = [];
+  if (job.schedule !== m.schedule) changes.push({ property: "schedule", from: job.schedule, to: m.schedule });
+  if (job.command !== command) changes.push({ property: "command", from: job.command, to: command });
+  if (!job.active) changes.push({ property: "active", from: false, to: true });
+  if (changes.length === 0) return;
+  out.steps.push({
+    unit, database: at, action: "alter-job",
+    summary: `alter pg_cron job ${job.jobname}: ${changes.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ")}`,
+    changes,
+    sql: [
+      `SELECT cron.alter_job(job_id => ${job.jobid}, schedule => ${quoteLiteral(m.schedule)}, command => ${quoteLiteral(command)}, active => true);`,
+    ],
+  });
+}
+
+function strategyName(s: string | null): string {
+  return s === "r" ? "RANGE" : s === "l" ? "LIST" : s === "h" ? "HASH" : "nothing";
+}
+
+export function fmt(v: string | number | boolean | null): string {
+  return v === null ? "(none)" : typeof v === "string" ? `"${v}"` : String(v);
+}
+
+export function inSync(p: Plan): boolean {
+  return p.steps.length === 0 && p.problems.length === 0;
+}

@@ -1,0 +1,156 @@
+// Partition health of a stack's tables: what exists, how big, how far ahead, what retention will
+// remove next, and whether the maintenance job is running. Read-only.
+
+import type { Client } from "pg";
+import type { StackSpec, TableSpec } from "../config/types";
+import type { Session } from "../db/session";
+import { quoteIdent } from "../config/identifiers";
+import { introspect, type CronJob } from "./introspect";
+
+export interface PartitionStatus {
+  name: string;
+  /** ISO timestamps; null for the default partition. */
+  from: string | null;
+  to: string | null;
+  isDefault: boolean;
+  bytes: number;
+  /** pg_class.reltuples; null until the partition has been analyzed or vacuumed. */
+  estimatedRows: number | null;
+}
+
+export interface TableStatus {
+  name: string;
+  state: "missing" | "not-partitioned" | "unregistered" | "managed";
+  interval: string | null;
+  premake: number | null;
+  retention: string | null;
+  /** Partitions whose upper bound is before this are expired at the next maintenance run. */
+  retentionHorizon: string | null;
+  partitions: PartitionStatus[];
+  totalBytes: number;
+  /** Exact row count of the default partition; null if there is none. */
+  defaultRows: number | null;
+  /** Upper bound of the newest partition. */
+  coveredUntil: string | null;
+  /** Partitions that start after now(); pg_partman keeps `premake` of them. */
+  partitionsAhead: number;
+}
+
+export interface JobRun {
+  status: string;
+  start: string | null;
+  end: string | null;
+  message: string | null;
+}
+
+export interface JobStatus extends CronJob {
+  lastRun: JobRun | null;
+}
+
+export interface StatusReport {
+  stack: string;
+  database: string;
+  partmanVersion: string | null;
+  now: string;
+  tables: TableStatus[];
+  /** null: no job with the stack's jobName. */
+  job: JobStatus | null;
+  cronDatabase: string | null;
+}
+
+export async function status(session: Session, spec: StackSpec): Promise<StatusReport> {
+  const state = await introspect(session, spec);
+  const db = session.target;
+  const now = (await db.query<{ now: Date }>("SELECT now() AS now")).rows[0].now;
+  const tables: TableStatus[] = [];
+  for (const t of spec.tables) {
+    const ts = state.tables[t.name];
+    const kind: TableStatus["state"] =
+      ts.relkind === null ? "missing" : ts.relkind !== "p" ? "not-partitioned" : ts.partConfig ? "managed" : "unregistered";
+    const partitions = ts.relkind === "p" ? await partitionsOf(db, t) : [];
+    const def = partitions.find((p) => p.isDefault);
+    const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
+    const retention = ts.partConfig?.retention ?? null;
+    tables.push({
+      name: t.name,
+      state: kind,
+      interval: ts.partConfig?.partition_interval ?? null,
+      premake: ts.partConfig?.premake ?? null,
+      retention,
+      retentionHorizon: retention ? await horizon(db, retention) : null,
+      partitions,
+      totalBytes: partitions.reduce((n, p) => n + p.bytes, 0),
+      defaultRows: def ? await countRows(db, t.schema, def.name) : null,
+      coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
+      partitionsAhead: bounded.filter((p) => p.from !== null && new Date(p.from) > now).length,
+    });
+  }
+  let job: JobStatus | null = null;
+  if (state.cron.job && state.cron.database) {
+    const cronDb = await session.on(state.cron.database);
+    job = { ...state.cron.job, lastRun: await lastRun(cronDb, state.cron.job.jobid) };
+  }
+  return {
+    stack: spec.stack,
+    database: state.database,
+    partmanVersion: state.partman?.version ?? null,
+    now: now.toISOString(),
+    tables,
+    job,
+    cronDatabase: state.cron.database,
+  };
+}
+
+async function partitionsOf(db: Client, t: TableSpec): Promise<PartitionStatus[]> {
+  const rows = await db.query<{ name: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number }>(
+    `SELECT c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
+            pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
+      WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
+                            WHERE n.nspname = $1 AND c2.relname = $2)
+      ORDER BY is_default, "from"`,
+    [t.schema, t.table],
+  );
+  return rows.rows.map((r) => ({
+    name: r.name,
+    from: r.from ? r.from.toISOString() : null,
+    to: r.to ? r.to.toISOString() : null,
+    isDefault: r.is_default,
+    bytes: Number(r.bytes),
+    estimatedRows: r.reltuples < 0 ? null : Math.round(r.reltuples),
+  }));
+}
+
+async function horizon(db: Client, retention: string): Promise<string | null> {
+  try {
+    const r = await db.query<{ h: Date }>("SELECT now() - $1::interval AS h", [retention]);
+    return r.rows[0].h.toISOString();
+  } catch {
+    return null;
+  }
+}
+
+async function countRows(db: Client, schema: string, table: string): Promise<number> {
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+  return Number(r.rows[0].n);
+}
+
+async function lastRun(cronDb: Client, jobid: number): Promise<JobRun | null> {
+  const r = await cronDb.query<{ status: string; start_time: Date | null; end_time: Date | null; return_message: string | null }>(
+    `SELECT status, start_time, end_time, return_message FROM cron.job_run_details
+      WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST LIMIT 1`,
+    [jobid],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  return {
+    status: row.status,
+    start: row.start_time?.toISOString() ?? null,
+    end: row.end_time?.toISOString() ?? null,
+    message: row.return_message,
+  };
+}

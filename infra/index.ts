@@ -1,0 +1,14 @@
+// The library: everything the CLI and the Pulumi program do, as plain functions over `pg`.
+
+export * from "./config/types";
+export { parseInterval, sameInterval, type Interval } from "./config/interval";
+export { ConfigError } from "./config/errors";
+export { validateStack } from "./config/validate";
+export { loadStack, findProjectRoot } from "./config/stack-file";
+export { openSession, connectClient, type Session } from "./db/session";
+export { resolveConnection, parseDatabaseUrl } from "./db/connection";
+export { introspect, type DatabaseState, type TableState, type CronJob } from "./engine/introspect";
+export { plan, inSync, type Plan, type Step, type Problem, type PropertyChange } from "./engine/plan";
+export { apply, ApplyError, type ApplyResult } from "./engine/apply";
+export { planStack, applyStack } from "./engine/reconcile";
+export { status, type StatusReport, type TableStatus } from "./engine/status";

@@ -1,0 +1,196 @@
+// A PostgreSQL 15 cluster in a folder of its own: the embedded `local` stack's database
+// (.partman/local/) and the tests' throwaway cluster. pg_cron preloaded, UTC, loopback only,
+// a free port recorded in cluster.json. As root, initdb and the server run as `postgres`.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { Client } from "pg";
+import { quoteIdent } from "../config/identifiers";
+import { ensurePostgres, PG_BIN } from "./install";
+
+export interface ClusterInfo {
+  dir: string;
+  port: number;
+  /** The database the cluster was started for. */
+  database: string;
+  /** cron.database_name: where pg_cron and its jobs live. */
+  cronDatabase: string;
+  url: string;
+}
+
+export interface StartOptions {
+  database: string;
+  /** Defaults to `database`: jobs then run where the tables are. */
+  cronDatabase?: string;
+  port?: number;
+  /** Trades crash safety for speed (fsync off): for clusters whose data is thrown away. */
+  throwaway?: boolean;
+  log?: (line: string) => void;
+}
+
+const SERVER_USER = "postgres";
+
+export function localClusterDir(root: string): string {
+  return path.join(root, ".partman", "local");
+}
+
+const dataDir = (dir: string) => path.join(dir, "data");
+const infoFile = (dir: string) => path.join(dir, "cluster.json");
+
+export function readCluster(dir: string): ClusterInfo | null {
+  try {
+    return JSON.parse(fs.readFileSync(infoFile(dir), "utf8")) as ClusterInfo;
+  } catch {
+    return null;
+  }
+}
+
+/** Idempotent: installs, initialises, starts and creates the database and pg_cron as needed. */
+export async function startCluster(dir: string, opts: StartOptions): Promise<ClusterInfo> {
+  const log = opts.log ?? (() => {});
+  ensurePostgres(log);
+  const cronDatabase = opts.cronDatabase ?? opts.database;
+  dir = path.resolve(dir);
+  const previous = readCluster(dir);
+  if (previous && previous.cronDatabase !== cronDatabase) {
+    throw new Error(`the cluster in ${dir} keeps pg_cron in database ${previous.cronDatabase}, not ${cronDatabase}; remove ${dir} to start afresh`);
+  }
+  if (!fs.existsSync(path.join(dataDir(dir), "PG_VERSION"))) {
+    log(`initialising a PostgreSQL cluster in ${dir}`);
+    initdb(dir, cronDatabase, opts.throwaway ?? false);
+  }
+  let info: ClusterInfo;
+  if (isRunning(dir) && previous) {
+    info = { ...previous, database: opts.database };
+  } else {
+    const port = opts.port ?? (previous && (await portFree(previous.port)) ? previous.port : await freePort());
+    log(`starting PostgreSQL ${path.basename(PG_BIN.replace(/\/bin$/, ""))} on 127.0.0.1:${port}`);
+    pgCtl(dir, ["start", "-w", "-t", "60", "-l", path.join(dir, "postgres.log"), "-o", `-p ${port}`]);
+    info = { dir, port, database: opts.database, cronDatabase, url: "" };
+  }
+  info.url = urlFor(info.port, opts.database);
+  await prepareDatabases(info);
+  fs.writeFileSync(infoFile(dir), JSON.stringify(info, null, 2) + "\n");
+  return info;
+}
+
+export async function stopCluster(dir: string): Promise<void> {
+  if (isRunning(dir)) pgCtl(dir, ["stop", "-w", "-m", "fast"]);
+}
+
+export async function destroyCluster(dir: string): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  await stopCluster(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function isRunning(dir: string): boolean {
+  if (!fs.existsSync(path.join(dataDir(dir), "PG_VERSION"))) return false;
+  try {
+    pgCtl(dir, ["status"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function urlFor(port: number, database: string): string {
+  return `postgres://${SERVER_USER}@127.0.0.1:${port}/${database}`;
+}
+
+function initdb(dir: string, cronDatabase: string, throwaway: boolean): void {
+  fs.mkdirSync(dir, { recursive: true });
+  if (asRoot()) {
+    fs.chownSync(dir, ...postgresIds());
+    try {
+      execFileSync("runuser", ["-u", SERVER_USER, "--", "test", "-w", dir]);
+    } catch {
+      throw new Error(`the ${SERVER_USER} user cannot write to ${dir}: a folder above it is closed to other users (chmod o+x it), or choose another folder`);
+    }
+  }
+  asServerUser(path.join(PG_BIN, "initdb"), ["-D", dataDir(dir), "-U", SERVER_USER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
+  // Loopback and trust only: this is a developer's or a test's private cluster.
+  const settings = {
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: "''",
+    shared_preload_libraries: "'pg_cron'",
+    "cron.database_name": `'${cronDatabase}'`,
+    "cron.use_background_workers": "on",
+    max_worker_processes: "20",
+    timezone: "'UTC'",
+    log_timezone: "'UTC'",
+    ...(throwaway ? { fsync: "off", synchronous_commit: "off" } : {}),
+  };
+  fs.appendFileSync(
+    path.join(dataDir(dir), "postgresql.conf"),
+    `\n# partman-stack\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n")}\n`,
+  );
+}
+
+async function prepareDatabases(info: ClusterInfo): Promise<void> {
+  const admin = new Client({ host: "127.0.0.1", port: info.port, user: SERVER_USER, database: "postgres" });
+  await admin.connect();
+  try {
+    for (const db of new Set([info.database, info.cronDatabase])) {
+      const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [db]);
+      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${quoteIdent(db)}`);
+    }
+  } finally {
+    await admin.end();
+  }
+  const cron = new Client({ host: "127.0.0.1", port: info.port, user: SERVER_USER, database: info.cronDatabase });
+  await cron.connect();
+  try {
+    await cron.query("CREATE EXTENSION IF NOT EXISTS pg_cron");
+  } finally {
+    await cron.end();
+  }
+}
+
+function pgCtl(dir: string, args: string[]): void {
+  asServerUser(path.join(PG_BIN, "pg_ctl"), ["-D", dataDir(dir), ...args]);
+}
+
+function asServerUser(cmd: string, args: string[]): void {
+  const [file, argv] = asRoot() ? ["runuser", ["-u", SERVER_USER, "--", cmd, ...args]] : [cmd, args];
+  try {
+    execFileSync(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
+    throw new Error(`${path.basename(cmd)} ${args[0] === "-D" ? args[2] ?? "" : args[0]} failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim()}`);
+  }
+}
+
+function asRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+function postgresIds(): [number, number] {
+  const out = execFileSync("id", [SERVER_USER]).toString();
+  const uid = /uid=(\d+)/.exec(out);
+  const gid = /gid=(\d+)/.exec(out);
+  if (!uid || !gid) throw new Error(`cannot find the ${SERVER_USER} user (it comes with the postgresql-15 package)`);
+  return [Number(uid[1]), Number(gid[1])];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}

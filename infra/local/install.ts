@@ -1,0 +1,119 @@
+// Installs what the embedded and test clusters need, on Debian as root: PostgreSQL 15, pg_partman
+// 4.7.2 and pg_cron from the machine's own suite, and pg_partman 5.2.4's extension SQL taken from
+// Debian trixie's postgresql-17-partman (its SQL runs on PG 15; only the .sql files are needed).
+// Elsewhere it says exactly what to install. Idempotent: a complete machine costs a few stat calls.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const PG_MAJOR = 15;
+export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
+export const EXTENSION_DIR = `/usr/share/postgresql/${PG_MAJOR}/extension`;
+export const PARTMAN_VERSIONS = ["4.7.2", "5.2.4"] as const;
+
+const PACKAGES = [
+  { name: `postgresql-${PG_MAJOR}`, provides: path.join(PG_BIN, "initdb") },
+  { name: `postgresql-${PG_MAJOR}-partman`, provides: path.join(EXTENSION_DIR, "pg_partman--4.7.2.sql") },
+  { name: `postgresql-${PG_MAJOR}-cron`, provides: path.join(EXTENSION_DIR, "pg_cron.control") },
+];
+const PARTMAN5 = { pkg: "postgresql-17-partman", suite: "trixie", file: "pg_partman--5.2.4.sql" };
+
+export interface Missing {
+  packages: string[];
+  partman5: boolean;
+}
+
+export function missingComponents(): Missing {
+  return {
+    packages: PACKAGES.filter((p) => !fs.existsSync(p.provides)).map((p) => p.name),
+    partman5: !fs.existsSync(path.join(EXTENSION_DIR, PARTMAN5.file)),
+  };
+}
+
+export function ensurePostgres(log: (line: string) => void = () => {}): void {
+  const missing = missingComponents();
+  if (missing.packages.length === 0 && !missing.partman5) return;
+  const isRoot = process.getuid?.() === 0;
+  const hasApt = fs.existsSync("/usr/bin/apt-get") && fs.existsSync("/usr/bin/dpkg-deb");
+  if (!isRoot || !hasApt) throw new Error(installInstructions(missing, hasApt));
+  if (missing.packages.length > 0) {
+    log(`installing ${missing.packages.join(", ")} with apt-get`);
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    run("apt-get", ["update", "-qq"], env);
+    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing.packages], env);
+    const still = missingComponents().packages;
+    if (still.length > 0) throw new Error(`apt-get installed ${missing.packages.join(", ")} but ${still.join(", ")} still lacks its files; ${installInstructions(missingComponents(), true)}`);
+  }
+  if (missingComponents().partman5) {
+    log(`installing pg_partman 5.2.4's extension SQL from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}`);
+    installPartman5Sql(EXTENSION_DIR);
+  }
+}
+
+/** Downloads trixie's postgresql-17-partman with a private apt configuration (the machine's
+ *  sources are not touched) and copies its pg_partman--*.sql files that `extensionDir` lacks;
+ *  the control file stays PG 15's own. Returns the files copied. */
+export function installPartman5Sql(extensionDir: string): string[] {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-apt-"));
+  // apt downloads as the unprivileged _apt user, which must reach this folder.
+  fs.chmodSync(tmp, 0o755);
+  try {
+    fs.mkdirSync(path.join(tmp, "sources.d"));
+    fs.mkdirSync(path.join(tmp, "lists/partial"), { recursive: true });
+    fs.mkdirSync(path.join(tmp, "cache/archives/partial"), { recursive: true });
+    fs.writeFileSync(
+      path.join(tmp, "sources.d", `${PARTMAN5.suite}.sources`),
+      `Types: deb\nURIs: http://deb.debian.org/debian\nSuites: ${PARTMAN5.suite}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`,
+    );
+    const apt = [
+      "-o", "Dir::Etc::SourceList=/dev/null",
+      "-o", `Dir::Etc::SourceParts=${tmp}/sources.d`,
+      "-o", `Dir::State::Lists=${tmp}/lists`,
+      "-o", `Dir::Cache=${tmp}/cache`,
+      "-o", "Debug::NoLocking=1",
+    ];
+    run("apt-get", [...apt, "update", "-qq"]);
+    run("apt-get", [...apt, "download", "-qq", PARTMAN5.pkg], process.env, tmp);
+    const deb = fs.readdirSync(tmp).find((f) => f.startsWith(`${PARTMAN5.pkg}_`) && f.endsWith(".deb"));
+    if (!deb) throw new Error(`apt-get download ${PARTMAN5.pkg} from ${PARTMAN5.suite} produced no .deb`);
+    run("dpkg-deb", ["-x", path.join(tmp, deb), path.join(tmp, "root")]);
+    const from = path.join(tmp, "root/usr/share/postgresql/17/extension");
+    const sql = fs.readdirSync(from).filter((f) => /^pg_partman--.*\.sql$/.test(f));
+    if (!sql.includes(PARTMAN5.file)) {
+      throw new Error(`${deb} has no ${PARTMAN5.file} (it has ${sql.filter((f) => /^pg_partman--[\d.]+\.sql$/.test(f)).join(", ")}); pg_partman 5.2.4 must be installed by hand`);
+    }
+    const copied = sql.filter((f) => !fs.existsSync(path.join(extensionDir, f)));
+    for (const f of copied) fs.copyFileSync(path.join(from, f), path.join(extensionDir, f));
+    return copied;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export function installInstructions(missing: Missing, hasApt: boolean): string {
+  const steps: string[] = [];
+  if (missing.packages.length > 0) {
+    steps.push(
+      hasApt
+        ? `sudo apt-get install ${missing.packages.join(" ")}`
+        : `install PostgreSQL ${PG_MAJOR} with pg_partman 4.7.2 and pg_cron 1.4 (Debian/Ubuntu packages: ${missing.packages.join(", ")}; expected ${PACKAGES.filter((p) => missing.packages.includes(p.name)).map((p) => p.provides).join(", ")})`,
+    );
+  }
+  if (missing.partman5) {
+    steps.push(
+      `copy pg_partman 5.2.4's pg_partman--*.sql files (from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}, or pg_partman's v5.2.4 release sql/ build) into ${EXTENSION_DIR}/`,
+    );
+  }
+  return `PostgreSQL ${PG_MAJOR} with pg_partman and pg_cron is not fully installed, and partman-stack installs it itself only as root on Debian. To do it by hand:\n${steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\nor run the same partman-stack command once as root.`;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): void {
+  try {
+    execFileSync(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    throw new Error(`${cmd} ${args.filter((a) => !a.startsWith("Dir::") && a !== "-o").join(" ")} failed: ${e.stderr?.toString().trim() || e.message}`);
+  }
+}

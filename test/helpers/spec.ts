@@ -1,0 +1,50 @@
+// Stack declarations for engine tests: validated by the real validator, against the repo's own
+// sql/tables DDL files, aimed at one test database with a job name of its own (pg_cron job names
+// are unique per user across all databases of the cluster).
+
+import path from "node:path";
+import { validateStack } from "../../infra/config/validate";
+import type { StackSpec } from "../../infra/config/types";
+import { parseDatabaseUrl } from "../../infra/db/connection";
+import { openSession, type Session } from "../../infra/db/session";
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+
+export type RawTable = Record<string, unknown>;
+
+export function events(overrides: RawTable = {}): RawTable {
+  return { name: "public.events", ddl: "sql/tables/events.sql", control: "created_at", interval: "1 day", premake: 4, ...overrides };
+}
+
+export function auditLog(overrides: RawTable = {}): RawTable {
+  return { name: "public.audit_log", ddl: "sql/tables/audit_log.sql", control: "created_at", interval: "1 month", premake: 2, ...overrides };
+}
+
+export function specFor(
+  db: { name: string },
+  tables: RawTable[],
+  opts: { maintenance?: Record<string, unknown>; partmanVersion?: string } = {},
+): StackSpec {
+  return validateStack("test", REPO_ROOT, {
+    tables,
+    maintenance: { jobName: `partman-${db.name}`, ...opts.maintenance },
+    database: {
+      mode: "external",
+      host: "127.0.0.1",
+      database: db.name,
+      user: "postgres",
+      sslmode: "disable",
+      ...(opts.partmanVersion ? { partmanVersion: opts.partmanVersion } : {}),
+    },
+  });
+}
+
+export function sessionFor(db: { url: string }): Promise<Session> {
+  return openSession(parseDatabaseUrl(db.url));
+}
+
+/** Child-table suffix of the partition holding `d`, per pg_partman major (daily intervals). */
+export function dailySuffix(version: string, d: Date): string {
+  const [y, m, day] = d.toISOString().slice(0, 10).split("-");
+  return version.startsWith("4.") ? `_p${y}_${m}_${day}` : `_p${y}${m}${day}`;
+}

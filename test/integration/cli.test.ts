@@ -1,0 +1,166 @@
+// The CLI as a user runs it: a child `node` process in a project folder, its exit codes, its
+// output, and the real database it changed (or did not).
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "pg";
+import { destroyCluster, localClusterDir } from "../../infra/local/cluster";
+import { createTestDatabase, type TestDatabase } from "../helpers/database";
+import { REPO_ROOT } from "../helpers/spec";
+
+const BIN = path.join(REPO_ROOT, "infra/cli/bin.js");
+
+function run(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PARTMAN_STACK_DATABASE_URL: "" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A project folder with the repo's DDL files and the given stack files. */
+function project(stacks: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-cli-"));
+  fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  fs.cpSync(path.join(REPO_ROOT, "sql"), path.join(dir, "sql"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "stacks"));
+  for (const [name, text] of Object.entries(stacks)) fs.writeFileSync(path.join(dir, "stacks", `Pulumi.${name}.yaml`), text);
+  return dir;
+}
+
+const ciStack = (jobName: string, retention = "30 days") => `config:
+  partman-stack:database:
+    mode: external
+    host: 127.0.0.1
+    database: unused
+    user: postgres
+    sslmode: disable
+    partmanVersion: "5.2.4"
+  partman-stack:maintenance:
+    jobName: ${jobName}
+  partman-stack:tables:
+    - name: public.events
+      ddl: sql/tables/events.sql
+      control: created_at
+      interval: 1 day
+      premake: 3
+      retention: ${retention}
+`;
+
+describe("partman-stack CLI against a database URL", () => {
+  let db: TestDatabase;
+  let dir: string;
+  let url: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ partman: null });
+    url = db.url;
+    dir = project({ ci: ciStack(`partman-${db.name}`), broken: ciStack("x", "90 dayz") });
+  });
+
+  afterAll(async () => {
+    const c = new Client({ connectionString: url.replace(/\/[^/]*$/, "/postgres") });
+    await c.connect();
+    await c.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
+    await c.end();
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("plan exits 2 with the changes and their SQL, apply exits 0, and plan then exits 0", async () => {
+    const plan = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
+    expect(plan.stderr).toBe("");
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain("+ create table public.events from sql/tables/events.sql");
+    expect(plan.stdout).toMatch(/CREATE TABLE public\.events \(/);
+    expect(plan.stdout).toContain(`SELECT "partman".create_parent(p_parent_table => 'public.events'`);
+    expect(plan.stdout).toMatch(/Plan: \d+ change\(s\) in 3 transaction\(s\)\./);
+
+    const json = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--json"]);
+    expect(json.code).toBe(2);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.steps.map((s: { action: string }) => s.action)).toContain("create-parent");
+    expect(parsed.problems).toEqual([]);
+
+    const apply = await run(dir, ["apply", "--stack", "ci", "--database-url", url]);
+    expect(apply.code).toBe(0);
+    expect(apply.stdout).toMatch(/Applied \d+ change\(s\) in 3 transaction\(s\)\./);
+
+    const again = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`No changes: database ${db.name} matches stack ci.`);
+  });
+
+  it("status reports partitions, default rows, coverage, retention and the job", async () => {
+    const text = await run(dir, ["status", "--stack", "ci", "--database-url", url]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/public\.events: 1 day partitions, premake 3, retention 30 days/);
+    expect(text.stdout).toMatch(/events_p\d{8}\s+\d{4}-\d\d-\d\d 00:00/);
+    expect(text.stdout).toContain("default partition: 0 row(s)");
+    expect(text.stdout).toContain(`Maintenance job partman-${db.name}`);
+    expect(text.stdout).toContain("last run: none recorded yet");
+
+    const json = JSON.parse((await run(dir, ["status", "--stack", "ci", "--database-url", url, "--json"])).stdout);
+    const events = json.tables[0];
+    expect(events.state).toBe("managed");
+    expect(events.partitionsAhead).toBeGreaterThanOrEqual(3);
+    expect(events.partitions.filter((p: { isDefault: boolean }) => !p.isDefault).length).toBeGreaterThanOrEqual(4);
+    expect(Date.parse(events.retentionHorizon)).toBeLessThan(Date.now() - 29 * 86_400_000);
+    expect(json.job.schedule).toBe("0 * * * *");
+  });
+
+  it("rejects a malformed stack with exit 1 before connecting, naming stack, table and value", async () => {
+    const r = await run(dir, ["plan", "--stack", "broken", "--database-url", "postgres://nobody@127.0.0.1:1/none"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`stack "broken"`);
+    expect(r.stderr).toContain("public.events");
+    expect(r.stderr).toContain("90 dayz");
+    expect(r.stdout).toBe("");
+  });
+
+  it("names the stacks that exist when the stack file is missing, and exits 1 on unknown commands", async () => {
+    const missing = await run(dir, ["plan", "--stack", "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/Pulumi\.nope\.yaml/);
+    const unknown = await run(dir, ["frobnicate"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`unknown command "frobnicate"`);
+  });
+});
+
+describe("partman-stack CLI on the embedded local cluster", () => {
+  let dir: string;
+  afterAll(async () => {
+    await destroyCluster(localClusterDir(dir));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("apply --stack local starts the cluster, reconciles the shipped local stack, and status shows it", async () => {
+    dir = project({ local: fs.readFileSync(path.join(REPO_ROOT, "stacks/Pulumi.local.yaml"), "utf8") });
+    const apply = await run(dir, ["apply", "--stack", "local"]);
+    expect(apply.stderr).not.toMatch(/^error/m);
+    expect(apply.code).toBe(0);
+    expect(apply.stdout).toContain("register public.events with pg_partman");
+
+    const plan = await run(dir, ["plan", "--stack", "local"]);
+    expect(plan.code).toBe(0);
+
+    const st = JSON.parse((await run(dir, ["status", "--stack", "local", "--json"])).stdout);
+    expect(st.tables.map((t: { name: string; state: string }) => `${t.name}:${t.state}`)).toEqual(["public.events:managed", "public.audit_log:managed"]);
+    // The local cluster keeps pg_cron in the stack's own database.
+    expect(st.cronDatabase).toBe(st.database);
+    expect(st.job.jobname).toBe("partman-maintenance");
+
+    const url = await run(dir, ["local", "url"]);
+    expect(url.code).toBe(0);
+    expect(url.stdout.trim()).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/partman_stack$/);
+    const stop = await run(dir, ["local", "stop"]);
+    expect(stop.code).toBe(0);
+  });
+});

@@ -1,0 +1,254 @@
+// The engine against real PostgreSQL 15 with each pg_partman major: plan, apply, idempotency,
+// drift, retention, conflicts and the maintenance job.
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { applyStack, planStack } from "../../infra/engine/reconcile";
+import { status } from "../../infra/engine/status";
+import type { Session } from "../../infra/db/session";
+import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { auditLog, dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
+
+const DAY = 86_400_000;
+const isoDate = (d: Date) => d.toISOString().slice(0, 10);
+
+describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
+  let db: TestDatabase;
+  let session: Session;
+  const cronDb = () => session.on("postgres");
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ partman: null });
+    session = await sessionFor(db);
+  });
+
+  afterEach(async () => {
+    await (await cronDb()).query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
+    await session.close();
+    await db.drop();
+  });
+
+  const children = async (table: string, schema = "public") =>
+    (
+      await session.target.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = $1::regclass ORDER BY 1`,
+        [`${schema}.${table}`],
+      )
+    ).rows.map((r) => r.name);
+
+  const partConfig = async (table: string) =>
+    (await session.target.query(`SELECT * FROM partman.part_config WHERE parent_table = $1`, [table])).rows[0];
+
+  it("creates the extension, tables, partition sets and job, and a second plan is empty", async () => {
+    const spec = specFor(db, [events({ retention: "7 days" }), auditLog()], { partmanVersion: version });
+    const first = await planStack(session, spec);
+    expect(first.problems).toEqual([]);
+    expect(first.steps.map((s) => `${s.unit}: ${s.action}`)).toEqual([
+      "extensions: create-extension",
+      "table public.events: create-table",
+      "table public.events: create-parent",
+      "table public.events: update-config",
+      "table public.events: run-maintenance",
+      "table public.audit_log: create-table",
+      "table public.audit_log: create-parent",
+      "table public.audit_log: update-config",
+      "table public.audit_log: run-maintenance",
+      "maintenance job: schedule-job",
+    ]);
+    const createParent = first.steps.find((s) => s.action === "create-parent")!.sql[0];
+    expect(createParent.includes("p_type => 'native'")).toBe(version.startsWith("4."));
+
+    const { result } = await applyStack(session, spec);
+    expect(result.applied.map((u) => u.unit)).toEqual(["extensions", "table public.events", "table public.audit_log", "maintenance job"]);
+
+    const again = await planStack(session, spec);
+    expect(again.steps).toEqual([]);
+    expect(again.problems).toEqual([]);
+
+    const ext = await session.target.query(`SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'`);
+    expect(ext.rows[0].extversion).toBe(version);
+    expect(await partConfig("public.events")).toMatchObject({
+      control: "created_at",
+      partition_interval: "1 day",
+      premake: 4,
+      retention: "7 days",
+      retention_keep_table: false,
+      retention_schema: null,
+      infinite_time_partitions: true,
+      automatic_maintenance: "on",
+    });
+    expect(await partConfig("public.audit_log")).toMatchObject({ retention: null, premake: 2, infinite_time_partitions: true });
+    const names = await children("events");
+    expect(names).toContain(`events${dailySuffix(version, new Date())}`);
+    expect(names).toContain("events_default");
+
+    const report = await status(session, spec);
+    const ev = report.tables.find((t) => t.name === "public.events")!;
+    expect(ev.state).toBe("managed");
+    expect(ev.partitionsAhead).toBeGreaterThanOrEqual(4);
+    expect(ev.defaultRows).toBe(0);
+    expect(report.job).toMatchObject({ schedule: "0 * * * *", database: db.name, active: true, lastRun: null });
+
+    const job = await (await cronDb()).query(`SELECT schedule, command, database, active FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]);
+    expect(job.rows).toEqual([
+      { schedule: "0 * * * *", command: `CALL "partman".run_maintenance_proc(p_analyze => false)`, database: db.name, active: true },
+    ]);
+  });
+
+  it("shows a hand edit of part_config as exactly that change back, and applying it restores sync", async () => {
+    const spec = specFor(db, [events({ retention: "7 days" })], { partmanVersion: version });
+    await applyStack(session, spec);
+    await session.target.query(`UPDATE partman.part_config SET retention = '1 day', premake = 9 WHERE parent_table = 'public.events'`);
+    await (await cronDb()).query(`SELECT cron.alter_job(jobid, schedule => '5 * * * *') FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]);
+
+    const drift = await planStack(session, spec);
+    expect(drift.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance", "alter-job"]);
+    expect(drift.steps[0].changes).toEqual([
+      { property: "premake", from: 9, to: 4 },
+      { property: "retention", from: "1 day", to: "7 days" },
+    ]);
+    expect(drift.steps[2].changes).toEqual([{ property: "schedule", from: "5 * * * *", to: "0 * * * *" }]);
+
+    await applyStack(session, spec);
+    expect((await planStack(session, spec)).steps).toEqual([]);
+    expect(await partConfig("public.events")).toMatchObject({ retention: "7 days", premake: 4 });
+  });
+
+  it("treats an equal interval written differently as no change", async () => {
+    await applyStack(session, specFor(db, [events({ retention: "14 days" })], { partmanVersion: version }));
+    const same = specFor(db, [events({ retention: "2 weeks" })], { partmanVersion: version });
+    expect((await planStack(session, same)).steps).toEqual([]);
+  });
+
+  describe("retention", () => {
+    const today = () => new Date(Math.floor(Date.now() / DAY) * DAY);
+    const seed = async () => {
+      // One row at the start of each day from 20 days back to tomorrow.
+      await session.target.query(
+        `INSERT INTO public.events (run_id, kind, created_at)
+         SELECT gen_random_uuid(), 'seed', d
+           FROM generate_series(date_trunc('day', now()) - interval '20 days', date_trunc('day', now()) + interval '1 day', interval '1 day') d`,
+      );
+    };
+    const history = () => events({ startPartition: isoDate(new Date(today().getTime() - 20 * DAY)), premake: 2 });
+    const expectedExpired = (version: string) =>
+      Array.from({ length: 10 }, (_, i) => `events${dailySuffix(version, new Date(today().getTime() - (20 - i) * DAY))}`);
+
+    it("drops exactly the partitions past the horizon when retention is set, and keeps the rest with their rows", async () => {
+      await applyStack(session, specFor(db, [history()], { partmanVersion: version }));
+      await seed();
+      const before = await children("events");
+      expect(before).toEqual(expect.arrayContaining(expectedExpired(version)));
+
+      const shrink = specFor(db, [{ ...history(), retention: "10 days" }], { partmanVersion: version });
+      const p = await planStack(session, shrink);
+      expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance"]);
+      expect(p.steps[0].changes).toEqual([{ property: "retention", from: null, to: "10 days" }]);
+      await applyStack(session, shrink);
+
+      const after = await children("events");
+      expect(after).toEqual(before.filter((n) => !expectedExpired(version).includes(n)));
+      const rows = await session.target.query(`SELECT min(created_at) AS oldest, count(*)::int AS n FROM public.events`);
+      expect(rows.rows[0].n).toBe(12); // days -10 … +1
+      expect((rows.rows[0].oldest as Date).getTime()).toBe(today().getTime() - 10 * DAY);
+      const dropped = await session.target.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = ANY($1)`, [expectedExpired(version)]);
+      expect(dropped.rows[0].n).toBe(0);
+    });
+
+    it("moves expired partitions to retentionSchema with their rows instead of dropping them", async () => {
+      await applyStack(session, specFor(db, [history()], { partmanVersion: version }));
+      await seed();
+      const archive = specFor(db, [{ ...history(), retention: "10 days", retentionSchema: "archive" }], { partmanVersion: version });
+      const p = await planStack(session, archive);
+      expect(p.steps.map((s) => s.action)).toEqual(["create-schema", "update-config", "run-maintenance"]);
+      await applyStack(session, archive);
+
+      const moved = await session.target.query<{ relname: string; n: number }>(
+        `SELECT c.relname, (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM archive.%I', c.relname), false, true, '')))[1]::text::int AS n
+           FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+          WHERE s.nspname = 'archive' AND c.relkind = 'r' ORDER BY 1`,
+      );
+      expect(moved.rows.map((r) => r.relname)).toEqual(expectedExpired(version));
+      expect(moved.rows.every((r) => r.n === 1)).toBe(true);
+      const live = await session.target.query(`SELECT count(*)::int AS n FROM public.events`);
+      expect(live.rows[0].n).toBe(12);
+      expect((await planStack(session, archive)).steps).toEqual([]);
+    });
+  });
+
+  describe("refuses what needs a migration, and changes nothing", () => {
+    it("an existing table that is not partitioned", async () => {
+      await session.target.query(`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL)`);
+      const spec = specFor(db, [events()], { partmanVersion: version });
+      const p = await planStack(session, spec);
+      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/public\.events exists but is not partitioned; it needs migrating/) }]);
+      await expect(applyStack(session, spec)).rejects.toThrow(/refusing to apply.*\n.*public\.events exists but is not partitioned/);
+      const ext = await session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`);
+      expect(ext.rows[0].n).toBe(0);
+    });
+
+    it("a changed interval", async () => {
+      await applyStack(session, specFor(db, [events()], { partmanVersion: version }));
+      const spec = specFor(db, [events({ interval: "1 week", premake: 7 })], { partmanVersion: version });
+      const p = await planStack(session, spec);
+      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/partition interval is 1 day, declared 1 week.*needs a migration/) }]);
+      expect(p.steps).toEqual([]);
+      await expect(applyStack(session, spec)).rejects.toThrow(/refusing to apply/);
+      expect(await partConfig("public.events")).toMatchObject({ partition_interval: "1 day", premake: 4 });
+    });
+
+    it("a table partitioned on another column", async () => {
+      await session.target.query(`CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (id)`);
+      const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
+      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/partitioned by RANGE \(id\) but is declared as RANGE \(created_at\)/) }]);
+    });
+
+    it("a job name another database's stack already uses", async () => {
+      await (await cronDb()).query(`SELECT cron.schedule_in_database($1, '0 * * * *', 'SELECT 1', 'postgres')`, [`partman-${db.name}`]);
+      try {
+        const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
+        expect(p.problems).toEqual([{ message: expect.stringMatching(/already maintains database postgres; give this stack its own maintenance.jobName/) }]);
+      } finally {
+        await (await cronDb()).query(`SELECT cron.unschedule($1::text)`, [`partman-${db.name}`]);
+      }
+    });
+  });
+
+  it("never drops a table that left the config", async () => {
+    await applyStack(session, specFor(db, [events(), auditLog()], { partmanVersion: version }));
+    const fewer = specFor(db, [events()], { partmanVersion: version });
+    expect((await planStack(session, fewer)).steps).toEqual([]);
+    await applyStack(session, fewer);
+    expect(await children("audit_log")).toContain("audit_log_default");
+    expect(await partConfig("public.audit_log")).toBeDefined();
+  });
+
+  it("creates no default partition when defaultPartition is false", async () => {
+    const spec = specFor(db, [events({ defaultPartition: false })], { partmanVersion: version });
+    const p = await planStack(session, spec);
+    expect(p.steps.some((s) => s.action === "drop-default")).toBe(version.startsWith("4."));
+    await applyStack(session, spec);
+    expect(await children("events")).not.toContain("events_default");
+    expect((await planStack(session, spec)).steps).toEqual([]);
+  });
+
+  it("alters the job's schedule and unschedules it when maintenance is disabled", async () => {
+    await applyStack(session, specFor(db, [events()], { partmanVersion: version }));
+    const every15 = specFor(db, [events()], { partmanVersion: version, maintenance: { schedule: "*/15 * * * *", analyze: true } });
+    const p = await planStack(session, every15);
+    expect(p.steps.map((s) => s.action)).toEqual(["alter-job"]);
+    expect(p.steps[0].changes).toEqual([
+      { property: "schedule", from: "0 * * * *", to: "*/15 * * * *" },
+      { property: "command", from: `CALL "partman".run_maintenance_proc(p_analyze => false)`, to: `CALL "partman".run_maintenance_proc(p_analyze => true)` },
+    ]);
+    await applyStack(session, every15);
+    const job = () => cronDb().then((c) => c.query(`SELECT schedule FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]));
+    expect((await job()).rows).toEqual([{ schedule: "*/15 * * * *" }]);
+
+    const off = specFor(db, [events()], { partmanVersion: version, maintenance: { enabled: false } });
+    expect((await planStack(session, off)).steps.map((s) => s.action)).toEqual(["unschedule-job"]);
+    await applyStack(session, off);
+    expect((await job()).rows).toEqual([]);
+    expect(await partConfig("public.events")).toBeDefined();
+  });
+});

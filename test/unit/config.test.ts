@@ -1,0 +1,218 @@
+// Stack validation: every malformed value fails before any SQL runs (no database exists in these
+// tests), with a message naming the stack, the table and the bad value.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../infra/config/errors";
+import { loadStack, readStackConfig } from "../../infra/config/stack-file";
+import { validateStack } from "../../infra/config/validate";
+import type { RawStackConfig } from "../../infra/config/types";
+import { auditLog, events, REPO_ROOT } from "../helpers/spec";
+
+function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
+  try {
+    validateStack("prod", root, raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected the stack to be rejected");
+}
+
+const one = (overrides: Record<string, unknown>) => problems({ tables: [events(overrides)] });
+
+describe("table entries", () => {
+  it.each([
+    [{ retention: "90 dayz" }, `stack "prod", table public.events: retention "90 dayz" is not a PostgreSQL interval: unknown unit "dayz" (did you mean "days"?)`],
+    [{ retention: "ninety days" }, `retention "ninety days" is not a PostgreSQL interval`],
+    [{ retention: "-90 days" }, `negative amounts are not allowed`],
+    [{ retention: 90 }, `retention 90 must be a PostgreSQL interval written as text`],
+    [{ interval: "monthly" }, `interval "monthly" is not a PostgreSQL interval`],
+    [{ interval: "0 days" }, `interval "0 days" is not a PostgreSQL interval: it is zero`],
+    [{ premake: 0 }, `stack "prod", table public.events: premake 0 must be a whole number ≥ 1`],
+    [{ premake: -1 }, `premake -1 must be a whole number ≥ 1`],
+    [{ premake: 1.5 }, `premake 1.5 must be a whole number ≥ 1`],
+    [{ premake: "four" }, `premake "four" must be a whole number ≥ 1`],
+    [{ control: "created" }, `stack "prod", table public.events: control "created" is not a column of sql/tables/events.sql (columns: id, run_id, agent_id, kind, payload, created_at)`],
+    [{ control: "kind" }, `control column kind is text; time partitioning needs timestamptz, timestamp or date`],
+    [{ control: "created_at; drop table x" }, `control "created_at; drop table x" is not a valid column name: it contains a quote, semicolon`],
+    [{ name: `public.ev"ents` }, `table public.ev"ents: name "public.ev\\"ents"`.replace('\\"', '"')],
+    [{ name: "public.events;drop" }, `name "public.events;drop" is not a valid table name: "events;drop": it contains a quote, semicolon`],
+    [{ name: "events" }, `name "events" must be schema-qualified, e.g. "public.events"`],
+    [{ name: "public.Events" }, `"Events": it is not a lower-case identifier`],
+    [{ ddl: "../outside.sql" }, `ddl "../outside.sql" is outside the project`],
+    [{ ddl: "/etc/passwd" }, `ddl "/etc/passwd" is outside the project`],
+    [{ ddl: "sql/tables/nope.sql" }, `ddl "sql/tables/nope.sql" does not exist`],
+    [{ ddl: "sql/tables/audit_log.sql" }, `ddl sql/tables/audit_log.sql creates public.audit_log, but the entry declares public.events`],
+    [{ retentionKeepTable: "yes" }, `retentionKeepTable "yes" must be true or false`],
+    [{ retentionSchema: "public" }, `retentionSchema "public" is the table's own schema`],
+    [{ retentionSchema: "arch'ive", retention: "1 day" }, `retentionSchema "arch'ive" is not a valid schema name`],
+    [{ retentionSchema: "archive" }, `retentionSchema is set but retention is not`],
+    [{ startPartition: "last year" }, `startPartition "last year" must be a timestamp`],
+    [{ startPartition: "2026-13-45" }, `startPartition "2026-13-45" must be a timestamp`],
+    [{ partitionInterval: "1 day" }, `unknown key "partitionInterval"`],
+  ])("rejects %j", (overrides, message) => {
+    const found = one(overrides);
+    expect(found.join("\n")).toContain(message);
+    expect(found.every((p) => p.startsWith(`stack "prod"`))).toBe(true);
+  });
+
+  it("names the table in every message and collects all problems of a stack at once", () => {
+    const found = problems({ tables: [events({ retention: "90 dayz", premake: 0 }), auditLog({ interval: "1 mnth" })] });
+    expect(found).toEqual([
+      expect.stringMatching(/^stack "prod", table public\.events: premake 0/),
+      expect.stringMatching(/^stack "prod", table public\.events: retention "90 dayz"/),
+      expect.stringMatching(/^stack "prod", table public\.audit_log: interval "1 mnth" is not a PostgreSQL interval/),
+    ]);
+  });
+
+  it("rejects duplicate table names", () => {
+    expect(problems({ tables: [events(), events({ retention: "1 day" })] })).toEqual([
+      `stack "prod", table public.events: is declared twice; each table may appear once in partman-stack:tables`,
+    ]);
+  });
+
+  it("requires name, ddl, control and interval", () => {
+    const found = problems({ tables: [{}] });
+    for (const key of ["name", "ddl", "control", "interval"]) expect(found).toContain(`stack "prod", table #1: ${key} is required${key === "interval" ? `: a PostgreSQL interval such as "1 day", "1 week" or "1 month"` : ""}`);
+  });
+
+  it("applies the documented defaults", () => {
+    const spec = validateStack("dev", REPO_ROOT, { tables: [{ name: "public.events", ddl: "sql/tables/events.sql", control: "created_at", interval: "1 week" }] });
+    expect(spec.tables[0]).toMatchObject({
+      schema: "public",
+      table: "events",
+      premake: 4,
+      retention: null,
+      retentionKeepTable: false,
+      retentionSchema: null,
+      startPartition: null,
+      defaultPartition: true,
+      infiniteTimePartitions: true,
+      interval: { text: "1 week", months: 0, days: 7, microseconds: 0 },
+    });
+    expect(spec.tables[0].ddlSql).toContain("PARTITION BY RANGE (created_at)");
+    expect(spec.maintenance).toEqual({ enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false });
+    expect(spec.database).toEqual({ mode: "local", database: "partman_stack", partmanVersion: null });
+  });
+
+  it("accepts digit strings for premake, as `pulumi config set --path` may store them", () => {
+    expect(validateStack("dev", REPO_ROOT, { tables: [events({ premake: "7" })] }).tables[0].premake).toBe(7);
+  });
+});
+
+describe("DDL files", () => {
+  const project = (files: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ddl-"));
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name), text);
+    }
+    return dir;
+  };
+  const ddlProblems = (sql: string) => problems({ tables: [events({ ddl: "t.sql" })] }, project({ "t.sql": sql }));
+
+  it.each([
+    [`CREATE TABLE events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);`, `CREATE TABLE events must be schema-qualified (public.events)`],
+    [`CREATE TABLE public.events (id bigint, created_at timestamptz) PARTITION BY RANGE (created_at);`, `control column created_at must be NOT NULL`],
+    [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL);`, `CREATE TABLE must end with PARTITION BY RANGE (created_at)`],
+    [`CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (id);`, `is PARTITION BY RANGE (id), declared control is created_at`],
+    [`CREATE TABLE public.events (id bigint PRIMARY KEY, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);`, `the primary key (id) must include the control column created_at`],
+    [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); DROP TABLE public.other;`, `it holds "DROP TABLE public.other …"`],
+    [`CREATE TABLE public.a (x int); CREATE TABLE public.events (created_at date NOT NULL) PARTITION BY RANGE (created_at);`, `exactly one CREATE TABLE statement; it holds 2`],
+    [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); CREATE INDEX CONCURRENTLY i ON public.events (id);`, `CREATE INDEX CONCURRENTLY cannot run in the transaction`],
+  ])("rejects %s", (sql, message) => {
+    expect(ddlProblems(sql).join("\n")).toContain(message);
+  });
+
+  it("reads quoted names, comments, constraints and defaults with commas and parentheses", () => {
+    const sql = `-- a comment; with a semicolon
+      /* block ( comment */
+      CREATE TABLE IF NOT EXISTS "public"."events" (
+        id bigint GENERATED BY DEFAULT AS IDENTITY,
+        note text DEFAULT 'a, b; (c)',
+        "created_at" timestamp with time zone NOT NULL DEFAULT now(),
+        CONSTRAINT events_pk PRIMARY KEY (id, created_at),
+        CHECK (id > 0)
+      ) PARTITION BY RANGE ("created_at");
+      COMMENT ON TABLE public.events IS 'the log; of events';`;
+    const dir = project({ "t.sql": sql });
+    expect(validateStack("s", dir, { tables: [events({ ddl: "t.sql" })] }).tables[0].control).toBe("created_at");
+  });
+
+  it("rejects a symlink that leads outside the project", () => {
+    const outside = project({ "x.sql": fs.readFileSync(path.join(REPO_ROOT, "sql/tables/events.sql"), "utf8") });
+    const dir = project({});
+    fs.symlinkSync(path.join(outside, "x.sql"), path.join(dir, "link.sql"));
+    expect(problems({ tables: [events({ ddl: "link.sql" })] }, dir).join("\n")).toContain(`ddl "link.sql" is a link to`);
+  });
+});
+
+describe("maintenance", () => {
+  it.each([
+    [{ schedule: "0 0 * * * *" }, `stack "prod", partman-stack:maintenance: schedule "0 0 * * * *" has 6 field(s); pg_cron takes 5 (minute hour day-of-month month day-of-week) and has no seconds field`],
+    [{ schedule: "@hourly" }, `schedule "@hourly" is a macro`],
+    [{ schedule: "30 seconds" }, `second-based schedules need pg_cron 1.5 or later`],
+    [{ schedule: "61 * * * *" }, `minute field "61" has 61, outside 0-59`],
+    [{ schedule: "0 * * foo *" }, `month field "foo" has "foo", which is not a month`],
+    [{ schedule: "*/0 * * * *" }, `has a step of 0`],
+    [{ jobName: "x'; select 1; --" }, `jobName "x'; select 1; --" must be 1-63 letters`],
+    [{ analyze: "sometimes" }, `analyze "sometimes" must be true or false`],
+    [{ every: "hour" }, `unknown key "every"`],
+  ])("rejects %j", (maintenance, message) => {
+    expect(problems({ maintenance }).join("\n")).toContain(message);
+  });
+
+  it("accepts ranges, lists, steps and names", () => {
+    const spec = validateStack("s", REPO_ROOT, { maintenance: { schedule: "*/15  0-6,22,23 1-31/2 jan-dec mon-fri" } });
+    expect(spec.maintenance.schedule).toBe("*/15 0-6,22,23 1-31/2 jan-dec mon-fri");
+  });
+});
+
+describe("database", () => {
+  it.each([
+    [{ mode: "cloud" }, `mode "cloud" must be local (the embedded cluster), docker`],
+    [{ mode: "external", host: "db", database: "app", user: "me", password: "hunter2" }, `password must not be in a stack file: set PGPASSWORD`],
+    [{ mode: "external" }, `host is required for mode external`],
+    [{ mode: "external", host: "db", database: "app", user: "me", port: 70000 }, `port 70000 must be a TCP port`],
+    [{ mode: "external", host: "db", database: "app", user: "me", sslmode: "on" }, `sslmode "on" must be one of disable, prefer, require`],
+    [{ mode: "local", database: "a;b" }, `database "a;b" is not accepted: it contains a quote, semicolon`],
+    [{ mode: "local", partmanVersion: 5.2 }, `partmanVersion 5.2 must be a full extension version such as "5.2.4"`],
+  ])("rejects %j", (database, message) => {
+    expect(problems({ database }).join("\n")).toContain(message);
+  });
+
+  it("defaults an external server to port 5432 and sslmode require", () => {
+    const spec = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner" } });
+    expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", partmanVersion: null });
+  });
+});
+
+describe("stack files", () => {
+  it("loads every shipped stack, each with its own retention and premake", () => {
+    const retention = (stack: string) =>
+      Object.fromEntries(loadStack(REPO_ROOT, stack).tables.map((t) => [t.table, `${t.interval.text}/${t.premake}/${t.retention?.text ?? "forever"}${t.retentionSchema ? `→${t.retentionSchema}` : ""}`]));
+    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days" });
+    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days" });
+    expect(retention("staging")).toEqual({ events: "1 day/7/30 days", audit_log: "1 month/3/90 days" });
+    expect(retention("prod")).toEqual({ events: "1 week/4/90 days", audit_log: "1 month/3/13 months→archive" });
+    expect(loadStack(REPO_ROOT, "local").database.mode).toBe("local");
+    expect(loadStack(REPO_ROOT, "dev").database.mode).toBe("docker");
+    expect(loadStack(REPO_ROOT, "prod").database).toMatchObject({ mode: "external", sslmode: "verify-full" });
+  });
+
+  it("names the existing stacks when a stack file is missing, and refuses path-like stack names", () => {
+    expect(() => readStackConfig(REPO_ROOT, "qa")).toThrow(`stack "qa": no stack file stacks/Pulumi.qa.yaml; stacks in this project: dev, local, prod, staging`);
+    expect(() => readStackConfig(REPO_ROOT, "../prod")).toThrow(`stack name "../prod" is not a Pulumi stack name`);
+  });
+
+  it("rejects an unknown partman-stack key and ignores other namespaces", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-file-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: partman-stack\nruntime: nodejs\nstackConfigDir: stacks\n");
+    fs.mkdirSync(path.join(dir, "stacks"));
+    fs.writeFileSync(path.join(dir, "stacks/Pulumi.x.yaml"), "config:\n  partman-stack:table: []\n  aws:region: eu-west-1\n");
+    expect(() => readStackConfig(dir, "x")).toThrow(`unknown config key "partman-stack:table"`);
+  });
+});
