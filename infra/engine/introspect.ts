@@ -63,6 +63,8 @@ export interface DatabaseState {
   cron: CronState;
   schemas: string[];
   tables: Record<string, TableState>;
+  /** Partition sets registered with pg_partman that the stack does not declare. */
+  undeclared: string[];
 }
 
 export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
@@ -93,6 +95,15 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman);
 
+  const undeclared = partman
+    ? (
+        await db.query<{ parent_table: string }>(
+          `SELECT parent_table FROM ${partmanTable(partman, "part_config")} WHERE parent_table <> ALL($1) ORDER BY 1`,
+          [spec.tables.map((t) => t.name)],
+        )
+      ).rows.map((r) => r.parent_table)
+    : [];
+
   return {
     database: base.database,
     serverVersion: base.version,
@@ -104,6 +115,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     cron: await cronState(session, spec.maintenance.jobName),
     schemas,
     tables,
+    undeclared,
   };
 }
 

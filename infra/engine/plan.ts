@@ -82,6 +82,12 @@ export function plan(spec: StackSpec, state: DatabaseState): Plan {
     if (tableSteps) steps.push(...tableSteps);
   }
   planJob(spec, state, partman, out);
+  for (const name of state.undeclared) {
+    warnings.push(
+      `table ${name} is registered with pg_partman but not declared in stack ${spec.stack}: partman-stack no longer manages it ` +
+        `and leaves it, its partitions and its part_config as they are (the maintenance job still runs for it)`,
+    );
+  }
 
   return {
     stack: spec.stack,

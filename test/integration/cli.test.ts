@@ -27,6 +27,8 @@ function run(cwd: string, args: string[]): Promise<{ code: number; stdout: strin
 /** A project folder with the repo's DDL files and the given stack files. */
 function project(stacks: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-cli-"));
+  // As root the local cluster's server runs as `postgres`, which must reach the project folder.
+  fs.chmodSync(dir, 0o755);
   fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
   fs.cpSync(path.join(REPO_ROOT, "sql"), path.join(dir, "sql"), { recursive: true });
   fs.mkdirSync(path.join(dir, "stacks"));

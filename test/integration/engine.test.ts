@@ -146,8 +146,9 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       expect(p.steps[0].changes).toEqual([{ property: "retention", from: null, to: "10 days" }]);
       await applyStack(session, shrink);
 
+      // 5.x also counts premake from the newest row (the seed's tomorrow), so it may add one ahead.
       const after = await children("events");
-      expect(after).toEqual(before.filter((n) => !expectedExpired(version).includes(n)));
+      expect(after.filter((n) => before.includes(n))).toEqual(before.filter((n) => !expectedExpired(version).includes(n)));
       const rows = await session.target.query(`SELECT min(created_at) AS oldest, count(*)::int AS n FROM public.events`);
       expect(rows.rows[0].n).toBe(12); // days -10 … +1
       expect((rows.rows[0].oldest as Date).getTime()).toBe(today().getTime() - 10 * DAY);
@@ -217,7 +218,9 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
   it("never drops a table that left the config", async () => {
     await applyStack(session, specFor(db, [events(), auditLog()], { partmanVersion: version }));
     const fewer = specFor(db, [events()], { partmanVersion: version });
-    expect((await planStack(session, fewer)).steps).toEqual([]);
+    const p = await planStack(session, fewer);
+    expect(p.steps).toEqual([]);
+    expect(p.warnings).toEqual([expect.stringMatching(/^table public\.audit_log is registered with pg_partman but not declared in stack test: partman-stack no longer manages it/)]);
     await applyStack(session, fewer);
     expect(await children("audit_log")).toContain("audit_log_default");
     expect(await partConfig("public.audit_log")).toBeDefined();

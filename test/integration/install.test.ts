@@ -1,0 +1,35 @@
+// The installer's pg_partman 5.2.4 step: a real download of Debian trixie's postgresql-17-partman
+// through a private apt configuration, extracted into a scratch extension folder.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { EXTENSION_DIR, installInstructions, installPartman5Sql, missingComponents } from "../../infra/local/install";
+
+describe("installing pg_partman 5.2.4's SQL from Debian trixie", () => {
+  it("copies only the pg_partman--*.sql files the folder lacks, including the 4.7 → 5 update path", { timeout: 180_000 }, () => {
+    const ext = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ext-"));
+    try {
+      fs.writeFileSync(path.join(ext, "pg_partman--4.7.2.sql"), "-- the 4.7.2 package's own file\n");
+      const copied = installPartman5Sql(ext);
+      expect(copied).toContain("pg_partman--5.2.4.sql");
+      expect(copied).toEqual(expect.arrayContaining(["pg_partman--4.7.2--4.7.3.sql", "pg_partman--4.7.4--4.8.0.sql", "pg_partman--4.8.0--5.0.0.sql"]));
+      expect(copied.every((f) => /^pg_partman--.*\.sql$/.test(f))).toBe(true);
+      expect(fs.readdirSync(ext).filter((f) => !f.endsWith(".sql"))).toEqual([]);
+      expect(fs.readFileSync(path.join(ext, "pg_partman--4.7.2.sql"), "utf8")).toBe("-- the 4.7.2 package's own file\n");
+      // Identical to what the throwaway cluster installs from (the global setup installed it).
+      expect(fs.readFileSync(path.join(ext, "pg_partman--5.2.4.sql"))).toEqual(fs.readFileSync(path.join(EXTENSION_DIR, "pg_partman--5.2.4.sql")));
+      expect(installPartman5Sql(ext)).toEqual([]);
+    } finally {
+      fs.rmSync(ext, { recursive: true, force: true });
+    }
+  });
+
+  it("finds nothing missing once set up, and says exactly what to install where it cannot", () => {
+    expect(missingComponents()).toEqual({ packages: [], partman5: false });
+    const text = installInstructions({ packages: ["postgresql-15-partman"], partman5: true }, true);
+    expect(text).toContain("sudo apt-get install postgresql-15-partman");
+    expect(text).toContain(`into ${EXTENSION_DIR}/`);
+  });
+});

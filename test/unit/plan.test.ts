@@ -1,0 +1,76 @@
+// plan() is pure: given a declaration and a database state it returns steps and problems. These
+// cover servers the throwaway cluster cannot be (no pg_cron preloaded, no pg_partman installed);
+// everything else is tested against real databases in test/integration.
+
+import { describe, expect, it } from "vitest";
+import type { DatabaseState, TableState } from "../../infra/engine/introspect";
+import { plan } from "../../infra/engine/plan";
+import { validateStack } from "../../infra/config/validate";
+import { events, REPO_ROOT } from "../helpers/spec";
+
+const spec = (partmanVersion?: string) =>
+  validateStack("prod", REPO_ROOT, {
+    tables: [events()],
+    database: { mode: "external", host: "db", database: "app", user: "owner", ...(partmanVersion ? { partmanVersion } : {}) },
+  });
+
+const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], columns: [], hasDefault: false, childCount: 0, partConfig: null };
+
+function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
+  return {
+    database: "app",
+    serverVersion: "15.8",
+    user: "owner",
+    superuser: false,
+    partman: null,
+    partmanAvailable: ["4.7.2", "5.2.4"],
+    partmanDefault: "4.7.2",
+    cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null },
+    schemas: ["public"],
+    tables: { "public.events": absent },
+    undeclared: [],
+    ...overrides,
+  };
+}
+
+describe("plan on servers that lack what partman-stack needs", () => {
+  it("names the parameter to set when pg_cron is not preloaded, and plans nothing to apply", () => {
+    const p = plan(spec(), server({ cron: { preloaded: false, database: null, version: null, availableVersion: null, job: null } }));
+    expect(p.problems).toEqual([
+      {
+        message: expect.stringContaining(
+          `pg_cron is not loaded on this server, so maintenance cannot be scheduled: set shared_preload_libraries = 'pg_cron' and cron.database_name = 'app' and restart PostgreSQL (RDS: a parameter group; Cloud SQL: the cloudsql.enable_pg_cron flag`,
+        ),
+      },
+    ]);
+  });
+
+  it("reports a missing pg_partman with how to install it", () => {
+    const p = plan(spec(), server({ partmanAvailable: [], partmanDefault: null }));
+    expect(p.problems).toEqual([{ message: expect.stringMatching(/^the pg_partman extension is not available on this server; install it \(Debian: apt-get install postgresql-15-partman/) }]);
+    expect(p.steps).toEqual([]);
+  });
+
+  it("names the versions that are available when the declared one is not", () => {
+    const p = plan(spec("5.3.0"), server());
+    expect(p.problems[0].message).toMatch(/^pg_partman 5\.3\.0 is not available on this server \(available: 4\.7\.2, 5\.2\.4\); .* or change database\.partmanVersion$/);
+  });
+
+  it("schedules in the target database from the cron database, and creates pg_cron there if missing", () => {
+    const p = plan(spec("5.2.4"), server({ cron: { preloaded: true, database: "postgres", version: null, availableVersion: "1.4-1", job: null } }));
+    const job = p.steps.filter((s) => s.unit === "maintenance job");
+    expect(job.map((s) => [s.action, s.database])).toEqual([
+      ["create-cron-extension", "postgres"],
+      ["schedule-job", "postgres"],
+    ]);
+    expect(job[1].sql).toEqual([
+      `SELECT cron.schedule_in_database('partman-maintenance', '0 * * * *', 'CALL "partman".run_maintenance_proc(p_analyze => false)', 'app');`,
+    ]);
+  });
+
+  it("warns, and changes nothing, when the installed pg_partman differs from the declared version", () => {
+    const p = plan(spec("5.2.4"), server({ partman: { version: "4.7.2", major: 4, schema: "partman" } }));
+    expect(p.warnings).toEqual([expect.stringMatching(/^pg_partman 4\.7\.2 is installed but stack "prod" asks for 5\.2\.4; partman-stack does not change an installed extension's version/)]);
+    expect(p.steps.find((s) => s.action === "create-parent")!.sql[0]).toContain("p_type => 'native'");
+  });
+});
