@@ -9,7 +9,9 @@ import type { RawStackConfig, StackSpec } from "./types";
 import { validateStack } from "./validate";
 
 export const PROJECT = "partman-stack";
-const KEYS = ["tables", "maintenance", "database"] as const;
+const KEYS = ["tables", "maintenance", "database", "roles"] as const;
+/** Read by the Pulumi program only (the CLI takes PGPASSWORD); must be a Pulumi secret. */
+const PASSWORD_KEY = "databasePassword";
 
 /** The nearest folder at or above `from` holding Pulumi.yaml. */
 export function findProjectRoot(from: string = process.cwd()): string {
@@ -68,8 +70,12 @@ export function readStackConfig(root: string, stack: string): RawStackConfig {
   for (const [key, value] of Object.entries(config)) {
     const [ns, name] = key.split(":");
     if (ns !== PROJECT || name === undefined) continue;
-    if (!(KEYS as readonly string[]).includes(name)) {
-      problems.push(`stack "${stack}": unknown config key "${key}" in ${path.relative(root, file)} (known: ${KEYS.map((k) => `${PROJECT}:${k}`).join(", ")})`);
+    if (name === PASSWORD_KEY) {
+      if (!(typeof value === "object" && value !== null && "secure" in value)) {
+        problems.push(`stack "${stack}": ${key} is in plain text in ${path.relative(root, file)}; remove it and run \`pulumi config set --secret ${key} <password> -s ${stack}\``);
+      }
+    } else if (!(KEYS as readonly string[]).includes(name)) {
+      problems.push(`stack "${stack}": unknown config key "${key}" in ${path.relative(root, file)} (known: ${[...KEYS, PASSWORD_KEY].map((k) => `${PROJECT}:${k}`).join(", ")})`);
     } else raw[name] = value;
   }
   if (problems.length) throw new ConfigError(problems);

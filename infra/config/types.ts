@@ -40,7 +40,13 @@ export interface MaintenanceSpec {
 
 export type DatabaseSpec =
   | { mode: "local"; database: string; partmanVersion: string | null }
-  | { mode: "docker"; database: string; partmanVersion: string | null }
+  | {
+      mode: "docker";
+      database: string;
+      /** Host port the container's 5432 is published on. */
+      port: number;
+      partmanVersion: string | null;
+    }
   | {
       mode: "external";
       host: string;
@@ -60,6 +66,14 @@ export interface StackSpec {
   tables: TableSpec[];
   maintenance: MaintenanceSpec;
   database: DatabaseSpec;
+  roles: RolesSpec;
+}
+
+/** Roles the Pulumi program creates: the owner owns the partitioned tables and runs the cron
+ *  job; the app role gets only DML on them. */
+export interface RolesSpec {
+  owner: string;
+  app: string;
 }
 
 /** Stack config as it comes out of a stack file or Pulumi config, keys without the project prefix. */
@@ -67,4 +81,5 @@ export interface RawStackConfig {
   tables?: unknown;
   maintenance?: unknown;
   database?: unknown;
+  roles?: unknown;
 }

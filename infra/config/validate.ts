@@ -9,7 +9,7 @@ import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { IntervalSyntaxError, parseInterval, type Interval } from "./interval";
-import type { DatabaseSpec, MaintenanceSpec, RawStackConfig, SslMode, StackSpec, TableSpec } from "./types";
+import type { DatabaseSpec, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
   premake: 4,
@@ -19,6 +19,8 @@ export const DEFAULTS = {
   maintenance: { enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false },
   database: "partman_stack",
   port: 5432,
+  dockerPort: 55432,
+  roles: { owner: "partman_owner", app: "partman_app" },
   sslmode: "require" as SslMode,
 };
 
@@ -29,7 +31,7 @@ const TABLE_KEYS = [
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze"];
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
   local: ["mode", "database", "partmanVersion"],
-  docker: ["mode", "database", "partmanVersion"],
+  docker: ["mode", "database", "port", "partmanVersion"],
   external: ["mode", "host", "port", "database", "user", "sslmode", "partmanVersion"],
 };
 const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
@@ -50,8 +52,39 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
   const tables = validateTables(raw.tables, root, problems);
   const maintenance = validateMaintenance(raw.maintenance, problems);
   const database = validateDatabase(raw.database, problems);
+  const roles = validateRoles(raw.roles, problems);
   if (problems.list.length > 0) throw new ConfigError(problems.list);
-  return { stack, root, tables, maintenance, database };
+  return { stack, root, tables, maintenance, database, roles };
+}
+
+/** One table entry whose DDL arrives as text (a Pulumi resource's inputs), checked as the CLI
+ *  checks it. Returns the problems with the table key each is about. */
+export function validateTableEntry(stack: string, entry: Record<string, unknown>, ddlSql: string): { table: TableSpec | null; problems: { key: string; message: string }[] } {
+  const problems = new Problems(stack);
+  const where = `table ${typeof entry.name === "string" ? entry.name : "(unnamed)"}`;
+  const table = validateTable(entry, where, () => ddlSql, problems);
+  const prefix = `stack "${stack}", ${where}: `;
+  return {
+    table: problems.list.length === 0 ? table : null,
+    problems: problems.list.map((message) => {
+      const rest = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+      return { key: TABLE_KEYS.find((k) => rest.startsWith(`${k} `)) ?? "name", message };
+    }),
+  };
+}
+
+function validateRoles(raw: unknown, problems: Problems): RolesSpec {
+  const d = DEFAULTS.roles;
+  if (raw === undefined || raw === null) return { ...d };
+  const p = (msg: string) => problems.add("partman-stack:roles", msg);
+  if (!isObject(raw)) {
+    p(`must be a mapping (owner, app), got ${describe(raw)}`);
+    return { ...d };
+  }
+  unknownKeys(raw, ["owner", "app"], (k) => p(`unknown key "${k}" (known: owner, app)`));
+  const roles = { owner: identifierString(raw, "owner", d.owner, p) ?? d.owner, app: identifierString(raw, "app", d.app, p) ?? d.app };
+  if (roles.owner === roles.app) p(`owner and app must be different roles (the app role gets only DML)`);
+  return roles;
 }
 
 function validateTables(raw: unknown, root: string, problems: Problems): TableSpec[] {
@@ -69,7 +102,7 @@ function validateTables(raw: unknown, root: string, problems: Problems): TableSp
       return;
     }
     const before = problems.list.length;
-    const t = validateTable(entry, where, root, problems);
+    const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems);
     if (t && seen.has(t.name)) problems.add(where, `is declared twice; each table may appear once in partman-stack:tables`);
     if (t) seen.add(t.name);
     if (t && problems.list.length === before) out.push(t);
@@ -77,7 +110,12 @@ function validateTables(raw: unknown, root: string, problems: Problems): TableSp
   return out;
 }
 
-function validateTable(e: Record<string, unknown>, where: string, root: string, problems: Problems): TableSpec | null {
+function validateTable(
+  e: Record<string, unknown>,
+  where: string,
+  ddlText: (ddl: string, p: (m: string) => void) => string | null,
+  problems: Problems,
+): TableSpec | null {
   const p = (msg: string) => problems.add(where, msg);
   unknownKeys(e, TABLE_KEYS, (k) => p(`unknown key "${k}" (known: ${TABLE_KEYS.join(", ")})`));
 
@@ -99,16 +137,14 @@ function validateTable(e: Record<string, unknown>, where: string, root: string, 
   const ddl = requiredString(e, "ddl", p);
   let ddlSql = "";
   let parsed: TableDdl | null = null;
-  if (ddl !== null) {
-    const file = ddlFile(ddl, root, p);
-    if (file) {
-      ddlSql = fs.readFileSync(file, "utf8");
-      try {
-        parsed = parseTableDdl(ddlSql);
-      } catch (err) {
-        if (!(err instanceof DdlError)) throw err;
-        p(`ddl ${ddl}: ${err.message}`);
-      }
+  const text = ddl !== null ? ddlText(ddl, p) : null;
+  if (ddl !== null && text !== null) {
+    ddlSql = text;
+    try {
+      parsed = parseTableDdl(ddlSql);
+    } catch (err) {
+      if (!(err instanceof DdlError)) throw err;
+      p(`ddl ${ddl}: ${err.message}`);
     }
   }
 
@@ -173,7 +209,7 @@ function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, contr
 }
 
 /** The DDL path must name a file inside the project, also after following symlinks. */
-function ddlFile(ddl: string, root: string, p: (m: string) => void): string | null {
+function readDdl(ddl: string, root: string, p: (m: string) => void): string | null {
   const realRoot = fs.realpathSync(root);
   const resolved = path.resolve(root, ddl);
   const inside = (f: string, r: string) => !path.relative(r, f).startsWith("..") && !path.isAbsolute(path.relative(r, f));
@@ -194,7 +230,7 @@ function ddlFile(ddl: string, root: string, p: (m: string) => void): string | nu
     p(`ddl "${ddl}" is not a file`);
     return null;
   }
-  return real;
+  return fs.readFileSync(real, "utf8");
 }
 
 function validateMaintenance(raw: unknown, problems: Problems): MaintenanceSpec {
@@ -240,7 +276,7 @@ function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
     return fallback;
   }
   if (raw.password !== undefined) {
-    p(`password must not be in a stack file: set PGPASSWORD in the environment (or pass --database-url) for the CLI; the Pulumi program reads it from a secret`);
+    p(`password must not be in a stack file: set PGPASSWORD in the environment (or pass --database-url) for the CLI, and \`pulumi config set --secret partman-stack:databasePassword\` for the Pulumi program`);
   }
   unknownKeys(raw, [...DATABASE_KEYS[mode], "password"], (k) => p(`unknown key "${k}" for mode ${mode} (known: ${DATABASE_KEYS[mode].join(", ")})`));
 
@@ -251,23 +287,28 @@ function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
     else partmanVersion = v;
   }
   const database = identifierString(raw, "database", mode === "external" ? null : DEFAULTS.database, p);
-  if (mode !== "external") return { mode, database: database ?? DEFAULTS.database, partmanVersion };
+  const port = portValue(raw.port, mode === "docker" ? DEFAULTS.dockerPort : DEFAULTS.port, p);
+  if (mode === "local") return { mode, database: database ?? DEFAULTS.database, partmanVersion };
+  if (mode === "docker") return { mode, database: database ?? DEFAULTS.database, port, partmanVersion };
 
   const host = typeof raw.host === "string" && raw.host.trim() !== "" ? raw.host.trim() : null;
   if (!host) p(`host is required for mode external (the server's address)`);
   const user = identifierString(raw, "user", null, p);
-  let port = DEFAULTS.port;
-  if (raw.port !== undefined) {
-    const n = positiveInteger(raw.port, DEFAULTS.port, () => {});
-    if (n === null || n > 65535) p(`port ${describe(raw.port)} must be a TCP port (1-65535)`);
-    else port = n;
-  }
   let sslmode = DEFAULTS.sslmode;
   if (raw.sslmode !== undefined) {
     if (!SSL_MODES.includes(raw.sslmode as SslMode)) p(`sslmode ${describe(raw.sslmode)} must be one of ${SSL_MODES.join(", ")}`);
     else sslmode = raw.sslmode as SslMode;
   }
   return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, partmanVersion };
+}
+
+function portValue(v: unknown, fallback: number, p: (m: string) => void): number {
+  const n = positiveInteger(v, fallback, () => {});
+  if (n === null || n > 65535) {
+    p(`port ${describe(v)} must be a TCP port (1-65535)`);
+    return fallback;
+  }
+  return n;
 }
 
 function identifierString(o: Record<string, unknown>, key: string, fallback: string | null, p: (m: string) => void): string | null {

@@ -30,15 +30,20 @@ export async function resolveConnection(spec: StackSpec, opts: ConnectionOptions
           `pass its connection with --database-url (or ${DATABASE_URL_ENV})`,
       );
     case "external":
-      return {
-        host: db.host,
-        port: db.port,
-        database: db.database,
-        user: db.user,
-        password: process.env.PGPASSWORD,
-        ssl: sslFor(db.sslmode),
-      };
+      return clientConfig(db, process.env.PGPASSWORD);
   }
+}
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: SslMode;
+}
+
+export function clientConfig(a: ServerAddress, password: string | undefined): ClientConfig {
+  return { host: a.host, port: a.port, database: a.database, user: a.user, password, ssl: sslFor(a.sslmode) };
 }
 
 export function parseDatabaseUrl(url: string): ClientConfig {

@@ -2,6 +2,7 @@
 // (cron.database_name), which may be another database on the same server.
 
 import { Client, type ClientConfig } from "pg";
+import { quoteIdent } from "../config/identifiers";
 
 export interface Session {
   /** The database whose tables are managed. */
@@ -29,8 +30,26 @@ export async function connectClient(config: ClientConfig): Promise<Client> {
   return client;
 }
 
-export async function openSession(config: ClientConfig): Promise<Session> {
-  const target = await connectClient(config);
+export interface SessionOptions {
+  /** SET ROLE on every connection, so what the session creates (tables, partitions, cron jobs)
+   *  belongs to that role, e.g. the stack's owner role, not the admin who connects. */
+  role?: string | null;
+}
+
+export async function openSession(config: ClientConfig, opts: SessionOptions = {}): Promise<Session> {
+  const connect = async (c: ClientConfig) => {
+    const client = await connectClient(c);
+    if (opts.role) {
+      try {
+        await client.query(`SET ROLE ${quoteIdent(opts.role)}`);
+      } catch (err) {
+        await client.end();
+        throw new Error(`cannot act as role ${opts.role} (SET ROLE failed: ${(err as Error).message}); grant it to ${c.user ?? "the connecting user"}`);
+      }
+    }
+    return client;
+  };
+  const target = await connect(config);
   const database = (await target.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db;
   const others = new Map<string, Client>();
   return {
@@ -40,7 +59,7 @@ export async function openSession(config: ClientConfig): Promise<Session> {
       if (name === database) return target;
       let c = others.get(name);
       if (!c) {
-        c = await connectClient({ ...config, database: name });
+        c = await connect({ ...config, database: name });
         others.set(name, c);
       }
       return c;

@@ -162,16 +162,10 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
 }
 
 async function cronState(session: Session, jobName: string): Promise<CronState> {
-  const settings = (
-    await session.target.query<{ preload: string; database: string | null }>(
-      `SELECT current_setting('shared_preload_libraries') AS preload,
-              current_setting('cron.database_name', true) AS database`,
-    )
-  ).rows[0];
-  const preloaded = settings.preload.split(",").map((s) => s.trim().replace(/^"|"$/g, "")).includes("pg_cron");
-  const state: CronState = { preloaded, database: null, version: null, availableVersion: null, job: null };
-  if (!preloaded) return state;
-  state.database = settings.database || "postgres";
+  const settings = await cronSettings(session.target);
+  const state: CronState = { preloaded: settings.preloaded, database: null, version: null, availableVersion: null, job: null };
+  if (!settings.preloaded) return state;
+  state.database = settings.database;
   const cronDb = await session.on(state.database);
   const ext = await cronDb.query<{ installed: string | null; available: string | null }>(
     `SELECT installed_version AS installed, default_version AS available FROM pg_available_extensions WHERE name = 'pg_cron'`,
@@ -187,6 +181,37 @@ async function cronState(session: Session, jobName: string): Promise<CronState> 
     state.job = job.rows[0] ?? null;
   }
   return state;
+}
+
+/** Reading these settings needs superuser or pg_read_all_settings. A session acting as the owner
+ *  role (SET ROLE, as the Pulumi providers do) reads them as the admin it connected as. */
+async function cronSettings(db: Client): Promise<{ preloaded: boolean; database: string }> {
+  const who = (
+    await db.query<{ current: boolean; session: boolean; differ: boolean }>(
+      `SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') AS current,
+              pg_has_role(session_user, 'pg_read_all_settings', 'USAGE') AS session,
+              current_user <> session_user AS differ`,
+    )
+  ).rows[0];
+  if (!who.current && !who.session) {
+    throw new Error(
+      `role ${(await db.query("SELECT session_user AS u")).rows[0].u} cannot read shared_preload_libraries and cron.database_name, ` +
+        `which partman-stack checks before scheduling maintenance: GRANT pg_read_all_settings TO it (or connect as an admin role)`,
+    );
+  }
+  const read = `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('cron.database_name', true) AS database`;
+  let r: { preload: string; database: string | null };
+  if (!who.current && who.differ) {
+    await db.query("BEGIN");
+    try {
+      await db.query("SET LOCAL ROLE NONE");
+      r = (await db.query(read)).rows[0];
+    } finally {
+      await db.query("COMMIT");
+    }
+  } else r = (await db.query(read)).rows[0];
+  const preloaded = r.preload.split(",").map((x) => x.trim().replace(/^"|"$/g, "")).includes("pg_cron");
+  return { preloaded, database: r.database || "postgres" };
 }
 
 export function partmanTable(p: PartmanInstall, table: string): string {

@@ -6,6 +6,7 @@ import type { StackSpec, TableSpec } from "../config/types";
 import { sameInterval, tryParseInterval } from "../config/interval";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { DatabaseState, PartConfigRow, TableState } from "./introspect";
+import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
@@ -69,24 +70,36 @@ export interface Plan {
 
 const PARTMAN_SCHEMA = "partman";
 
-export function plan(spec: StackSpec, state: DatabaseState): Plan {
+/** What a plan covers: everything (the CLI), or one table or the job alone (a Pulumi resource each,
+ *  with the extensions created by their own resources). */
+export type PlanPart = "extension" | "tables" | "job";
+export const ALL_PARTS: readonly PlanPart[] = ["extension", "tables", "job"];
+
+export function plan(spec: StackSpec, state: DatabaseState, parts: readonly PlanPart[] = ALL_PARTS): Plan {
   const steps: Step[] = [];
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const out = { steps, problems, warnings };
 
-  const partman = planExtension(spec, state, out);
-  const schemas = new Set(state.schemas);
-  for (const t of spec.tables) {
-    const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, out);
-    if (tableSteps) steps.push(...tableSteps);
+  let partman = state.partman;
+  if (parts.includes("extension")) partman = planExtension(spec, state, out);
+  else if (!partman) problems.push({ message: partmanMissing(state) });
+  if (parts.includes("tables")) {
+    const schemas = new Set(state.schemas);
+    for (const t of spec.tables) {
+      const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, out);
+      if (tableSteps) steps.push(...tableSteps);
+    }
   }
-  planJob(spec, state, partman, out);
-  for (const name of state.undeclared) {
-    warnings.push(
-      `table ${name} is registered with pg_partman but not declared in stack ${spec.stack}: partman-stack no longer manages it ` +
-        `and leaves it, its partitions and its part_config as they are (the maintenance job still runs for it)`,
-    );
+  // Planned on its own, the job is wanted whenever it is enabled; with the tables, only if there are any.
+  if (parts.includes("job")) planJob(spec, state, partman, parts.includes("tables") ? spec.tables.length > 0 : true, out);
+  if (parts.length === ALL_PARTS.length) {
+    for (const name of state.undeclared) {
+      warnings.push(
+        `table ${name} is registered with pg_partman but not declared in stack ${spec.stack}: partman-stack no longer manages it ` +
+          `and leaves it, its partitions and its part_config as they are (the maintenance job still runs for it)`,
+      );
+    }
   }
 
   return {
@@ -120,15 +133,7 @@ function planExtension(spec: StackSpec, state: DatabaseState, out: Out): Partman
   if (spec.tables.length === 0) return null;
   const version = wanted ?? state.partmanDefault;
   if (!version || !state.partmanAvailable.includes(version)) {
-    out.problems.push({
-      message:
-        (wanted && state.partmanAvailable.length > 0
-          ? `pg_partman ${wanted} is not available on this server (available: ${state.partmanAvailable.join(", ")}); `
-          : `the pg_partman extension is not available on this server; `) +
-        `install it (Debian: apt-get install postgresql-15-partman; partman-stack local start installs 4.7.2 and 5.2.4; ` +
-        `RDS, Cloud SQL and Azure ship it: allow-list pg_partman where required)` +
-        (wanted ? ` or change database.partmanVersion` : ""),
-    });
+    out.problems.push({ message: partmanUnavailable(state, wanted) });
     return null;
   }
   out.steps.push({
@@ -267,19 +272,12 @@ function configChanges(current: ManagedConfig, desired: ManagedConfig): Property
   return changes;
 }
 
-function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall | null, out: Out): void {
+function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall | null, haveTables: boolean, out: Out): void {
   const m = spec.maintenance;
   const cron = state.cron;
-  const wanted = m.enabled && spec.tables.length > 0;
+  const wanted = m.enabled && haveTables;
   if (!cron.preloaded || !cron.database) {
-    if (wanted) {
-      out.problems.push({
-        message:
-          `pg_cron is not loaded on this server, so maintenance cannot be scheduled: set shared_preload_libraries = 'pg_cron' ` +
-          `and cron.database_name = '${state.database}' and restart PostgreSQL (RDS: a parameter group; Cloud SQL: the cloudsql.enable_pg_cron flag; ` +
-          `Azure: azure.extensions and shared_preload_libraries), or set maintenance.enabled: false and run maintenance yourself`,
-      });
-    }
+    if (wanted) out.problems.push({ message: cronNotLoaded(state) });
     return;
   }
   const unit = "maintenance job";
@@ -287,7 +285,7 @@ function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall 
   if (!cron.version) {
     if (!wanted) return;
     if (!cron.availableVersion) {
-      out.problems.push({ message: `pg_cron is preloaded but its extension files are missing: install postgresql-15-cron` });
+      out.problems.push({ message: cronFilesMissing() });
       return;
     }
     out.steps.push({ unit, database: at, action: "create-cron-extension", summary: `create extension pg_cron in database ${at}`, sql: ["CREATE EXTENSION IF NOT EXISTS pg_cron;"] });

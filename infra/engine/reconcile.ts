@@ -4,10 +4,10 @@ import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { apply, withApplyLock, type ApplyResult } from "./apply";
 import { introspect } from "./introspect";
-import { plan, type Plan } from "./plan";
+import { ALL_PARTS, plan, type Plan, type PlanPart } from "./plan";
 
-export async function planStack(session: Session, spec: StackSpec): Promise<Plan> {
-  return plan(spec, await introspect(session, spec));
+export async function planStack(session: Session, spec: StackSpec, parts: readonly PlanPart[] = ALL_PARTS): Promise<Plan> {
+  return plan(spec, await introspect(session, spec), parts);
 }
 
 /** Plans again under the lock, so what runs is computed from the state it runs against. */
@@ -15,9 +15,10 @@ export async function applyStack(
   session: Session,
   spec: StackSpec,
   log?: (line: string) => void,
+  parts: readonly PlanPart[] = ALL_PARTS,
 ): Promise<{ plan: Plan; result: ApplyResult }> {
   return withApplyLock(session.target, async () => {
-    const p = await planStack(session, spec);
+    const p = await planStack(session, spec, parts);
     return { plan: p, result: await apply(session, p, log) };
   });
 }

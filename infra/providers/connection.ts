@@ -1,0 +1,63 @@
+// What every dynamic provider needs to reach the database: the server address and password as
+// resource inputs (the password a secret), opened inside each method so no live client is ever
+// captured by closure serialization.
+
+import type { SslMode, StackSpec, TableSpec, MaintenanceSpec } from "../config/types";
+import { DEFAULTS } from "../config/validate";
+import { clientConfig } from "../db/connection";
+import { openSession, type Session } from "../db/session";
+import pkg from "../../package.json";
+
+/** Changes with the provider code, so a new release shows up in `pulumi preview` as an update. */
+export const PROVIDER_VERSION: string = pkg.version;
+
+export interface ConnectionInputs {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: SslMode;
+}
+
+export interface ConnectedInputs {
+  stack: string;
+  connection: ConnectionInputs;
+  /** Secret: arrives in plain text in the provider, and Pulumi re-marks the output secret. */
+  password: string;
+  /** The role the provider acts as (SET ROLE), so created objects belong to it; null: the admin itself. */
+  owner: string | null;
+  providerVersion: string;
+}
+
+/** The value Pulumi passes for inputs not known yet (during preview). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export function hasUnknowns(value: unknown): boolean {
+  return JSON.stringify(value ?? null).includes(UNKNOWN);
+}
+
+export function withSession<T>(inputs: ConnectedInputs, fn: (session: Session) => Promise<T>): Promise<T> {
+  return openSession(clientConfig(inputs.connection, inputs.password || undefined), { role: inputs.owner }).then(async (session) => {
+    try {
+      return await fn(session);
+    } finally {
+      await session.close();
+    }
+  });
+}
+
+/** A StackSpec for the engine, covering one table or the job, on the inputs' server. */
+export function providerSpec(inputs: ConnectedInputs, part: { tables?: TableSpec[]; maintenance?: MaintenanceSpec }): StackSpec {
+  return {
+    stack: inputs.stack,
+    root: ".",
+    tables: part.tables ?? [],
+    maintenance: part.maintenance ?? { ...DEFAULTS.maintenance },
+    database: { mode: "external", ...inputs.connection, partmanVersion: null },
+    roles: { ...DEFAULTS.roles },
+  };
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}

@@ -1,0 +1,145 @@
+// One declared partitioned table as a Pulumi resource: check validates it as the CLI does, diff
+// names the part_config properties that change, create/update run the engine's plan for this
+// table, read returns the live part_config (so `pulumi refresh` shows hand edits), and delete
+// never touches the database.
+
+import * as pulumi from "@pulumi/pulumi";
+import { sameInterval, tryParseInterval } from "../config/interval";
+import { validateTableEntry } from "../config/validate";
+import type { TableSpec } from "../config/types";
+import { introspect } from "../engine/introspect";
+import { applyStack } from "../engine/reconcile";
+import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs } from "./connection";
+
+/** The table entry as in the stack file, plus its DDL text. */
+export interface TableEntry {
+  name: string;
+  ddl: string;
+  ddlSql: string;
+  control: string;
+  interval: string;
+  premake: number;
+  retention: string | null;
+  retentionKeepTable: boolean;
+  retentionSchema: string | null;
+  startPartition: string | null;
+  defaultPartition: boolean;
+  infiniteTimePartitions: boolean;
+}
+
+export type TableInputs = ConnectedInputs & TableEntry;
+
+export interface TableOutputs extends TableInputs {
+  partmanVersion: string | null;
+}
+
+/** Changed in place by updating part_config. */
+const MANAGED = ["premake", "retention", "retentionKeepTable", "retentionSchema", "infiniteTimePartitions", "defaultPartition"] as const;
+/** Fixed once the partition set exists: changing them is a migration, never a replacement. */
+const FIXED = ["name", "control", "interval", "ddlSql"] as const;
+const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions"];
+
+function tableSpec(inputs: TableInputs): TableSpec {
+  const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));
+  const { table, problems } = validateTableEntry(inputs.stack, entry, inputs.ddlSql);
+  if (!table) throw new Error(problems.map((p) => p.message).join("\n"));
+  return table;
+}
+
+function fixedChanges(olds: Partial<TableInputs>, news: TableInputs): string[] {
+  return FIXED.filter((k) => olds[k] !== undefined && olds[k] !== news[k]).map((k) =>
+    k === "ddlSql"
+      ? `table ${news.name}: its DDL file ${news.ddl} changed, but partman-stack never re-runs DDL on an existing table; ` +
+        `change the live table with a reviewed migration, then make the file match it`
+      : `table ${olds.name}: ${k} cannot change from ${JSON.stringify(olds[k])} to ${JSON.stringify(news[k])} in place; ` +
+        `that needs a migration to a new partition set (partman-stack never replaces a table); set it back to ${JSON.stringify(olds[k])}`,
+  );
+}
+
+function same(key: (typeof MANAGED)[number], a: unknown, b: unknown): boolean {
+  if (key === "retention") return sameInterval(tryParseInterval((a as string) ?? null), tryParseInterval((b as string) ?? null)) || a === b;
+  return sameJson(a, b);
+}
+
+async function reconcile(inputs: TableInputs): Promise<TableOutputs> {
+  const spec = providerSpec(inputs, { tables: [tableSpec(inputs)] });
+  return withSession(inputs, async (session) => {
+    const { plan } = await applyStack(session, spec, undefined, ["tables"]).catch((err: Error) => {
+      throw new Error(`table ${inputs.name}: ${err.message}`);
+    });
+    return { ...inputs, partmanVersion: plan.partmanVersion };
+  });
+}
+
+export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds: Partial<TableInputs>, news: TableInputs) {
+    const entry = Object.fromEntries(ENTRY_KEYS.map((k) => [k, (news as unknown as Record<string, unknown>)[k]]).filter(([, v]) => v !== undefined && v !== null));
+    if (hasUnknowns(entry)) return { inputs: news };
+    const { problems } = validateTableEntry(news.stack, entry, news.ddlSql);
+    const failures = problems.map((p) => ({ property: p.key, reason: p.message }));
+    for (const reason of fixedChanges(olds, news)) failures.push({ property: "interval", reason });
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: TableOutputs, news: TableInputs) {
+    const fixed = fixedChanges(olds, news);
+    if (fixed.length > 0) throw new Error(fixed.join("\n"));
+    const changed: string[] = MANAGED.filter((k) => !same(k, olds[k], news[k]));
+    for (const k of ["connection", "password", "owner", "providerVersion", "stack"] as const) if (!sameJson(olds[k], news[k])) changed.push(k);
+    return { changes: changed.length > 0, replaces: [], stables: [...FIXED], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: TableInputs) {
+    const outs = await reconcile(inputs);
+    return { id: inputs.name, outs };
+  },
+
+  async read(id: string, props: TableOutputs) {
+    const spec = providerSpec(props, { tables: [tableSpec(props)] });
+    return withSession(props, async (session) => {
+      const state = await introspect(session, spec);
+      const t = state.tables[props.name];
+      // Gone from the database: refresh drops it from state, and the next `up` recreates it.
+      if (t.relkind === null) return { id: "", props: {} };
+      const row = t.partConfig;
+      const live: TableOutputs = {
+        ...props,
+        partmanVersion: state.partman?.version ?? null,
+        defaultPartition: t.hasDefault,
+        ...(row
+          ? {
+              interval: sameInterval(tryParseInterval(row.partition_interval), tryParseInterval(props.interval)) ? props.interval : row.partition_interval,
+              control: row.control,
+              premake: row.premake,
+              retention: same("retention", row.retention, props.retention) ? props.retention : row.retention,
+              retentionKeepTable: row.retention_keep_table,
+              retentionSchema: row.retention_schema,
+              infiniteTimePartitions: row.infinite_time_partitions,
+            }
+          : {}),
+      };
+      return { id, props: live };
+    });
+  },
+
+  async update(_id: string, _olds: TableOutputs, news: TableInputs) {
+    return { outs: await reconcile(news) };
+  },
+
+  // Never drops or unregisters: the table, its partitions and its part_config stay as they are.
+  // (The resource is also protected and retained on delete by default; see program/options.ts.)
+  async delete() {},
+};
+
+export class PartitionedTable extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly interval: pulumi.Output<string>;
+  declare readonly premake: pulumi.Output<number>;
+  declare readonly retention: pulumi.Output<string | null>;
+  declare readonly retentionSchema: pulumi.Output<string | null>;
+  declare readonly partmanVersion: pulumi.Output<string | null>;
+
+  constructor(name: string, args: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+    super(partitionedTableProvider, name, { partmanVersion: undefined, ...args }, opts, "partman", "PartitionedTable");
+  }
+}

@@ -1,0 +1,192 @@
+// The dynamic providers' methods against real databases, with each pg_partman major, acting as a
+// non-superuser owner role that holds only the grants the Pulumi program issues.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "pg";
+import { inject } from "vitest";
+import { partitionedTableProvider as tables, type TableInputs, type TableOutputs } from "../../infra/providers/partitioned-table";
+import { maintenanceJobProvider as jobs, type JobInputs, type JobOutputs } from "../../infra/providers/maintenance-job";
+import { serverPreflightProvider as preflight, type PreflightInputs } from "../../infra/providers/server-preflight";
+import { PROVIDER_VERSION } from "../../infra/providers/connection";
+import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createRoles, ddlText, type TestRoles } from "../helpers/roles";
+import { events, specFor } from "../helpers/spec";
+
+describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version) => {
+  let db: TestDatabase;
+  let roles: TestRoles;
+  let sql: Client;
+  const port = Number(new URL(inject("pgUrl")).port);
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ partman: version });
+    const spec = specFor(db, [events()]);
+    spec.roles = { owner: `o_${db.name}`, app: `a_${db.name}` };
+    roles = await createRoles(db, spec);
+    sql = new Client({ connectionString: db.url });
+    await sql.connect();
+  });
+
+  afterAll(async () => {
+    await sql.end();
+    const c = new Client({ connectionString: inject("pgUrl") });
+    await c.connect();
+    await c.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
+    await c.end();
+    await roles.drop();
+  });
+
+  const connected = () => ({
+    stack: "test",
+    connection: { host: "127.0.0.1", port, database: db.name, user: "postgres", sslmode: "disable" as const },
+    password: "",
+    owner: roles.owner,
+    providerVersion: PROVIDER_VERSION,
+  });
+
+  const tableInputs = (overrides: Partial<TableInputs> = {}): TableInputs => ({
+    ...connected(),
+    name: "public.events",
+    ddl: "sql/tables/events.sql",
+    ddlSql: ddlText("sql/tables/events.sql"),
+    control: "created_at",
+    interval: "1 day",
+    premake: 4,
+    retention: "30 days",
+    retentionKeepTable: false,
+    retentionSchema: null,
+    startPartition: null,
+    defaultPartition: true,
+    infiniteTimePartitions: true,
+    ...overrides,
+  });
+
+  describe("PartitionedTable", () => {
+    let outs: TableOutputs;
+
+    it("create → read → diff on a changed retention → update → read shows the new value", async () => {
+      const inputs = tableInputs();
+      expect((await tables.check!({}, inputs)).failures).toEqual([]);
+      const created = await tables.create(inputs);
+      expect(created.id).toBe("public.events");
+      expect(created.outs.partmanVersion).toBe(version);
+      const owner = await sql.query(`SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'events'`);
+      expect(owner.rows).toEqual([{ tableowner: roles.owner }]);
+
+      const read = await tables.read!(created.id, created.outs);
+      expect(read.props).toMatchObject({ retention: "30 days", premake: 4, interval: "1 day", retentionKeepTable: false, defaultPartition: true });
+
+      expect(await tables.diff!(created.id, read.props, tableInputs({ retention: "1 month" }))).toMatchObject({ changes: true, replaces: [] });
+      expect(await tables.diff!(created.id, read.props, tableInputs())).toMatchObject({ changes: false, replaces: [] });
+      const shorter = tableInputs({ retention: "7 days" });
+      const diff = await tables.diff!(created.id, read.props, shorter);
+      expect(diff).toMatchObject({ changes: true, replaces: [], stables: ["name", "control", "interval", "ddlSql"] });
+
+      const updated = await tables.update!(created.id, read.props, shorter);
+      outs = (await tables.read!(created.id, updated.outs!)).props as TableOutputs;
+      expect(outs.retention).toBe("7 days");
+      const live = await sql.query(`SELECT retention FROM partman.part_config WHERE parent_table = 'public.events'`);
+      expect(live.rows).toEqual([{ retention: "7 days" }]);
+    });
+
+    it("shows a hand edit of part_config in read, and update puts it back", async () => {
+      await sql.query(`UPDATE partman.part_config SET premake = 9, retention_keep_table = true WHERE parent_table = 'public.events'`);
+      const read = (await tables.read!("public.events", outs)).props as TableOutputs;
+      expect(read).toMatchObject({ premake: 9, retentionKeepTable: true });
+      const wanted = tableInputs({ retention: "7 days" });
+      expect((await tables.diff!("public.events", read, wanted)).changes).toBe(true);
+      await tables.update!("public.events", read, wanted);
+      expect((await tables.read!("public.events", outs)).props).toMatchObject({ premake: 4, retentionKeepTable: false });
+    });
+
+    it("gives the app role DML on the table and on partitions created later, and nothing more", async () => {
+      const spec = specFor(db, [events()]);
+      spec.roles = { owner: roles.owner, app: roles.app };
+      await roles.grantApp(spec);
+      await sql.query(`SET ROLE ${roles.app}`);
+      try {
+        await sql.query(`INSERT INTO public.events (run_id, kind) VALUES (gen_random_uuid(), 'app')`);
+        const child = (await sql.query(`SELECT tableoid::regclass::text AS t FROM public.events WHERE kind = 'app'`)).rows[0].t;
+        expect((await sql.query(`SELECT count(*)::int AS n FROM ${child}`)).rows[0].n).toBe(1);
+        await expect(sql.query(`DROP TABLE public.events`)).rejects.toThrow(/must be owner/);
+        await expect(sql.query(`UPDATE partman.part_config SET premake = 1`)).rejects.toThrow(/permission denied/);
+      } finally {
+        await sql.query(`RESET ROLE`);
+      }
+    });
+
+    it("refuses bad input and in-place-impossible changes at check, and never replaces", async () => {
+      const bad = await tables.check!({}, tableInputs({ retention: "90 dayz", premake: 0 }));
+      expect(bad.failures).toEqual([
+        { property: "premake", reason: expect.stringContaining(`stack "test", table public.events: premake 0 must be a whole number ≥ 1`) },
+        { property: "retention", reason: expect.stringContaining(`retention "90 dayz" is not a PostgreSQL interval`) },
+      ]);
+      const weekly = tableInputs({ interval: "1 week" });
+      const check = await tables.check!(outs, weekly);
+      expect(check.failures).toEqual([{ property: "interval", reason: expect.stringMatching(/interval cannot change from "1 day" to "1 week" in place; that needs a migration/) }]);
+      await expect(tables.diff!("public.events", outs, weekly)).rejects.toThrow(/never replaces a table/);
+      const ddl = tableInputs({ retention: "7 days", ddlSql: outs.ddlSql + "\nCREATE INDEX x ON public.events (kind);" });
+      await expect(tables.diff!("public.events", outs, ddl)).rejects.toThrow(/never re-runs DDL on an existing table/);
+    });
+
+    it("delete leaves the table, its partitions, its rows and its part_config in place", async () => {
+      const before = await sql.query(`SELECT count(*)::int AS n FROM public.events`);
+      expect(before.rows[0].n).toBeGreaterThan(0);
+      await tables.delete!("public.events", outs);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM public.events`)).rows).toEqual(before.rows);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM partman.part_config`)).rows[0].n).toBe(1);
+    });
+  });
+
+  describe("MaintenanceJob", () => {
+    const jobName = () => `partman-${db.name}`;
+    const jobInputs = (overrides: Partial<JobInputs> = {}): JobInputs => ({ ...connected(), jobName: jobName(), schedule: "0 * * * *", analyze: false, enabled: true, ...overrides });
+    const cronJob = async () => {
+      const c = new Client({ connectionString: inject("pgUrl") });
+      await c.connect();
+      try {
+        return (await c.query(`SELECT schedule, command, database, username, active FROM cron.job WHERE jobname = $1`, [jobName()])).rows;
+      } finally {
+        await c.end();
+      }
+    };
+
+    it("schedules the job as the owner, reads hand edits, restores them, and unschedules on delete", async () => {
+      expect((await jobs.check!({}, jobInputs({ schedule: "0 0 * * * *" }))).failures).toEqual([
+        { property: "schedule", reason: expect.stringContaining(`has 6 field(s); pg_cron takes 5`) },
+      ]);
+      const created = await jobs.create(jobInputs());
+      expect(created.outs).toMatchObject({ jobId: expect.any(Number), cronDatabase: "postgres", command: `CALL "partman".run_maintenance_proc(p_analyze => false)` });
+      expect(await cronJob()).toEqual([{ schedule: "0 * * * *", command: `CALL "partman".run_maintenance_proc(p_analyze => false)`, database: db.name, username: roles.owner, active: true }]);
+
+      const c = new Client({ connectionString: inject("pgUrl") });
+      await c.connect();
+      await c.query(`SELECT cron.alter_job($1, schedule => '30 2 * * *', active => false)`, [created.outs.jobId]);
+      await c.end();
+      const read = (await jobs.read!(created.id, created.outs)).props as JobOutputs;
+      expect(read).toMatchObject({ schedule: "30 2 * * *", active: false });
+      expect((await jobs.diff!(created.id, read, jobInputs())).changes).toBe(true);
+      await jobs.update!(created.id, read, jobInputs());
+      expect(await cronJob()).toMatchObject([{ schedule: "0 * * * *", active: true }]);
+
+      await jobs.delete!(created.id, created.outs);
+      expect(await cronJob()).toEqual([]);
+    });
+  });
+
+  describe("ServerPreflight", () => {
+    const inputs = (overrides: Partial<PreflightInputs> = {}): PreflightInputs => ({ ...connected(), partmanVersion: version, needCron: true, cronDatabase: "postgres", ...overrides });
+
+    it("passes on a ready server and names the fix for what is missing", async () => {
+      expect((await preflight.check!({}, inputs())).failures).toEqual([]);
+      expect((await preflight.create(inputs())).outs).toMatchObject({ serverVersion: expect.stringMatching(/^15\./) });
+
+      const wrongCron = await preflight.check!({}, inputs({ cronDatabase: db.name }));
+      expect(wrongCron.failures).toEqual([{ property: "connection", reason: `pg_cron keeps its jobs in database postgres (cron.database_name) but stack test expects ${db.name}: set database.cronDatabase: postgres in the stack file` }]);
+      await expect(preflight.create(inputs({ cronDatabase: db.name }))).rejects.toThrow(/is not ready for partman-stack/);
+
+      const unreachable = await preflight.check!({}, inputs({ connection: { ...connected().connection, port: 1 } }));
+      expect(unreachable.failures).toEqual([{ property: "connection", reason: expect.stringMatching(/^cannot connect to PostgreSQL at 127\.0\.0\.1:1/) }]);
+    });
+  });
+});
