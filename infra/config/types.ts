@@ -54,6 +54,8 @@ export type DatabaseSpec =
       database: string;
       user: string;
       sslmode: SslMode;
+      /** cron.database_name on that server: where pg_cron and its jobs live. */
+      cronDatabase: string;
       partmanVersion: string | null;
     };
 

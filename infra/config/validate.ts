@@ -32,7 +32,7 @@ const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze"];
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
   local: ["mode", "database", "partmanVersion"],
   docker: ["mode", "database", "port", "partmanVersion"],
-  external: ["mode", "host", "port", "database", "user", "sslmode", "partmanVersion"],
+  external: ["mode", "host", "port", "database", "user", "sslmode", "cronDatabase", "partmanVersion"],
 };
 const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
@@ -299,7 +299,8 @@ function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
     if (!SSL_MODES.includes(raw.sslmode as SslMode)) p(`sslmode ${describe(raw.sslmode)} must be one of ${SSL_MODES.join(", ")}`);
     else sslmode = raw.sslmode as SslMode;
   }
-  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, partmanVersion };
+  const cronDatabase = identifierString(raw, "cronDatabase", "postgres", p) ?? "postgres";
+  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, cronDatabase, partmanVersion };
 }
 
 function portValue(v: unknown, fallback: number, p: (m: string) => void): number {

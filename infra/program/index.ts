@@ -1,20 +1,25 @@
-// The Pulumi program (Pulumi.yaml `main`). Today it validates the stack's declaration with the
-// same validator as the CLI, so `pulumi preview` fails on the same bad input, and exports what
-// each table is declared with; the resources that provision and reconcile come with the
-// Pulumi program issue.
+// The Pulumi program (Pulumi.yaml `main`). Validates the stack's declaration with the same
+// validator as the CLI, so `pulumi preview` fails on the same bad input before anything runs, then
+// declares the stack's resources (stack.ts).
 
 import * as pulumi from "@pulumi/pulumi";
 import { findProjectRoot } from "../config/stack-file";
 import { validateStack } from "../config/validate";
+import { buildStack } from "./stack";
 
 const config = new pulumi.Config("partman-stack");
 const spec = validateStack(pulumi.getStack(), findProjectRoot(__dirname), {
   tables: config.getObject("tables"),
   maintenance: config.getObject("maintenance"),
   database: config.getObject("database"),
+  roles: config.getObject("roles"),
 });
+const stack = buildStack(spec, config.getSecret("databasePassword"));
 
-export const tables = Object.fromEntries(
-  spec.tables.map((t) => [t.name, { interval: t.interval.text, premake: t.premake, retention: t.retention?.text ?? null }]),
-);
-export const maintenance = { schedule: spec.maintenance.schedule, jobName: spec.maintenance.jobName };
+/** Host, port, database, admin user and password (secret). */
+export const connection = stack.connection;
+export const roles = stack.roles;
+/** Per table: interval, premake, retention and retention schema, as applied. */
+export const tables = stack.tables;
+/** The pg_cron job's id, schedule and the database it lives in. */
+export const maintenance = stack.maintenance;

@@ -53,7 +53,7 @@ export function providerSpec(inputs: ConnectedInputs, part: { tables?: TableSpec
     root: ".",
     tables: part.tables ?? [],
     maintenance: part.maintenance ?? { ...DEFAULTS.maintenance },
-    database: { mode: "external", ...inputs.connection, partmanVersion: null },
+    database: { mode: "external", ...inputs.connection, cronDatabase: "postgres", partmanVersion: null },
     roles: { ...DEFAULTS.roles },
   };
 }

@@ -186,7 +186,7 @@ describe("database", () => {
 
   it("defaults an external server to port 5432 and sslmode require", () => {
     const spec = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner" } });
-    expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", partmanVersion: null });
+    expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", cronDatabase: "postgres", partmanVersion: null });
   });
 });
 

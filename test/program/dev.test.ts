@@ -1,0 +1,55 @@
+// `pulumi up -s dev`'s resource graph (mocks): a container built from the repo's Dockerfile with
+// pg_cron preloaded, a retained data volume, and the dev stack's tables and job on it.
+
+import { beforeAll, describe, expect, it } from "vitest";
+import { runProgram, TYPES, type ProgramRun } from "../helpers/pulumi-program";
+
+describe("the dev stack's resources", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram("dev");
+  });
+
+  it("provisions an image from infra/docker, a named volume and a healthy-waited container with pg_cron preloaded", () => {
+    const image = run.one(TYPES.image);
+    expect(image.inputs).toMatchObject({ imageName: "partman-stack/postgres:17.6-partman5.2.4-cron1.6.5", skipPush: true, build: { context: expect.stringMatching(/infra\/docker$/) } });
+    expect(run.one(TYPES.volume).inputs).toEqual({ name: "partman-stack-dev-pgdata" });
+    const c = run.one(TYPES.container).inputs;
+    expect(c.command).toEqual(["postgres", "-c", "shared_preload_libraries=pg_cron", "-c", "cron.database_name=partman_stack", "-c", "timezone=UTC"]);
+    expect(c.volumes).toEqual([{ volumeName: "partman-stack-dev-pgdata", containerPath: "/var/lib/postgresql/data" }]);
+    expect(c.ports).toEqual([{ internal: 5432, external: 55432, ip: "127.0.0.1" }]);
+    expect(c.healthcheck.tests).toEqual(["CMD-SHELL", "pg_isready -U postgres -d partman_stack"]);
+    expect(c.wait).toBe(true);
+    expect(c.envs).toEqual(["POSTGRES_PASSWORD=mock-postgres-password", "POSTGRES_DB=partman_stack"]);
+  });
+
+  it("creates the extensions, roles and grants in the container's database", () => {
+    expect(run.one(TYPES.extension, "pg_partman").inputs).toMatchObject({ name: "pg_partman", schema: "partman", version: "5.2.4", database: "partman_stack" });
+    expect(run.one(TYPES.extension, "pg_cron").inputs).toMatchObject({ name: "pg_cron", database: "partman_stack" });
+    expect(run.byType(TYPES.role).map((r) => [r.inputs.name, r.inputs.login])).toEqual([["partman_owner", true], ["partman_app", true]]);
+    expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "127.0.0.1", port: "55432", username: "postgres", sslmode: "disable", superuser: "false" });
+    expect(run.one(TYPES.grant, "app-tables-public").inputs).toMatchObject({ role: "partman_app", objectType: "table", objects: ["events", "audit_log"], privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"] });
+    expect(run.one(TYPES.defaultPrivileges).inputs).toMatchObject({ role: "partman_app", owner: "partman_owner", schema: "public", objectType: "table" });
+    expect(run.byType(TYPES.schema).map((s) => s.inputs.name)).toEqual(["partman"]);
+  });
+
+  it("declares each table with the dev stack's retention and premake, acting as the owner", () => {
+    const tables = run.byType(TYPES.table);
+    expect(tables.map((t) => [t.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
+      ["public.events", "1 day", 7, "14 days"],
+      ["public.audit_log", "1 day", 7, "30 days"],
+    ]);
+    expect(tables[0].inputs).toMatchObject({ owner: "partman_owner", connection: { host: "127.0.0.1", port: 55432, database: "partman_stack", user: "postgres" } });
+    expect(tables[0].inputs.ddlSql).toContain("CREATE TABLE public.events");
+    expect(run.one(TYPES.job).inputs).toMatchObject({ jobName: "partman-maintenance", schedule: "0 * * * *", enabled: true });
+  });
+
+  it("keeps passwords secret in the outputs", async () => {
+    expect(await run.isSecret(["connection", "password"])).toBe(true);
+    expect(await run.isSecret(["roles", "appPassword"])).toBe(true);
+    expect(run.outputs.tables).toEqual({
+      "public.events": { interval: "1 day", premake: 7, retention: "14 days", retentionSchema: null },
+      "public.audit_log": { interval: "1 day", premake: 7, retention: "30 days", retentionSchema: null },
+    });
+  });
+});
