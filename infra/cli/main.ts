@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors";
 import { applyHandler } from "./commands/apply";
 import { localHandler, type LocalAction } from "./commands/local";
+import { migrateHandler, type MigrateAction } from "./commands/migrate";
+import { MigrationRefused } from "../migrate/run";
 import { planHandler } from "./commands/plan";
 import { statusHandler } from "./commands/status";
 
@@ -16,6 +18,11 @@ Commands:
   apply    Apply those changes (each table in one transaction). Exit 0 = done, 1 = error.
   status   Partitions per table (range, size, estimated rows), default-partition rows,
            how far ahead partitions exist, the retention horizon, the maintenance job and its last run.
+  migrate run|status|rollback|finish <table>
+           Move a live, unpartitioned table onto its declared partitions without downtime:
+           run prepares, copies, catches up, verifies and swaps (resumes after an interruption);
+           status shows progress; rollback restores the original (until finish); finish drops
+           the original after confirmation. Exit 0 = done, 1 = error or refused.
   local start|stop|url
            The embedded PostgreSQL 15 cluster (pg_partman 4.7.2 and 5.2.4, pg_cron) under .partman/local/,
            used by --stack local. On Debian as root, start installs what is missing.
@@ -23,7 +30,12 @@ Commands:
 Options:
   --stack <name>         stacks/Pulumi.<name>.yaml (default: local)
   --database-url <url>   connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)
-  --json                 machine-readable output (plan, apply, status)
+  --json                 machine-readable output (plan, apply, status, migrate run/status)
+  --dry-run              migrate: print every SQL statement, change nothing
+  --batch-size <rows>    migrate run: rows per copy batch (default 10000)
+  --sleep <ms>           migrate run: pause between batches (default 0)
+  --lock-timeout <ms>    migrate: lock_timeout of each attempt at the swap's lock (default 250)
+  --yes                  migrate finish: do not ask for confirmation
   -h, --help             this text
 `;
 
@@ -37,6 +49,11 @@ export async function main(argv: string[]): Promise<number> {
         stack: { type: "string", default: "local" },
         "database-url": { type: "string" },
         json: { type: "boolean", default: false },
+        "dry-run": { type: "boolean", default: false },
+        "batch-size": { type: "string" },
+        sleep: { type: "string" },
+        "lock-timeout": { type: "string" },
+        yes: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -63,6 +80,23 @@ export async function main(argv: string[]): Promise<number> {
         return await applyHandler(opts);
       case "status":
         return await statusHandler(opts);
+      case "migrate": {
+        const [action, table] = rest;
+        if (!["run", "status", "rollback", "finish"].includes(action) || !table) return usageError("migrate takes run, status, rollback or finish, and a table");
+        const num = (name: string, v: string | undefined, min: number) => {
+          if (v === undefined) return undefined;
+          if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} ${v} must be a whole number ≥ ${min}`);
+          return Number(v);
+        };
+        return await migrateHandler(action as MigrateAction, table, {
+          ...opts,
+          dryRun: values["dry-run"]!,
+          yes: values.yes!,
+          batchSize: num("batch-size", values["batch-size"], 1),
+          sleepMs: num("sleep", values.sleep, 0),
+          lockTimeoutMs: num("lock-timeout", values["lock-timeout"], 1),
+        });
+      }
       case "local": {
         const action = rest[0];
         if (action !== "start" && action !== "stop" && action !== "url") return usageError("local takes start, stop or url");
@@ -72,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
         return usageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `error: ${(err as Error).message}\n`);
+    process.stderr.write(err instanceof ConfigError || err instanceof MigrationRefused ? `${err.message}\n` : `error: ${(err as Error).message}\n`);
     return 1;
   }
 }

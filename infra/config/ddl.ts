@@ -114,6 +114,12 @@ function stripComments(sql: string): string {
   return out;
 }
 
+/** The statements of a SQL file, comments removed. For our own files and validated DDL files:
+ *  dollar-quoted bodies are refused. */
+export function splitSqlStatements(sql: string): string[] {
+  return splitStatements(stripComments(sql));
+}
+
 function splitStatements(sql: string): string[] {
   return splitTopLevel(sql, ";").filter((s) => s !== "");
 }

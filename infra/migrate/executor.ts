@@ -1,0 +1,68 @@
+// Runs the migration's statements, or, in a dry run, prints them and changes nothing. Reads
+// (catalog lookups, progress) always run: a dry run shows the statements for the real table.
+
+import type { Client, QueryResult, QueryResultRow } from "pg";
+import { quoteLiteral } from "../config/identifiers";
+
+export interface Executor {
+  dryRun: boolean;
+  db: Client;
+  /** A statement that changes something: printed in a dry run. */
+  write<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  read<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  /** Runs fn in a transaction; rolls back if it throws. */
+  transaction<T>(fn: () => Promise<T>, isolation?: "REPEATABLE READ"): Promise<T>;
+}
+
+export function executor(db: Client, dryRun: boolean, print: (sql: string) => void): Executor {
+  const empty = { rows: [], rowCount: 0, command: "", oid: 0, fields: [] };
+  return {
+    dryRun,
+    db,
+    async write<R extends QueryResultRow>(sql: string, params?: unknown[]) {
+      if (dryRun) {
+        print(withParams(sql, params));
+        return empty as unknown as QueryResult<R>;
+      }
+      return db.query<R>(sql, params);
+    },
+    read: <R extends QueryResultRow>(sql: string, params?: unknown[]) => db.query<R>(sql, params),
+    async transaction<T>(fn: () => Promise<T>, isolation?: "REPEATABLE READ") {
+      const begin = `BEGIN${isolation ? ` ISOLATION LEVEL ${isolation}` : ""}`;
+      if (dryRun) {
+        print(`${begin};`);
+        const r = await fn();
+        print("COMMIT;");
+        return r;
+      }
+      await db.query(begin);
+      try {
+        const r = await fn();
+        await db.query("COMMIT");
+        return r;
+      } catch (err) {
+        await db.query("ROLLBACK").catch(() => {});
+        throw err;
+      }
+    },
+  };
+}
+
+/** The statement with its parameters written in, as a user would run it by hand. */
+export function withParams(sql: string, params: unknown[] = []): string {
+  const text = sql.replace(/\$(\d+)/g, (m, i) => (Number(i) <= params.length ? literal(params[Number(i) - 1]) : m));
+  return text.trimEnd().endsWith(";") ? text : `${text};`;
+}
+
+function literal(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (Array.isArray(v)) return `ARRAY[${v.map(literal).join(", ")}]::text[]`;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return quoteLiteral(String(v));
+}
+
+/** Test hook: PARTMAN_STACK_FAILPOINT=<name> kills the process at that point, as a crash or a
+ *  `kill -9` would, so the tests can prove every step resumes. */
+export function failpoint(name: string): void {
+  if (process.env.PARTMAN_STACK_FAILPOINT === name) process.kill(process.pid, "SIGKILL");
+}

@@ -1,0 +1,397 @@
+// The steps of moving a live, unpartitioned table onto a pg_partman partition set without losing a
+// write: prepare (the partitioned copy in the staging schema, change capture on the live table),
+// copy in key order, replay captured changes, verify, swap under a short lock, and roll back or
+// finish. Each step is one transaction and records its progress in partman_migrate.migrations, so
+// a run killed at any point resumes where it stopped.
+
+import fs from "node:fs";
+import path from "node:path";
+import { splitSqlStatements } from "../config/ddl";
+import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
+import type { TableSpec } from "../config/types";
+import { approxMillis } from "../config/interval";
+import { createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
+import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
+import { failpoint, type Executor } from "./executor";
+import { STAGING, type MigrationNames } from "./names";
+import { clashingNames, describeColumns, inspectTable, type SourceTable } from "./source";
+
+export interface MigrationState {
+  source: string;
+  phase: "copying" | "swapped";
+  key_columns: string[];
+  control: string;
+  copy_done: boolean;
+  watermark: string[] | null;
+  rows_copied: string;
+  changes_applied: string;
+  source_rows: string;
+  renamed: Renamed[];
+  swap_lock_ms: number | null;
+  started_at: Date;
+  copy_started_at: Date;
+  swapped_at: Date | null;
+  updated_at: Date;
+}
+
+interface Renamed {
+  kind: "index" | "sequence";
+  from: string;
+  to: string;
+}
+
+export interface Migration {
+  exec: Executor;
+  table: TableSpec;
+  partman: PartmanInstall;
+  names: MigrationNames;
+  source: SourceTable;
+  key: KeyShape;
+  /** Columns copied: the live table's, without generated ones. */
+  columns: string[];
+  lockTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+const STATE_SQL = path.join(__dirname, "../../sql/migrate/state.sql");
+const FORWARD_TRIGGER = "partman_migrate_capture";
+const REVERSE_TRIGGER = "partman_migrate_reverse";
+
+export function forwardCapture(n: MigrationNames): CaptureTarget {
+  return { log: n.changes, fnSchema: STAGING, fn: n.capture, on: n.source, trigger: FORWARD_TRIGGER };
+}
+
+function reverseCapture(n: MigrationNames): CaptureTarget {
+  return { log: n.reverseChanges, fnSchema: STAGING, fn: n.reverseCapture, on: n.source, trigger: REVERSE_TRIGGER };
+}
+
+export async function readState(exec: Executor, n: MigrationNames): Promise<MigrationState | null> {
+  const exists = await exec.read<{ ok: boolean }>(`SELECT to_regclass('${STAGING}.migrations') IS NOT NULL AS ok`);
+  if (!exists.rows[0].ok) return null;
+  const r = await exec.read<MigrationState>(`SELECT * FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+  return r.rows[0] ?? null;
+}
+
+/** What the live table must be for a safe migration; each problem says what to do. */
+export async function preconditions(m: Omit<Migration, "key" | "columns">, controlNulls: boolean): Promise<string[]> {
+  const { source, table: t, names: n } = m;
+  const problems: string[] = [];
+  if (source.relkind === null) return [`table ${n.key} does not exist: there is nothing to migrate (partman-stack apply creates it partitioned)`];
+  if (source.relkind === "p") return [`table ${n.key} is already partitioned: there is nothing to migrate`];
+  if (source.relkind !== "r") return [`${n.key} is not a table (relkind ${source.relkind})`];
+  if (source.keyColumns.length === 0) {
+    problems.push(`table ${n.key} has no primary key; the migration copies and tracks rows by it: add one (ALTER TABLE ${n.source} ADD PRIMARY KEY (…)) and run again`);
+  }
+  if (!source.columns.some((c) => c.name === t.control)) problems.push(`table ${n.key} has no column ${t.control}, the declared control column`);
+  if (controlNulls) {
+    problems.push(`table ${n.key} has rows with ${t.control} NULL, which no partition can hold: fill them (UPDATE … SET ${t.control} = … WHERE ${t.control} IS NULL) and make the column NOT NULL`);
+  }
+  for (const fk of source.referencedBy) {
+    problems.push(
+      `foreign key ${fk.name} on ${fk.table} references ${n.key} (${fk.definition}); a foreign key to a partitioned table must reference its whole primary key, ` +
+        `which includes ${t.control}, so the swap would break it: drop it first (ALTER TABLE ${fk.table} DROP CONSTRAINT ${q(fk.name)}), ` +
+        `and after migrate finish re-create it on (…, ${t.control}) or enforce it in the application`,
+    );
+  }
+  return problems;
+}
+
+/** Creates the partitioned copy, registers it with pg_partman, and starts capturing changes. */
+export async function prepare(m: Migration): Promise<void> {
+  const { exec, table: t, names: n, source, partman } = m;
+  const staged = { ...t, schema: STAGING };
+  const minControl = (await exec.read<{ min: string | null }>(`SELECT min(${q(t.control)})::text AS min FROM ${n.source}`)).rows[0].min;
+  await withLockRetry(m, "prepare", async () => {
+    await exec.transaction(async () => {
+      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+      for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
+      for (const sql of splitSqlStatements(stagedDdl(t))) await exec.write(sql);
+      await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
+      for (const g of source.grants) {
+        await exec.write(`GRANT ${g.privilege} ON ${n.staged} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : q(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
+      }
+      if (!exec.dryRun) await checkColumns(m);
+      await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t) }));
+      // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
+      await exec.write(
+        `UPDATE ${q(partman.schema)}.part_config SET premake = ${t.premake}, retention = NULL, automatic_maintenance = 'off', infinite_time_partitions = true WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
+      );
+      await moveChildren(m);
+      for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
+      await exec.write(
+        `INSERT INTO ${q(STAGING)}.migrations (source, phase, key_columns, control, source_rows) VALUES ($1, 'copying', $2, $3, $4)`,
+        [n.key, m.key.keyColumns, t.control, source.estimatedRows],
+      );
+    });
+  });
+}
+
+/** The table's DDL file, creating the copy in the staging schema under the same name. */
+export function stagedDdl(t: TableSpec): string {
+  const ident = (s: string) => `(?:"${s.replace(/"/g, '""')}"|${s})`;
+  const qualified = new RegExp(`(?<![\\w$"])${ident(t.schema)}\\s*\\.\\s*${ident(t.table)}(?![\\w$"])`, "gi");
+  return t.ddlSql.replace(qualified, `${q(STAGING)}.${q(t.table)}`);
+}
+
+async function checkColumns(m: Migration): Promise<void> {
+  const staged = await inspectTable(m.exec.db, STAGING, m.table.table);
+  const missing = m.source.columns.filter((c) => !c.generated && !staged.columns.some((s) => s.name === c.name && s.type === c.type));
+  if (missing.length > 0) {
+    throw new Error(
+      `${m.table.ddl} does not hold every column of the live ${m.names.key} with the same type, so the copy would lose data: ` +
+        `missing or different: ${describeColumns(missing)} (the DDL file has: ${describeColumns(staged.columns)}); make the file match the live table`,
+    );
+  }
+}
+
+/** pg_partman creates partitions in the parent's schema; they belong in the table's own schema,
+ *  where the parent will be after the swap. Moving them now keeps the swap's lock short whatever
+ *  the number of partitions. */
+async function moveChildren(m: Migration): Promise<void> {
+  const { exec, names: n } = m;
+  if (exec.dryRun) {
+    await exec.write(`-- for each partition pg_partman just created in ${STAGING}:\nALTER TABLE ${q(STAGING)}.<partition> SET SCHEMA ${q(n.schema)}`);
+    return;
+  }
+  const children = await exec.read<{ name: string; taken: boolean }>(
+    `SELECT c.relname AS name, to_regclass(format('%I.%I', $1::text, c.relname)) IS NOT NULL AS taken
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace s ON s.oid = c.relnamespace
+      WHERE i.inhparent = ${n.stagedLiteral}::regclass AND s.nspname = $2 ORDER BY 1`,
+    [n.schema, STAGING],
+  );
+  for (const c of children.rows) {
+    if (c.taken) throw new Error(`${n.schema}.${c.name} already exists, so the partition pg_partman made for ${n.key} cannot move there: rename or drop it`);
+    await exec.write(`ALTER TABLE ${q(STAGING)}.${q(c.name)} SET SCHEMA ${q(n.schema)}`);
+  }
+}
+
+/** After the swap, parent and partitions share a schema again and pg_partman can maintain the set
+ *  (it looks for partitions in the parent's schema, so it cannot while the copy is staged). */
+export async function maintainAfterSwap(m: Migration): Promise<void> {
+  await m.exec.transaction(() => m.exec.write(runTableMaintenanceSql(m.partman, m.table)));
+}
+
+/** Partitions made ahead at prepare: the declared premake plus at least a week's worth, because
+ *  pg_partman cannot add partitions to the staged copy while the copy runs. */
+export function preparePremake(t: TableSpec): number {
+  const days = approxMillis(t.interval) / 86_400_000;
+  return t.premake + Math.max(3, Math.ceil(7 / Math.max(days, 1 / 24)));
+}
+
+/** Copies the next batch; returns how many rows it copied (0: the copy is complete). */
+export async function copyBatch(m: Migration, state: MigrationState, batchSize: number): Promise<number> {
+  const sql = copyBatchSql(m.names.source, m.names.staged, m.key, m.columns, state.watermark !== null);
+  return m.exec.transaction(async () => {
+    const r = await m.exec.write<{ copied: number; last: string[] | null }>(sql, state.watermark ? [batchSize, state.watermark] : [batchSize]);
+    const copied = r.rows[0]?.copied ?? 0;
+    failpoint("copy-batch-before-commit");
+    await m.exec.write(
+      `UPDATE ${q(STAGING)}.migrations SET watermark = coalesce($2, watermark), rows_copied = rows_copied + $3, copy_done = $4, updated_at = now() WHERE source = $1`,
+      [m.names.key, r.rows[0]?.last ?? null, copied, !m.exec.dryRun && copied < batchSize],
+    );
+    return copied;
+  });
+}
+
+/** Replays up to `limit` captured changes into the copy; returns how many it replayed. */
+export async function replayBatch(m: Migration, state: MigrationState, limit: number): Promise<number> {
+  const r = replaySql(m.names.changes, m.names.source, m.names.staged, m.key, m.columns, state.copy_done ? null : state.watermark ?? []);
+  return replay(m, r, limit, state.copy_done ? [] : [state.watermark ?? []], true);
+}
+
+async function replay(m: Migration, r: ReturnType<typeof replaySql>, limit: number, extra: unknown[], record: boolean): Promise<number> {
+  const body = async () => {
+    const bound = (await m.exec.read<{ bound: string | null }>(r.bound, [limit])).rows[0].bound ?? (m.exec.dryRun ? "<bound>" : null);
+    if (bound === null) return 0;
+    await m.exec.write(r.remove, [bound, ...extra]);
+    await m.exec.write(r.insert, [bound, ...extra]);
+    failpoint("replay-before-commit");
+    const forgotten = await m.exec.write(r.forget, [bound]);
+    if (record) {
+      await m.exec.write(`UPDATE ${q(STAGING)}.migrations SET changes_applied = changes_applied + $2, updated_at = now() WHERE source = $1`, [m.names.key, forgotten.rowCount ?? 0]);
+    }
+    return forgotten.rowCount ?? 0;
+  };
+  // One snapshot: changes committed while this runs are neither replayed nor forgotten.
+  return record ? m.exec.transaction(body, "REPEATABLE READ") : body();
+}
+
+export async function pendingChanges(m: Migration, log = m.names.changes): Promise<number> {
+  const exists = (await m.exec.read<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [log])).rows[0].ok;
+  if (!exists) return 0;
+  return Number((await m.exec.read<{ n: string }>(`SELECT count(*) AS n FROM ${log}`)).rows[0].n);
+}
+
+export interface SwapResult {
+  /** Time from asking for the lock to commit: what a blocked writer waited at most. */
+  stallMs: number;
+  /** Of that, time holding the lock. */
+  heldMs: number;
+  attempts: number;
+  replayed: number;
+}
+
+/** Swaps the copy in under a short ACCESS EXCLUSIVE lock, retried with backoff on lock timeout. */
+export async function swap(m: Migration, attempts: number): Promise<SwapResult> {
+  const { exec, names: n } = m;
+  let tries = 0;
+  return withLockRetry(m, "swap", async () => {
+    tries++;
+    const asked = Date.now();
+    let locked = asked;
+    let replayed = 0;
+    await exec.transaction(async () => {
+      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+      await exec.write(`LOCK TABLE ${n.source} IN ACCESS EXCLUSIVE MODE`);
+      locked = Date.now();
+      // Under the lock no change can arrive: replay the rest exactly.
+      replayed = await replay(m, replaySql(n.changes, n.source, n.staged, m.key, m.columns, null), 2_000_000_000, [], false);
+      const renamed = await renameClashes(m);
+      await exec.write(`ALTER TABLE ${n.source} RENAME TO ${q(n.retiredName)}`);
+      for (const sql of dropCaptureSql({ ...forwardCapture(n), on: n.retired })) await exec.write(sql);
+      await exec.write(`ALTER TABLE ${n.staged} SET SCHEMA ${q(n.schema)}`);
+      await exec.write(
+        `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.key)}, automatic_maintenance = 'on' WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
+      );
+      await syncSequences(m, n.retired, n.source);
+      for (const sql of createCaptureSql(reverseCapture(n), m.key)) await exec.write(sql);
+      failpoint("swap-before-commit");
+      await exec.write(
+        `UPDATE ${q(STAGING)}.migrations SET phase = 'swapped', swapped_at = now(), renamed = $2, swap_lock_ms = $3, updated_at = now() WHERE source = $1`,
+        [n.key, JSON.stringify(renamed), Date.now() - asked],
+      );
+    });
+    return { stallMs: Date.now() - asked, heldMs: Date.now() - locked, attempts: tries, replayed };
+  }, attempts);
+}
+
+/** The live table's indexes and sequences whose names the copy's take over when it moves into the
+ *  schema: renamed with a _retired suffix (and back on rollback). */
+async function renameClashes(m: Migration): Promise<Renamed[]> {
+  const { exec, names: n } = m;
+  if (exec.dryRun) {
+    await exec.write(`-- for each index or sequence of ${n.source} whose name an index or sequence of the copy uses:\nALTER INDEX ${q(n.schema)}.<name> RENAME TO <name>_retired`);
+    return [];
+  }
+  const renamed: Renamed[] = [];
+  for (const c of await clashingNames(exec.db, n)) {
+    if (!c.ofSource) throw new Error(`${n.schema}.${c.name} exists and is not part of ${n.key}, but the partitioned table has an index or sequence of that name: rename one of them`);
+    const kind = c.kind === "S" ? "sequence" : "index";
+    const to = `${c.name.slice(0, 63 - "_retired".length)}_retired`;
+    await exec.write(`ALTER ${kind.toUpperCase()} ${q(n.schema)}.${q(c.name)} RENAME TO ${q(to)}`);
+    renamed.push({ kind, from: c.name, to });
+  }
+  return renamed;
+}
+
+/** New rows keep getting keys after the ones already used: every identity or serial sequence of
+ *  `to` continues from `from`'s (or from the highest value in `from` where it has none). A
+ *  sequence owned by `from` that `to`'s defaults use becomes `to`'s, so finish cannot drop it. */
+async function syncSequences(m: Migration, from: string, to: string): Promise<void> {
+  const { exec } = m;
+  const cols = m.columns;
+  if (exec.dryRun) {
+    await exec.write(`-- for each identity or serial column c of ${to}:\nSELECT setval(pg_get_serial_sequence('${to}', 'c'), <the value of ${from}'s sequence for c, or max(c)>)`);
+    return;
+  }
+  for (const c of cols) {
+    const seqs = await exec.read<{ to_seq: string | null; from_seq: string | null }>(
+      `SELECT pg_get_serial_sequence($1, $3) AS to_seq, pg_get_serial_sequence($2, $3) AS from_seq`,
+      [to, from, c],
+    );
+    const { to_seq, from_seq } = seqs.rows[0];
+    if (to_seq && to_seq !== from_seq) {
+      const value = from_seq
+        ? `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${from_seq})`
+        : `(SELECT max(${q(c)}) FROM ${from})`;
+      await exec.write(`SELECT setval(${quoteLiteral(to_seq)}, greatest(${value}, 1))`);
+    }
+  }
+  const owned = await exec.read<{ seq: string; col: string }>(
+    `SELECT s.oid::regclass::text AS seq, a.attname AS col
+       FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+       JOIN pg_depend dep ON dep.objid = d.oid AND dep.classid = 'pg_attrdef'::regclass AND dep.refclassid = 'pg_class'::regclass
+       JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+       JOIN pg_depend own ON own.objid = s.oid AND own.deptype = 'a' AND own.refobjid = $2::regclass
+      WHERE d.adrelid = $1::regclass`,
+    [to, from],
+  );
+  for (const o of owned.rows) await exec.write(`ALTER SEQUENCE ${o.seq} OWNED BY ${to}.${q(o.col)}`);
+}
+
+/** Before the swap: abandons the migration (the live table never stopped being the original).
+ *  After it: makes the original live again with every write made since, and keeps the copy in
+ *  sync so a later run can swap again. */
+export async function rollback(m: Migration, state: MigrationState, attempts: number): Promise<"abandoned" | "restored"> {
+  const { exec, names: n } = m;
+  if (state.phase === "copying") {
+    await withLockRetry(m, "rollback", () =>
+      exec.transaction(async () => {
+        await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+        for (const sql of dropCaptureSql(forwardCapture(n))) await exec.write(sql);
+        await exec.write(`DELETE FROM ${q(m.partman.schema)}.part_config WHERE parent_table = ${quoteLiteral(n.stagedText)}`);
+        // The copy and its partitions (some already in the table's schema) go together.
+        await exec.write(`DROP TABLE IF EXISTS ${n.staged}`);
+        await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+      }),
+    attempts);
+    return "abandoned";
+  }
+  await withLockRetry(m, "rollback", () =>
+    exec.transaction(async () => {
+      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+      await exec.write(`LOCK TABLE ${n.source}, ${n.retired} IN ACCESS EXCLUSIVE MODE`);
+      await replay(m, replaySql(n.reverseChanges, n.source, n.retired, m.key, m.columns, null), 2_000_000_000, [], false);
+      for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
+      await syncSequences(m, n.source, n.retired);
+      await exec.write(`ALTER TABLE ${n.source} SET SCHEMA ${q(STAGING)}`);
+      await exec.write(
+        `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.stagedText)}, automatic_maintenance = 'off' WHERE parent_table = ${quoteLiteral(n.key)}`,
+      );
+      await exec.write(`ALTER TABLE ${n.retired} RENAME TO ${q(n.table)}`);
+      for (const r of state.renamed) await exec.write(`ALTER ${r.kind.toUpperCase()} ${q(n.schema)}.${q(r.to)} RENAME TO ${q(r.from)}`);
+      for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
+      await exec.write(
+        `UPDATE ${q(STAGING)}.migrations SET phase = 'copying', copy_done = true, swapped_at = NULL, renamed = '[]', updated_at = now() WHERE source = $1`,
+        [n.key],
+      );
+    }),
+  attempts);
+  return "restored";
+}
+
+/** After the swap: drops the retired original and the migration's machinery. */
+export async function finish(m: Migration, attempts: number): Promise<void> {
+  const { exec, names: n } = m;
+  await withLockRetry(m, "finish", () =>
+    exec.transaction(async () => {
+      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+      for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
+      await exec.write(`DROP TABLE ${n.retired}`);
+      await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+    }),
+  attempts);
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/** Retries `fn` when it hits lock_timeout, backing off (with jitter) so the writers queued behind
+ *  the failed attempt get through before the next one. */
+async function withLockRetry<T>(m: Pick<Migration, "log" | "lockTimeoutMs">, what: string, fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= attempts) {
+        if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+          throw new Error(`${what}: could not get the lock within ${m.lockTimeoutMs} ms in ${attempts} attempts (long transactions are holding it); run again later, or raise --lock-timeout`);
+        }
+        throw err;
+      }
+      const wait = Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      m.log(`${what}: lock not available within ${m.lockTimeoutMs} ms (attempt ${attempt}); retrying in ${Math.round(wait)} ms`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+

@@ -1,0 +1,252 @@
+// `migrate run | status | rollback | finish` as library functions over a session: each returns
+// what happened, for the CLI to print and for tests to check.
+
+import type { Session } from "../db/session";
+import type { StackSpec, TableSpec } from "../config/types";
+import { quoteIdent as q } from "../config/identifiers";
+import { createExtensionSql, partmanInstall } from "../engine/partman";
+import { introspect } from "../engine/introspect";
+import { executor } from "./executor";
+import {
+  copyBatch, finish, maintainAfterSwap, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
+  type Migration, type MigrationState, type SwapResult,
+} from "./migration";
+import { migrationNames, nameTooLong } from "./names";
+import { etaSeconds, type Progress } from "./progress";
+import { inspectTable } from "./source";
+import { verifyCopy, type Verification } from "./verify";
+
+export interface MigrateOptions {
+  batchSize: number;
+  /** Pause between batches, to leave the server room. */
+  sleepMs: number;
+  lockTimeoutMs: number;
+  lockAttempts: number;
+  dryRun: boolean;
+  log: (line: string) => void;
+  /** Dry runs print here. */
+  print: (sql: string) => void;
+  progress?: (p: Progress) => void;
+}
+
+export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, lockTimeoutMs: 250, lockAttempts: 20 };
+
+export class MigrationRefused extends Error {
+  constructor(readonly problems: string[]) {
+    super(`migration refused:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+  }
+}
+
+export function declaredTable(spec: StackSpec, name: string): TableSpec {
+  const t = spec.tables.find((x) => x.name === name || x.table === name);
+  if (!t) {
+    throw new MigrationRefused([
+      `table ${name} is not declared in stack ${spec.stack} (declared: ${spec.tables.map((x) => x.name).join(", ") || "none"}); ` +
+        `declare it in stacks/Pulumi.${spec.stack}.yaml with its interval, premake and DDL file first: the migration takes its partitioning from there`,
+    ]);
+  }
+  return t;
+}
+
+async function open(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<Migration> {
+  const table = declaredTable(spec, name);
+  if (nameTooLong(table.table)) throw new MigrationRefused([`table name ${table.table} is too long for the migration's helper objects (at most 47 bytes)`]);
+  const exec = executor(session.target, opts.dryRun, opts.print);
+  const state = await introspect(session, { ...spec, tables: [] });
+  let partman = state.partman;
+  if (!partman) {
+    const version = spec.database.partmanVersion ?? state.partmanDefault;
+    if (!version || !state.partmanAvailable.includes(version)) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
+    for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
+    partman = partmanInstall(version, "partman");
+  }
+  const n = migrationNames(table);
+  const source = await inspectTable(session.target, table.schema, table.table);
+  const type = (c: string) => source.columns.find((x) => x.name === c)?.type ?? "text";
+  return {
+    exec,
+    table,
+    partman,
+    names: n,
+    source,
+    key: { keyColumns: source.keyColumns, keyTypes: source.keyColumns.map(type), control: table.control, controlType: type(table.control) },
+    columns: source.columns.filter((c) => !c.generated).map((c) => c.name),
+    lockTimeoutMs: opts.lockTimeoutMs,
+    log: opts.log,
+  };
+}
+
+export interface RunResult {
+  phase: "swapped";
+  table: string;
+  alreadySwapped: boolean;
+  rowsCopied: number;
+  changesApplied: number;
+  verification: Verification | null;
+  swap: SwapResult | null;
+  /** The original, kept until `migrate finish`. */
+  retired: string;
+}
+
+export async function migrateRun(session: Session, spec: StackSpec, name: string, opts: MigrateOptions): Promise<RunResult> {
+  const m = await open(session, spec, name, opts);
+  const n = m.names;
+  let state = await readState(m.exec, n);
+  if (state?.phase === "swapped") {
+    return { phase: "swapped", table: n.key, alreadySwapped: true, rowsCopied: Number(state.rows_copied), changesApplied: Number(state.changes_applied), verification: null, swap: null, retired: `${n.schema}.${n.retiredName}` };
+  }
+  if (!state) {
+    const nulls = m.source.columns.some((c) => c.name === m.table.control)
+      ? (await m.exec.read<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${n.source} WHERE ${q(m.table.control)} IS NULL) AS any`)).rows[0].any
+      : false;
+    const problems = await preconditions(m, nulls);
+    if (problems.length > 0) throw new MigrationRefused(problems);
+    opts.log(`preparing: the partitioned copy of ${n.key} and change capture`);
+    await prepare(m);
+    state = (await readState(m.exec, n)) ?? dryRunState(m);
+  }
+
+  const started = Date.now();
+  const copiedBefore = Number(state.rows_copied);
+  const report = async () => {
+    const copied = Number(state!.rows_copied);
+    const seconds = (Date.now() - started) / 1000;
+    opts.progress?.({ copied, total: Math.max(Number(state!.source_rows), copied), rowsPerSecond: seconds > 0 ? (copied - copiedBefore) / seconds : 0, pendingChanges: await pendingChanges(m) });
+  };
+  while (!state.copy_done) {
+    await copyBatch(m, state, opts.batchSize);
+    // Keep the change log short while copying; keys past the watermark are dropped unreplayed.
+    await replayBatch(m, (await readState(m.exec, n)) ?? state, opts.batchSize);
+    if (m.exec.dryRun) break;
+    state = (await readState(m.exec, n))!;
+    await report();
+    if (opts.sleepMs > 0) await new Promise((r) => setTimeout(r, opts.sleepMs));
+  }
+
+  const copyState = m.exec.dryRun ? { ...state, copy_done: true } : state;
+  opts.log(`catching up with the changes captured during the copy`);
+  for (let i = 0; ; i++) {
+    const replayed = await replayBatch(m, copyState, opts.batchSize);
+    if (m.exec.dryRun || replayed < opts.batchSize || i > 10_000) break;
+    if (opts.sleepMs > 0) await new Promise((r) => setTimeout(r, opts.sleepMs));
+  }
+  let verification: Verification | null = null;
+  if (!m.exec.dryRun) {
+    opts.log(`verifying the copy against ${n.key} (row counts per partition and a checksum of every row)`);
+    verification = await verifyCopy(m.exec.db, n.source, n.staged, n.stagedLiteral, n.changes, m.key, m.columns);
+    if (!verification.ok) {
+      throw new MigrationRefused([
+        `the copy of ${n.key} does not match it (live: ${verification.rows} rows, checksum ${verification.checksum}; copy: ${verification.copyRows} rows, checksum ${verification.copyChecksum}; ` +
+          `partitions that differ: ${verification.mismatched.join(", ") || "none"}); not swapping. Run again to re-verify, or roll back`,
+      ]);
+    }
+    if (verification.defaultRows > 0) opts.log(`${verification.defaultRows} row(s) fall outside the declared partitions and are in the default partition`);
+  } else {
+    opts.print(`-- verify, in one REPEATABLE READ snapshot: count(*) and sum(hashtextextended(row::text, 0)) of ${n.source} and ${n.staged}, and rows per partition range, over keys with no pending change`);
+  }
+
+  opts.log(`swapping ${n.key} for its partitioned copy (lock_timeout ${m.lockTimeoutMs} ms)`);
+  const result = await swap(m, MIGRATE_DEFAULTS.lockAttempts);
+  try {
+    await maintainAfterSwap(m);
+  } catch (err) {
+    opts.log(`warning: pg_partman maintenance after the swap failed (${(err as Error).message}); partman-stack apply or the maintenance job runs it again`);
+  }
+  const after = m.exec.dryRun ? state : (await readState(m.exec, n))!;
+  return {
+    phase: "swapped",
+    table: n.key,
+    alreadySwapped: false,
+    rowsCopied: Number(after.rows_copied),
+    changesApplied: Number(after.changes_applied),
+    verification,
+    swap: m.exec.dryRun ? null : result,
+    retired: `${n.schema}.${n.retiredName}`,
+  };
+}
+
+function dryRunState(m: Migration): MigrationState {
+  const now = new Date();
+  return {
+    source: m.names.key, phase: "copying", key_columns: m.key.keyColumns, control: m.table.control, copy_done: false, watermark: null,
+    rows_copied: "0", changes_applied: "0", source_rows: String(m.source.estimatedRows), renamed: [], swap_lock_ms: null,
+    started_at: now, copy_started_at: now, swapped_at: null, updated_at: now,
+  };
+}
+
+export interface StatusResult {
+  table: string;
+  phase: "none" | "copying" | "catching-up" | "swapped";
+  rowsCopied: number;
+  /** Rows still to copy (from the live table's size estimate); 0 once the copy is done. */
+  rowsRemaining: number;
+  rowsPerSecond: number;
+  etaSeconds: number | null;
+  pendingChanges: number;
+  swapLockMs: number | null;
+  retired: string | null;
+  startedAt: string | null;
+}
+
+export async function migrateStatus(session: Session, spec: StackSpec, name: string): Promise<StatusResult> {
+  const m = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
+  const state = await readState(m.exec, m.names);
+  if (!state) return { table: m.names.key, phase: "none", rowsCopied: 0, rowsRemaining: 0, rowsPerSecond: 0, etaSeconds: null, pendingChanges: 0, swapLockMs: null, retired: null, startedAt: null };
+  const copied = Number(state.rows_copied);
+  const seconds = (state.updated_at.getTime() - state.copy_started_at.getTime()) / 1000;
+  const rate = seconds > 0 ? copied / seconds : 0;
+  const remaining = state.copy_done ? 0 : Math.max(0, Number(state.source_rows) - copied);
+  const pending = await pendingChanges(m, state.phase === "swapped" ? m.names.reverseChanges : m.names.changes);
+  return {
+    table: m.names.key,
+    phase: state.phase === "swapped" ? "swapped" : state.copy_done ? "catching-up" : "copying",
+    rowsCopied: copied,
+    rowsRemaining: remaining,
+    rowsPerSecond: rate,
+    etaSeconds: state.copy_done ? 0 : etaSeconds({ copied, total: copied + remaining, rowsPerSecond: rate, pendingChanges: pending }),
+    pendingChanges: pending,
+    swapLockMs: state.swap_lock_ms,
+    retired: state.phase === "swapped" ? `${m.names.schema}.${m.names.retiredName}` : null,
+    startedAt: state.started_at.toISOString(),
+  };
+}
+
+export async function migrateRollback(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<"abandoned" | "restored"> {
+  const m = await open(session, spec, name, opts);
+  const state = await readState(m.exec, m.names);
+  if (!state) throw new MigrationRefused([`no migration of ${m.names.key} is in progress`]);
+  return rollback(m, state, MIGRATE_DEFAULTS.lockAttempts);
+}
+
+export interface FinishPreview {
+  table: string;
+  retired: string;
+  retiredRows: number;
+  retiredBytes: number;
+  backupCommand: string;
+}
+
+/** What finish will drop, and how to back it up first. */
+export async function finishPreview(session: Session, spec: StackSpec, name: string): Promise<FinishPreview> {
+  const m = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
+  const state = await readState(m.exec, m.names);
+  if (state?.phase !== "swapped") {
+    throw new MigrationRefused([`${m.names.key} has not been swapped yet (${state ? "the copy is still running: migrate run" : "no migration in progress"}); finish comes after the swap`]);
+  }
+  const size = (await m.exec.read<{ rows: string; bytes: string }>(`SELECT (SELECT count(*) FROM ${m.names.retired}) AS rows, pg_total_relation_size('${m.names.retired}') AS bytes`)).rows[0];
+  const db = session.target;
+  return {
+    table: m.names.key,
+    retired: `${m.names.schema}.${m.names.retiredName}`,
+    retiredRows: Number(size.rows),
+    retiredBytes: Number(size.bytes),
+    backupCommand: `pg_dump --format=custom --table='${m.names.schema}.${m.names.retiredName}' --file='${m.names.retiredName}.dump' --host='${db.host}' --port=${db.port} --username='${db.user}' '${db.database}'`,
+  };
+}
+
+export async function migrateFinish(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<void> {
+  const m = await open(session, spec, name, opts);
+  const state = await readState(m.exec, m.names);
+  if (state?.phase !== "swapped") throw new MigrationRefused([`${m.names.key} has not been swapped yet; finish comes after the swap`]);
+  await finish(m, MIGRATE_DEFAULTS.lockAttempts);
+}

@@ -1,0 +1,22 @@
+-- Where `partman-stack migrate` keeps a table's migration, so an interrupted run resumes from the
+-- database, not from a local file. One row per table being migrated; removed by finish or by a
+-- rollback before the swap.
+CREATE SCHEMA IF NOT EXISTS partman_migrate;
+
+CREATE TABLE IF NOT EXISTS partman_migrate.migrations (
+    source          text        PRIMARY KEY,             -- schema.table being migrated
+    phase           text        NOT NULL CHECK (phase IN ('copying', 'swapped')),
+    key_columns     text[]      NOT NULL,                -- the source's primary key: copy order and change-log key
+    control         text        NOT NULL,
+    copy_done       boolean     NOT NULL DEFAULT false,
+    watermark       text[],                              -- last key copied, as text; NULL before the first batch
+    rows_copied     bigint      NOT NULL DEFAULT 0,
+    changes_applied bigint      NOT NULL DEFAULT 0,
+    source_rows     bigint      NOT NULL,                -- estimate at prepare, for progress
+    renamed         jsonb       NOT NULL DEFAULT '[]',   -- source indexes/sequences renamed at the swap, to undo on rollback
+    swap_lock_ms    integer,                             -- how long writers were blocked by the swap
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    copy_started_at timestamptz NOT NULL DEFAULT now(),
+    swapped_at      timestamptz,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
