@@ -23,12 +23,16 @@ export interface KeyShape {
   controlType: string;
 }
 
-const cols = (k: KeyShape) => [...k.keyColumns, k.control];
+/** The logged columns: the key, and the control value unless the key holds it. */
+const cols = (k: KeyShape) => [...new Set([...k.keyColumns, k.control])];
 
 const fnName = (t: CaptureTarget, suffix = "") => `${q(t.fnSchema)}.${q(t.fn + suffix)}`;
 
 export function createCaptureSql(t: CaptureTarget, k: KeyShape): string[] {
-  const defs = [...k.keyColumns.map((c, i) => `${q(c)} ${k.keyTypes[i]} NOT NULL`), `${q(k.control)} ${k.controlType}`];
+  const defs = [
+    ...k.keyColumns.map((c, i) => `${q(c)} ${k.keyTypes[i]} NOT NULL`),
+    ...(k.keyColumns.includes(k.control) ? [] : [`${q(k.control)} ${k.controlType}`]),
+  ];
   const list = cols(k).map(q).join(", ");
   const old = cols(k).map((c) => `OLD.${q(c)}`).join(", ");
   const neu = cols(k).map((c) => `NEW.${q(c)}`).join(", ");

@@ -61,8 +61,14 @@ function literal(v: unknown): string {
   return quoteLiteral(String(v));
 }
 
-/** Test hook: PARTMAN_STACK_FAILPOINT=<name> kills the process at that point, as a crash or a
- *  `kill -9` would, so the tests can prove every step resumes. */
+/** Test hook: PARTMAN_STACK_FAILPOINT=<name>[:<n>] kills the process the n-th time (default the
+ *  first) it reaches that point, as a crash or a `kill -9` would, so the tests can prove that every
+ *  step resumes. */
+const hits = new Map<string, number>();
 export function failpoint(name: string): void {
-  if (process.env.PARTMAN_STACK_FAILPOINT === name) process.kill(process.pid, "SIGKILL");
+  const [point, nth] = (process.env.PARTMAN_STACK_FAILPOINT ?? "").split(":");
+  if (point !== name) return;
+  const n = (hits.get(name) ?? 0) + 1;
+  hits.set(name, n);
+  if (n >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
 }

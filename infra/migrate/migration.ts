@@ -118,6 +118,7 @@ export async function prepare(m: Migration): Promise<void> {
       );
       await moveChildren(m);
       for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
+      failpoint("prepare-before-commit");
       await exec.write(
         `INSERT INTO ${q(STAGING)}.migrations (source, phase, key_columns, control, source_rows) VALUES ($1, 'copying', $2, $3, $4)`,
         [n.key, m.key.keyColumns, t.control, source.estimatedRows],
@@ -201,7 +202,7 @@ export async function replayBatch(m: Migration, state: MigrationState, limit: nu
 
 async function replay(m: Migration, r: ReturnType<typeof replaySql>, limit: number, extra: unknown[], record: boolean): Promise<number> {
   const body = async () => {
-    const bound = (await m.exec.read<{ bound: string | null }>(r.bound, [limit])).rows[0].bound ?? (m.exec.dryRun ? "<bound>" : null);
+    const bound = m.exec.dryRun ? "<newest seq to replay>" : (await m.exec.read<{ bound: string | null }>(r.bound, [limit])).rows[0].bound;
     if (bound === null) return 0;
     await m.exec.write(r.remove, [bound, ...extra]);
     await m.exec.write(r.insert, [bound, ...extra]);

@@ -62,6 +62,10 @@ async function open(session: Session, spec: StackSpec, name: string, opts: Pick<
   }
   const n = migrationNames(table);
   const source = await inspectTable(session.target, table.schema, table.table);
+  // After the swap the live table is the partitioned one, whose key includes the control column:
+  // a migration keeps tracking rows by the original key it started with.
+  const started = await readState(exec, n);
+  if (started) source.keyColumns = started.key_columns;
   const type = (c: string) => source.columns.find((x) => x.name === c)?.type ?? "text";
   return {
     exec,

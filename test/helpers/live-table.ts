@@ -30,6 +30,9 @@ export async function createLiveEvents(url: string, rows: number, key: KeyKind =
 }
 
 export interface Writer {
+  /** Resolves once no write is in flight; writes wait until resume(). */
+  pause(): Promise<void>;
+  resume(): void;
   stop(): Promise<{ inserts: number; updates: number; deletes: number; errors: string[] }>;
 }
 
@@ -39,9 +42,17 @@ export async function startWriter(url: string): Promise<Writer> {
   const ids: string[] = (await c.query(`SELECT id::text FROM public.events ORDER BY random() LIMIT 5000`)).rows.map((r) => r.id);
   const counts = { inserts: 0, updates: 0, deletes: 0, errors: [] as string[] };
   let running = true;
+  type Pause = { idle: () => void; resume: Promise<void>; release: () => void };
+  let paused = null as Pause | null;
   const pick = () => ids[Math.floor(Math.random() * ids.length)];
   const loop = (async () => {
     while (running) {
+      const p = paused;
+      if (p) {
+        p.idle();
+        await p.resume;
+        continue;
+      }
       const r = Math.random();
       try {
         await c.query("BEGIN");
@@ -83,9 +94,23 @@ export async function startWriter(url: string): Promise<Writer> {
       }
     }
   })();
+  const resume = () => {
+    const p = paused;
+    paused = null;
+    p?.release();
+  };
   return {
+    pause() {
+      return new Promise<void>((idle) => {
+        let release = () => {};
+        const resume = new Promise<void>((r) => (release = r));
+        paused = { idle, resume, release };
+      });
+    },
+    resume,
     async stop() {
       running = false;
+      resume();
       await loop;
       await c.end();
       return counts;

@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "pg";
-import { MIGRATE_DEFAULTS, migrateFinish, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
+import { MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
 import { planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
@@ -57,5 +57,106 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
     await c.connect();
     await c.query(`INSERT INTO public.events (run_id, kind) VALUES (gen_random_uuid(), 'after')`);
     await c.end();
+  });
+});
+
+describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge cases", () => {
+  let db: TestDatabase;
+  let session: Session;
+  const spec = () => specFor(db, [events({ premake: 3 })], { partmanVersion: "5.2.4" });
+  const q1 = async (sql: string) => (await session.target.query(sql)).rows;
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ partman: "5.2.4" });
+    session = await sessionFor(db);
+  });
+  afterEach(async () => {
+    await session.close();
+    await db.drop();
+  });
+
+  it("rolls back after the swap with every write made since, and can swap again", { timeout: 120_000 }, async () => {
+    await createLiveEvents(db.url, 10_000);
+    const writer = await startWriter(db.url);
+    await migrateRun(session, spec(), "events", quiet);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await migrateRollback(session, spec(), "events", quiet)).toBe("restored");
+    expect(await q1(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`)).toEqual([{ relkind: "r" }]);
+    await new Promise((r) => setTimeout(r, 400));
+    await writer.pause();
+    expect(await contents(db.url, "public.events")).toEqual(await contents(db.url, "public.expected"));
+    writer.resume();
+    expect((await migrateStatus(session, spec(), "events")).phase).toBe("catching-up");
+
+    const again = await migrateRun(session, spec(), "events", quiet);
+    expect(again.verification!.ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    const counts = await writer.stop();
+    expect(counts.errors).toEqual([]);
+    expect(await contents(db.url, "public.events")).toEqual(await contents(db.url, "public.expected"));
+    // The identity sequence carried over both ways: new rows do not collide.
+    await q1(`INSERT INTO public.events (run_id, kind) SELECT gen_random_uuid(), 'x' FROM generate_series(1, 10)`);
+  });
+
+  it("abandons a migration before the swap, leaving the live table as it was", async () => {
+    await createLiveEvents(db.url, 5_000);
+    const before = await contents(db.url, "public.events");
+    await migrateRun(session, { ...spec() }, "events", { ...quiet, batchSize: 1000 });
+    await migrateRollback(session, spec(), "events", quiet);
+    expect(await migrateRollback(session, spec(), "events", quiet)).toBe("abandoned");
+    expect(await q1(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`)).toEqual([{ relkind: "r" }]);
+    expect(await q1(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public.events'::regclass`)).toEqual([{ n: 0 }]);
+    expect(await q1(`SELECT to_regclass('partman_migrate.events') AS t, (SELECT count(*)::int FROM partman.part_config) AS sets`)).toEqual([{ t: null, sets: 0 }]);
+    expect(await contents(db.url, "public.events")).toEqual(before);
+  });
+
+  it("prints every statement in a dry run and changes nothing", async () => {
+    await createLiveEvents(db.url, 1_000);
+    const catalog = () => q1(`SELECT (SELECT count(*)::int FROM pg_class) AS relations, (SELECT count(*)::int FROM pg_trigger) AS triggers, (SELECT count(*)::int FROM pg_namespace) AS schemas`);
+    const before = await catalog();
+    const printed: string[] = [];
+    await migrateRun(session, spec(), "events", { ...quiet, dryRun: true, print: (s) => printed.push(s) });
+    expect(await catalog()).toEqual(before);
+    const text = printed.join("\n");
+    expect(text).toContain(`CREATE TABLE "partman_migrate"."events" (`);
+    expect(text).toContain(`SELECT "partman".create_parent(p_parent_table => 'partman_migrate.events', p_control => 'created_at', p_interval => '1 day', p_premake => 10`);
+    expect(text).toMatch(/CREATE TRIGGER "partman_migrate_capture" AFTER INSERT OR UPDATE OR DELETE ON "public"\."events"/);
+    expect(text).toContain(`SELECT "id", "run_id", "agent_id", "kind", "payload", "created_at" FROM "public"."events" ORDER BY "id" LIMIT 2000`);
+    expect(text).toContain(`INSERT INTO "partman_migrate"."events" ("id", "run_id", "agent_id", "kind", "payload", "created_at") OVERRIDING SYSTEM VALUE SELECT`);
+    expect(text).toContain(`LOCK TABLE "public"."events" IN ACCESS EXCLUSIVE MODE;`);
+    expect(text).toContain(`ALTER TABLE "public"."events" RENAME TO "events_retired";`);
+    expect(text).toContain(`ALTER TABLE "partman_migrate"."events" SET SCHEMA "public";`);
+  });
+
+  it("refuses foreign keys that point at the table, NULL control values and a DDL file that would lose columns, before changing anything", async () => {
+    await createLiveEvents(db.url, 100);
+    const refuse = (what: RegExp) => expect(migrateRun(session, spec(), "events", quiet)).rejects.toThrow(what);
+    await q1(`CREATE TABLE public.event_notes (event_id bigint REFERENCES public.events (id))`);
+    await refuse(/foreign key event_notes_event_id_fkey on event_notes references public\.events .*drop it first \(ALTER TABLE event_notes DROP CONSTRAINT "event_notes_event_id_fkey"\)/s);
+    await q1(`DROP TABLE public.event_notes; ALTER TABLE public.events ALTER COLUMN created_at DROP NOT NULL; UPDATE public.events SET created_at = NULL WHERE id = 1`);
+    await refuse(/rows with created_at NULL, which no partition can hold/);
+    await q1(`DELETE FROM public.events WHERE id = 1; ALTER TABLE public.events ADD COLUMN source text`);
+    await refuse(/sql\/tables\/events\.sql does not hold every column of the live public\.events .*source text/s);
+    expect(await q1(`SELECT to_regclass('partman_migrate.events') AS t, (SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'public.events'::regclass) AS triggers`)).toEqual([{ t: null, triggers: 0 }]);
+    await q1(`ALTER TABLE public.events DROP COLUMN source, DROP CONSTRAINT events_pkey`);
+    await refuse(/has no primary key/);
+  });
+
+  it("puts rows outside the declared partitions in the default partition and reports them, and carries grants over", async () => {
+    await createLiveEvents(db.url, 2_000);
+    const reader = `r_${db.name}`;
+    await q1(`CREATE ROLE ${reader}; GRANT SELECT ON public.events TO ${reader}`);
+    try {
+      await q1(`INSERT INTO public.events (run_id, kind, created_at) VALUES (gen_random_uuid(), 'future', now() + interval '1 year')`);
+      const logged: string[] = [];
+      const r = await migrateRun(session, spec(), "events", { ...quiet, log: (l) => logged.push(l) });
+      expect(r.verification!.defaultRows).toBe(1);
+      expect(logged).toContain("1 row(s) fall outside the declared partitions and are in the default partition");
+      expect(await q1(`SELECT kind FROM public.events_default`)).toEqual([{ kind: "future" }]);
+      expect(await q1(`SELECT has_table_privilege('${reader}', 'public.events', 'SELECT') AS ok`)).toEqual([{ ok: true }]);
+      await migrateFinish(session, spec(), "events", quiet);
+    } finally {
+      await q1(`DROP OWNED BY ${reader}; DROP ROLE ${reader}`);
+    }
   });
 });
