@@ -1,59 +1,16 @@
 // The CLI as a user runs it: a child `node` process in a project folder, its exit codes, its
 // output, and the real database it changed (or did not).
 
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { destroyCluster, localClusterDir } from "../../infra/local/cluster";
+import { eventsStack, projectDir as project, runCli as run } from "../helpers/cli";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 
-const BIN = path.join(REPO_ROOT, "infra/cli/bin.js");
-
-function run(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PARTMAN_STACK_DATABASE_URL: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** A project folder with the repo's DDL files and the given stack files. */
-function project(stacks: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-cli-"));
-  // As root the local cluster's server runs as `postgres`, which must reach the project folder.
-  fs.chmodSync(dir, 0o755);
-  fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  fs.cpSync(path.join(REPO_ROOT, "sql"), path.join(dir, "sql"), { recursive: true });
-  fs.mkdirSync(path.join(dir, "stacks"));
-  for (const [name, text] of Object.entries(stacks)) fs.writeFileSync(path.join(dir, "stacks", `Pulumi.${name}.yaml`), text);
-  return dir;
-}
-
-const ciStack = (jobName: string, retention = "30 days") => `config:
-  partman-stack:database:
-    mode: external
-    host: 127.0.0.1
-    database: unused
-    user: postgres
-    sslmode: disable
-    partmanVersion: "5.2.4"
-  partman-stack:maintenance:
-    jobName: ${jobName}
-  partman-stack:tables:
-    - name: public.events
-      ddl: sql/tables/events.sql
-      control: created_at
-      interval: 1 day
-      premake: 3
-      retention: ${retention}
-`;
+const ciStack = (jobName: string, retention = "30 days") => eventsStack({ jobName, retention });
 
 describe("partman-stack CLI against a database URL", () => {
   let db: TestDatabase;
