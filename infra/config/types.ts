@@ -13,10 +13,11 @@ export interface TableSpec {
   name: string;
   schema: string;
   table: string;
-  /** Path of the DDL file as written in the stack file (relative to the project root). */
-  ddl: string;
+  /** Path of the DDL file as written in the stack file (relative to the project root); null: the
+   *  table exists already and a migration copies its definition. */
+  ddl: string | null;
   /** Contents of the DDL file. */
-  ddlSql: string;
+  ddlSql: string | null;
   control: string;
   interval: Interval;
   premake: number;

@@ -59,7 +59,7 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
 
 /** One table entry whose DDL arrives as text (a Pulumi resource's inputs), checked as the CLI
  *  checks it. Returns the problems with the table key each is about. */
-export function validateTableEntry(stack: string, entry: Record<string, unknown>, ddlSql: string): { table: TableSpec | null; problems: { key: string; message: string }[] } {
+export function validateTableEntry(stack: string, entry: Record<string, unknown>, ddlSql: string | null): { table: TableSpec | null; problems: { key: string; message: string }[] } {
   const problems = new Problems(stack);
   const where = `table ${typeof entry.name === "string" ? entry.name : "(unnamed)"}`;
   const table = validateTable(entry, where, () => ddlSql, problems);
@@ -134,8 +134,9 @@ function validateTable(
     }
   }
 
-  const ddl = requiredString(e, "ddl", p);
-  let ddlSql = "";
+  // Optional: without it, only an existing table can be managed (migrate copies its definition).
+  const ddl = e.ddl === undefined || e.ddl === null ? null : requiredString(e, "ddl", p);
+  let ddlSql: string | null = null;
   let parsed: TableDdl | null = null;
   const text = ddl !== null ? ddlText(ddl, p) : null;
   if (ddl !== null && text !== null) {
@@ -180,8 +181,9 @@ function validateTable(
     } else startPartition = v;
   }
 
-  if (parsed && name !== null && schema && control !== null) checkDdl(parsed, ddl!, schema, table, control, p);
-  if (name === null || ddl === null || control === null || interval === null || premake === null) return null;
+  if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, p);
+  if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
+  if (name === null || control === null || interval === null || premake === null) return null;
   return {
     name, schema, table, ddl, ddlSql, control, interval, premake,
     retention, retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions,

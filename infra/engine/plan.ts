@@ -171,7 +171,7 @@ function planTable(
       schemas.add(schema);
     }
   }
-  if (ts.relkind === null) step("create-table", `create table ${t.name} from ${t.ddl}`, [t.ddlSql.trim()]);
+  if (ts.relkind === null) step("create-table", `create table ${t.name} from ${t.ddl}`, [t.ddlSql!.trim()]);
 
   const desired = desiredConfig(t);
   let current: ManagedConfig;
@@ -217,11 +217,15 @@ function planTable(
 }
 
 function tableProblems(t: TableSpec, ts: TableState): string[] {
-  if (ts.relkind === null) return [];
+  if (ts.relkind === null) {
+    return t.ddl === null
+      ? [`table ${t.name} does not exist and declares no ddl file to create it from: add ddl: sql/tables/${t.table}.sql with its CREATE TABLE … PARTITION BY RANGE (${t.control})`]
+      : [];
+  }
   if (ts.relkind === "r") {
     return [
       `table ${t.name} exists but is not partitioned; it needs migrating onto partitions ` +
-        `(partman-stack does not rewrite a live table in place, and will not re-run ${t.ddl} over it)`,
+        `with partman-stack migrate run ${t.name} (partman-stack does not rewrite a live table in place${t.ddl ? `, and will not re-run ${t.ddl} over it` : ""})`,
     ];
   }
   if (ts.relkind !== "p") return [`${t.name} exists but is not a table (relkind ${ts.relkind})`];

@@ -105,7 +105,7 @@ export async function prepare(m: Migration): Promise<void> {
     await exec.transaction(async () => {
       await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
       for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
-      for (const sql of splitSqlStatements(stagedDdl(t))) await exec.write(sql);
+      for (const sql of t.ddlSql !== null ? splitSqlStatements(stagedDdl(t, t.ddlSql)) : await copiedDdl(m)) await exec.write(sql);
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const g of source.grants) {
         await exec.write(`GRANT ${g.privilege} ON ${n.staged} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : q(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
@@ -127,19 +127,65 @@ export async function prepare(m: Migration): Promise<void> {
   });
 }
 
-/** The table's DDL file, creating the copy in the staging schema under the same name. */
-export function stagedDdl(t: TableSpec): string {
+/** SQL about the live table, made about the copy in the staging schema under the same name. */
+export function stagedDdl(t: Pick<TableSpec, "schema" | "table">, sql: string): string {
   const ident = (s: string) => `(?:"${s.replace(/"/g, '""')}"|${s})`;
   const qualified = new RegExp(`(?<![\\w$"])${ident(t.schema)}\\s*\\.\\s*${ident(t.table)}(?![\\w$"])`, "gi");
-  return t.ddlSql.replace(qualified, `${q(STAGING)}.${q(t.table)}`);
+  return sql.replace(qualified, `${q(STAGING)}.${q(t.table)}`);
+}
+
+/** Without a DDL file, the copy takes the live table's definition: columns, defaults, identity,
+ *  CHECK and NOT NULL constraints, indexes and outgoing foreign keys. The primary key, and any
+ *  unique index, gains the control column, because a partitioned table can only enforce
+ *  uniqueness that includes its partition key. */
+async function copiedDdl(m: Migration): Promise<string[]> {
+  const { exec, names: n, table: t, source } = m;
+  const like = ["DEFAULTS", "CONSTRAINTS", "IDENTITY", "GENERATED", "STORAGE", "COMMENTS", "STATISTICS"].map((x) => `INCLUDING ${x}`).join(" ");
+  const key = [...new Set([...source.keyColumns, t.control])];
+  const sql = [
+    `CREATE TABLE ${n.staged} (LIKE ${n.source} ${like}) PARTITION BY RANGE (${q(t.control)})`,
+    `ALTER TABLE ${n.staged} ADD PRIMARY KEY (${key.map(q).join(", ")})`,
+  ];
+  const indexes = await exec.read<{ name: string; def: string; unique: boolean; has_control: boolean; exclusion: boolean }>(
+    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisunique AS unique, i.indisexclusion AS exclusion,
+            (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attname = $1) = ANY (i.indkey) AS has_control
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = ${n.sourceLiteral}::regclass AND NOT i.indisprimary ORDER BY 1`,
+    [t.control],
+  );
+  for (const ix of indexes.rows) {
+    if (ix.exclusion) {
+      m.log(`warning: exclusion constraint index ${ix.name} is not copied (declare it in a DDL file for the partitioned table)`);
+      continue;
+    }
+    let def = stagedDdl(t, ix.def);
+    if (ix.unique && !ix.has_control) {
+      const open = def.indexOf("(", def.search(/ USING \w+ /));
+      let depth = 0;
+      let close = open;
+      for (; close < def.length; close++) {
+        if (def[close] === "(") depth++;
+        else if (def[close] === ")" && --depth === 0) break;
+      }
+      def = `${def.slice(0, close)}, ${q(t.control)}${def.slice(close)}`;
+      m.log(`unique index ${ix.name} becomes unique on its columns plus ${t.control} (a partitioned table enforces uniqueness only together with its partition key)`);
+    }
+    sql.push(def);
+  }
+  const fks = await exec.read<{ name: string; def: string }>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = ${n.sourceLiteral}::regclass AND contype = 'f' ORDER BY 1`,
+  );
+  for (const fk of fks.rows) sql.push(`ALTER TABLE ${n.staged} ADD CONSTRAINT ${q(fk.name)} ${fk.def}`);
+  return sql;
 }
 
 async function checkColumns(m: Migration): Promise<void> {
+  const file = m.table.ddl ?? "the copied definition";
   const staged = await inspectTable(m.exec.db, STAGING, m.table.table);
   const missing = m.source.columns.filter((c) => !c.generated && !staged.columns.some((s) => s.name === c.name && s.type === c.type));
   if (missing.length > 0) {
     throw new Error(
-      `${m.table.ddl} does not hold every column of the live ${m.names.key} with the same type, so the copy would lose data: ` +
+      `${file} does not hold every column of the live ${m.names.key} with the same type, so the copy would lose data: ` +
         `missing or different: ${describeColumns(missing)} (the DDL file has: ${describeColumns(staged.columns)}); make the file match the live table`,
     );
   }

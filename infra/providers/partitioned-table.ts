@@ -14,8 +14,8 @@ import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs 
 /** The table entry as in the stack file, plus its DDL text. */
 export interface TableEntry {
   name: string;
-  ddl: string;
-  ddlSql: string;
+  ddl: string | null;
+  ddlSql: string | null;
   control: string;
   interval: string;
   premake: number;

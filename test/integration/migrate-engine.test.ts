@@ -142,6 +142,32 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
     await refuse(/has no primary key/);
   });
 
+  it("without a DDL file copies the live definition: serial key, CHECK, generated column, unique index and foreign key", { timeout: 60_000 }, async () => {
+    await q1(`CREATE TABLE public.agents (id uuid PRIMARY KEY);
+      INSERT INTO public.agents SELECT gen_random_uuid() FROM generate_series(1, 10);
+      CREATE TABLE public.events (
+        id bigserial PRIMARY KEY, run_id uuid NOT NULL, agent_id uuid REFERENCES public.agents (id),
+        kind text NOT NULL CHECK (kind <> ''), payload jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(), kind_upper text GENERATED ALWAYS AS (upper(kind)) STORED);
+      CREATE UNIQUE INDEX events_run_id_key ON public.events (run_id);
+      INSERT INTO public.events (run_id, agent_id, kind, created_at)
+        SELECT gen_random_uuid(), (SELECT id FROM public.agents LIMIT 1), 'k' || g % 3, now() - g * interval '1 hour' FROM generate_series(1, 3000) g`);
+    const before = await q1(`SELECT count(*)::int AS n, max(id)::int AS max FROM public.events`);
+    const noDdl = specFor(db, [events({ ddl: null, premake: 3 })], { partmanVersion: "5.2.4" });
+    const logged: string[] = [];
+    await migrateRun(session, noDdl, "events", { ...quiet, log: (l) => logged.push(l) });
+    expect(logged).toContain("unique index events_run_id_key becomes unique on its columns plus created_at (a partitioned table enforces uniqueness only together with its partition key)");
+    const defs = (await q1(`SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'public.events'::regclass ORDER BY 1`)).map((r) => r.d);
+    expect(defs).toEqual(expect.arrayContaining(["CHECK ((kind <> ''::text))", "FOREIGN KEY (agent_id) REFERENCES agents(id)", "PRIMARY KEY (id, created_at)"]));
+    expect((await q1(`SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexdef LIKE 'CREATE UNIQUE INDEX%run_id%'`))[0].indexdef).toContain("(run_id, created_at)");
+    await migrateFinish(session, noDdl, "events", quiet);
+    // The serial sequence now belongs to the partitioned table: it survived finish and continues.
+    const added = await q1(`INSERT INTO public.events (run_id, kind) VALUES (gen_random_uuid(), 'new') RETURNING id::int, kind_upper`);
+    expect(added[0].id).toBeGreaterThan(before[0].max);
+    expect(added[0].kind_upper).toBe("NEW");
+    expect(await q1(`SELECT count(*)::int AS n FROM public.events`)).toEqual([{ n: before[0].n + 1 }]);
+  });
+
   it("puts rows outside the declared partitions in the default partition and reports them, and carries grants over", async () => {
     await createLiveEvents(db.url, 2_000);
     const reader = `r_${db.name}`;

@@ -68,6 +68,13 @@ describe("plan on servers that lack what partman-stack needs", () => {
     ]);
   });
 
+  it("refuses to create a missing table that declares no DDL file", () => {
+    const noDdl = validateStack("prod", REPO_ROOT, { tables: [events({ ddl: null })], database: { mode: "external", host: "db", database: "app", user: "owner" } });
+    expect(plan(noDdl, server()).problems).toEqual([
+      { table: "public.events", message: "table public.events does not exist and declares no ddl file to create it from: add ddl: sql/tables/events.sql with its CREATE TABLE … PARTITION BY RANGE (created_at)" },
+    ]);
+  });
+
   it("warns, and changes nothing, when the installed pg_partman differs from the declared version", () => {
     const p = plan(spec("5.2.4"), server({ partman: { version: "4.7.2", major: 4, schema: "partman" } }));
     expect(p.warnings).toEqual([expect.stringMatching(/^pg_partman 4\.7\.2 is installed but stack "prod" asks for 5\.2\.4; partman-stack does not change an installed extension's version/)]);
