@@ -107,9 +107,7 @@ export async function prepare(m: Migration): Promise<void> {
       for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
       for (const sql of t.ddlSql !== null ? splitSqlStatements(stagedDdl(t, t.ddlSql)) : await copiedDdl(m)) await exec.write(sql);
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
-      for (const g of source.grants) {
-        await exec.write(`GRANT ${g.privilege} ON ${n.staged} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : q(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
-      }
+      for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
       await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t) }));
       // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
@@ -125,6 +123,10 @@ export async function prepare(m: Migration): Promise<void> {
       );
     });
   });
+}
+
+function grantSql(grants: SourceTable["grants"], on: string): string[] {
+  return grants.map((g) => `GRANT ${g.privilege} ON ${on} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : q(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
 }
 
 /** SQL about the live table, made about the copy in the staging schema under the same name. */
@@ -293,6 +295,8 @@ export async function swap(m: Migration, attempts: number): Promise<SwapResult> 
       locked = Date.now();
       // Under the lock no change can arrive: replay the rest exactly.
       replayed = await replay(m, replaySql(n.changes, n.source, n.staged, m.key, m.columns, null), 2_000_000_000, [], false);
+      // Grants made since prepare, too (GRANT is idempotent).
+      for (const sql of grantSql((await inspectTable(exec.db, n.schema, n.table)).grants, n.staged)) await exec.write(sql);
       const renamed = await renameClashes(m);
       await exec.write(`ALTER TABLE ${n.source} RENAME TO ${q(n.retiredName)}`);
       for (const sql of dropCaptureSql({ ...forwardCapture(n), on: n.retired })) await exec.write(sql);

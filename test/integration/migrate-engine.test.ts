@@ -180,6 +180,11 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
       expect(logged).toContain("1 row(s) fall outside the declared partitions and are in the default partition");
       expect(await q1(`SELECT kind FROM public.events_default`)).toEqual([{ kind: "future" }]);
       expect(await q1(`SELECT has_table_privilege('${reader}', 'public.events', 'SELECT') AS ok`)).toEqual([{ ok: true }]);
+      // A grant made after prepare reaches the partitioned table at the swap.
+      await migrateRollback(session, spec(), "events", quiet);
+      await q1(`GRANT INSERT ON public.events TO ${reader}`);
+      await migrateRun(session, spec(), "events", quiet);
+      expect(await q1(`SELECT has_table_privilege('${reader}', 'public.events', 'INSERT') AS ok`)).toEqual([{ ok: true }]);
       await migrateFinish(session, spec(), "events", quiet);
     } finally {
       await q1(`DROP OWNED BY ${reader}; DROP ROLE ${reader}`);
