@@ -104,3 +104,18 @@ export function tryParseInterval(text: string | null): Interval | null {
 export function approxMillis(i: Interval): number {
   return (i.months * 30 + i.days) * 86_400_000 + i.microseconds / 1000;
 }
+
+/** `t + sign × i` as PostgreSQL computes it in UTC: months first (clamping the day to the month's
+ *  end, so Mar 31 − 1 month = Feb 28), then days, then time. */
+export function shiftTime(t: Date, i: Interval, sign: 1 | -1): Date {
+  const d = new Date(t.getTime());
+  if (i.months) {
+    const day = d.getUTCDate();
+    d.setUTCDate(1);
+    d.setUTCMonth(d.getUTCMonth() + sign * i.months);
+    const last = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+    d.setUTCDate(Math.min(day, last));
+  }
+  if (i.days) d.setUTCDate(d.getUTCDate() + sign * i.days);
+  return new Date(d.getTime() + (sign * i.microseconds) / 1000);
+}

@@ -29,6 +29,8 @@ export interface TableSpec {
   startPartition: string | null;
   defaultPartition: boolean;
   infiniteTimePartitions: boolean;
+  /** Acknowledges that a retention change makes maintenance drop partitions holding data. */
+  allowDataLoss: boolean;
 }
 
 export interface MaintenanceSpec {

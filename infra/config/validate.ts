@@ -26,7 +26,7 @@ export const DEFAULTS = {
 
 const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
-  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss",
 ];
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze"];
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
@@ -160,6 +160,7 @@ function validateTable(
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
+  const allowDataLoss = bool(e, "allowDataLoss", false, p);
 
   let retentionSchema: string | null = null;
   if (e.retentionSchema !== undefined && e.retentionSchema !== null) {
@@ -186,7 +187,7 @@ function validateTable(
   if (name === null || control === null || interval === null || premake === null) return null;
   return {
     name, schema, table, ddl, ddlSql, control, interval, premake,
-    retention, retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions,
+    retention, retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss,
   };
 }
 

@@ -18,6 +18,17 @@ export interface PartConfigRow {
   automatic_maintenance: string;
 }
 
+export interface PartitionInfo {
+  name: string;
+  /** ISO timestamps; null for the default partition. */
+  from: string | null;
+  to: string | null;
+  isDefault: boolean;
+  bytes: number;
+  /** pg_class.reltuples; null until the partition has been analyzed or vacuumed. */
+  estimatedRows: number | null;
+}
+
 export interface TableState {
   name: string;
   /** pg_class.relkind: p = partitioned table, r = plain table, v = view, …; null = absent. */
@@ -29,6 +40,8 @@ export interface TableState {
   hasDefault: boolean;
   childCount: number;
   partConfig: PartConfigRow | null;
+  /** Attached partitions, oldest first, the default partition last. */
+  partitions: PartitionInfo[];
 }
 
 export interface CronJob {
@@ -53,6 +66,8 @@ export interface CronState {
 
 export interface DatabaseState {
   database: string;
+  /** The server's now(), ISO: retention horizons are computed from it. */
+  now: string;
   serverVersion: string;
   user: string;
   superuser: boolean;
@@ -70,8 +85,8 @@ export interface DatabaseState {
 export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
   const db = session.target;
   const base = (
-    await db.query<{ database: string; version: string; user: string; superuser: boolean }>(
-      `SELECT current_database() AS database, current_setting('server_version') AS version,
+    await db.query<{ database: string; version: string; user: string; superuser: boolean; now: Date }>(
+      `SELECT current_database() AS database, current_setting('server_version') AS version, now() AS now,
               current_user AS user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
     )
   ).rows[0];
@@ -106,6 +121,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
 
   return {
     database: base.database,
+    now: base.now.toISOString(),
     serverVersion: base.version,
     user: base.user,
     superuser: base.superuser,
@@ -158,7 +174,32 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     hasDefault: rel?.has_default ?? false,
     childCount: rel?.children ?? 0,
     partConfig,
+    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table) : [],
   };
+}
+
+async function partitionsOf(db: Client, schema: string, table: string): Promise<PartitionInfo[]> {
+  const rows = await db.query<{ name: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number }>(
+    `SELECT c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
+            pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
+      WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
+                            WHERE n.nspname = $1 AND c2.relname = $2)
+      ORDER BY is_default, "from"`,
+    [schema, table],
+  );
+  return rows.rows.map((r) => ({
+    name: r.name,
+    from: r.from ? r.from.toISOString() : null,
+    to: r.to ? r.to.toISOString() : null,
+    isDefault: r.is_default,
+    bytes: Number(r.bytes),
+    estimatedRows: r.reltuples < 0 ? null : Math.round(r.reltuples),
+  }));
 }
 
 async function cronState(session: Session, jobName: string): Promise<CronState> {

@@ -7,6 +7,7 @@ import { sameInterval, tryParseInterval } from "../config/interval";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { DatabaseState, PartConfigRow, TableState } from "./introspect";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
+import { dataLoss, describeLoss, type DataLoss } from "./data-loss";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
@@ -50,6 +51,8 @@ export interface Step {
   table?: string;
   summary: string;
   changes?: PropertyChange[];
+  /** Partitions this change makes maintenance drop (acknowledged with allowDataLoss). */
+  dataLoss?: DataLoss;
   sql: string[];
 }
 
@@ -87,7 +90,7 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
-      const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, out);
+      const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, new Date(state.now), out);
       if (tableSteps) steps.push(...tableSteps);
     }
   }
@@ -152,6 +155,7 @@ function planTable(
   partman: PartmanInstall | null,
   schemas: Set<string>,
   database: string,
+  now: Date,
   out: Out,
 ): Step[] | null {
   const problems = tableProblems(t, ts);
@@ -162,8 +166,8 @@ function planTable(
   if (!partman) return null;
 
   const steps: Step[] = [];
-  const step = (action: StepAction, summary: string, sql: string[], changes?: PropertyChange[]) =>
-    steps.push({ unit: `table ${t.name}`, database, action, table: t.name, summary, sql, ...(changes ? { changes } : {}) });
+  const step = (action: StepAction, summary: string, sql: string[], changes?: PropertyChange[], loss?: DataLoss) =>
+    steps.push({ unit: `table ${t.name}`, database, action, table: t.name, summary, sql, ...(changes ? { changes } : {}), ...(loss ? { dataLoss: loss } : {}) });
 
   for (const schema of [t.schema, t.retentionSchema]) {
     if (schema && !schemas.has(schema)) {
@@ -199,6 +203,18 @@ function planTable(
   }
 
   const changes = configChanges(current, desired);
+  // Only an existing set has data a change could drop; a new one's history partitions are empty.
+  const loss = ts.partConfig && changes.length > 0 ? dataLoss(current, desired, ts.partitions, now) : null;
+  if (loss && !t.allowDataLoss) {
+    out.problems.push({
+      table: t.name,
+      message:
+        `${describeLoss(t.name, loss)}; nothing is changed. If that is intended, set allowDataLoss: true on this table's entry in the stack file ` +
+        `(and remove it after the apply); to keep the data instead, set retentionSchema (pg_partman then moves expired partitions there, and partman-stack archive dumps them)`,
+    });
+    return null;
+  }
+  if (loss) out.warnings.push(`${describeLoss(t.name, loss)}; acknowledged with allowDataLoss: this apply's maintenance run drops them`);
   if (changes.length > 0) {
     const set = Object.fromEntries(changes.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
     step(
@@ -206,6 +222,7 @@ function planTable(
       `set ${changes.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ")}`,
       [updateConfigSql(partman, t, set)],
       changes,
+      loss ?? undefined,
     );
   }
   if (steps.some((s) => s.action === "create-parent" || s.action === "update-config")) {

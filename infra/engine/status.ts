@@ -2,21 +2,12 @@
 // remove next, and whether the maintenance job is running. Read-only.
 
 import type { Client } from "pg";
-import type { StackSpec, TableSpec } from "../config/types";
+import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { introspect, type CronJob } from "./introspect";
+import { introspect, type CronJob, type PartitionInfo } from "./introspect";
 
-export interface PartitionStatus {
-  name: string;
-  /** ISO timestamps; null for the default partition. */
-  from: string | null;
-  to: string | null;
-  isDefault: boolean;
-  bytes: number;
-  /** pg_class.reltuples; null until the partition has been analyzed or vacuumed. */
-  estimatedRows: number | null;
-}
+export type PartitionStatus = PartitionInfo;
 
 export interface TableStatus {
   name: string;
@@ -67,7 +58,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     const ts = state.tables[t.name];
     const kind: TableStatus["state"] =
       ts.relkind === null ? "missing" : ts.relkind !== "p" ? "not-partitioned" : ts.partConfig ? "managed" : "unregistered";
-    const partitions = ts.relkind === "p" ? await partitionsOf(db, t) : [];
+    const partitions = ts.partitions;
     const def = partitions.find((p) => p.isDefault);
     const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
     const retention = ts.partConfig?.retention ?? null;
@@ -99,30 +90,6 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     job,
     cronDatabase: state.cron.database,
   };
-}
-
-async function partitionsOf(db: Client, t: TableSpec): Promise<PartitionStatus[]> {
-  const rows = await db.query<{ name: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number }>(
-    `SELECT c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
-            pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
-            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples
-       FROM pg_inherits i
-       JOIN pg_class c ON c.oid = i.inhrelid
-       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
-      WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
-                            WHERE n.nspname = $1 AND c2.relname = $2)
-      ORDER BY is_default, "from"`,
-    [t.schema, t.table],
-  );
-  return rows.rows.map((r) => ({
-    name: r.name,
-    from: r.from ? r.from.toISOString() : null,
-    to: r.to ? r.to.toISOString() : null,
-    isDefault: r.is_default,
-    bytes: Number(r.bytes),
-    estimatedRows: r.reltuples < 0 ? null : Math.round(r.reltuples),
-  }));
 }
 
 async function horizon(db: Client, retention: string): Promise<string | null> {

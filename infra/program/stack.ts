@@ -42,6 +42,7 @@ export function buildStack(spec: StackSpec, databasePassword: pulumi.Output<stri
           startPartition: t.startPartition,
           defaultPartition: t.defaultPartition,
           infiniteTimePartitions: t.infiniteTimePartitions,
+          allowDataLoss: t.allowDataLoss,
         },
         tableOptions([db.partman, ...db.ownerAccess, ...db.archiveSchemas]),
       ),

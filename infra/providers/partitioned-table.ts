@@ -8,7 +8,7 @@ import { sameInterval, tryParseInterval } from "../config/interval";
 import { validateTableEntry } from "../config/validate";
 import type { TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
-import { applyStack } from "../engine/reconcile";
+import { applyStack, planStack } from "../engine/reconcile";
 import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs } from "./connection";
 
 /** The table entry as in the stack file, plus its DDL text. */
@@ -25,9 +25,15 @@ export interface TableEntry {
   startPartition: string | null;
   defaultPartition: boolean;
   infiniteTimePartitions: boolean;
+  allowDataLoss: boolean;
 }
 
-export type TableInputs = ConnectedInputs & TableEntry;
+export type TableInputs = ConnectedInputs &
+  TableEntry & {
+    /** Set by check: the partitions an acknowledged retention change makes maintenance drop, so
+     *  `pulumi preview --diff` names them. */
+    pendingDrops?: string[];
+  };
 
 export interface TableOutputs extends TableInputs {
   partmanVersion: string | null;
@@ -37,7 +43,7 @@ export interface TableOutputs extends TableInputs {
 const MANAGED = ["premake", "retention", "retentionKeepTable", "retentionSchema", "infiniteTimePartitions", "defaultPartition"] as const;
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
 const FIXED = ["name", "control", "interval", "ddlSql"] as const;
-const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions"];
+const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss"];
 
 function tableSpec(inputs: TableInputs): TableSpec {
   const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));
@@ -75,10 +81,18 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds: Partial<TableInputs>, news: TableInputs) {
     const entry = Object.fromEntries(ENTRY_KEYS.map((k) => [k, (news as unknown as Record<string, unknown>)[k]]).filter(([, v]) => v !== undefined && v !== null));
     if (hasUnknowns(entry)) return { inputs: news };
-    const { problems } = validateTableEntry(news.stack, entry, news.ddlSql);
+    const { table, problems } = validateTableEntry(news.stack, entry, news.ddlSql);
     const failures = problems.map((p) => ({ property: p.key, reason: p.message }));
     for (const reason of fixedChanges(olds, news)) failures.push({ property: "interval", reason });
-    return { inputs: news, failures };
+    if (!table || failures.length > 0 || hasUnknowns(news.connection) || hasUnknowns(news.password)) return { inputs: news, failures };
+    // The retention guard needs the live partitions; a server that cannot be reached yet fails at create/update instead.
+    const loss = await withSession(news, async (session) => {
+      const p = await planStack(session, providerSpec(news, { tables: [table] }), ["tables"]);
+      return { problems: p.problems.filter((x) => x.table === table.name && x.message.includes("makes maintenance DROP")), drops: p.steps.find((x) => x.dataLoss)?.dataLoss };
+    }).catch(() => ({ problems: [], drops: undefined }));
+    for (const x of loss.problems) failures.push({ property: "retention", reason: x.message });
+    const pendingDrops = loss.drops?.partitions.map((x) => `${x.name} [${x.from} → ${x.to}]`);
+    return { inputs: pendingDrops ? { ...news, pendingDrops } : news, failures };
   },
 
   async diff(_id: string, olds: TableOutputs, news: TableInputs) {

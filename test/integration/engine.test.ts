@@ -140,15 +140,33 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       const before = await children("events");
       expect(before).toEqual(expect.arrayContaining(expectedExpired(version)));
 
-      const shrink = specFor(db, [{ ...history(), retention: "10 days" }], { partmanVersion: version });
+      // Without acknowledgement: refused, naming exactly those partitions, and nothing changes.
+      const unacknowledged = specFor(db, [{ ...history(), retention: "10 days" }], { partmanVersion: version });
+      const refused = await planStack(session, unacknowledged);
+      expect(refused.steps.filter((s) => s.table === "public.events")).toEqual([]);
+      expect(refused.problems).toHaveLength(1);
+      expect(refused.problems[0].message).toMatch(/^table public\.events: retention \(none\) → "10 days" makes maintenance DROP 10 partition\(s\) holding ~\d+ rows/);
+      for (const name of expectedExpired(version)) expect(refused.problems[0].message).toContain(`${name} [`);
+      expect(refused.problems[0].message).toContain("set allowDataLoss: true on this table's entry");
+      await expect(applyStack(session, unacknowledged)).rejects.toThrow(/refusing to apply/);
+      expect(await children("events")).toEqual(before);
+      expect((await partConfig("public.events")).retention).toBeNull();
+
+      const shrink = specFor(db, [{ ...history(), retention: "10 days", allowDataLoss: true }], { partmanVersion: version });
       const p = await planStack(session, shrink);
       expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance"]);
       expect(p.steps[0].changes).toEqual([{ property: "retention", from: null, to: "10 days" }]);
+      expect(p.steps[0].dataLoss!.partitions.map((x) => x.name)).toEqual(expectedExpired(version));
+      expect(p.warnings).toEqual([expect.stringMatching(/acknowledged with allowDataLoss: this apply's maintenance run drops them$/)]);
       await applyStack(session, shrink);
 
       // 5.x also counts premake from the newest row (the seed's tomorrow), so it may add one ahead.
       const after = await children("events");
       expect(after.filter((n) => before.includes(n))).toEqual(before.filter((n) => !expectedExpired(version).includes(n)));
+      // Growing retention drops nothing and needs no acknowledgement.
+      const grow = await planStack(session, specFor(db, [{ ...history(), retention: "15 days" }], { partmanVersion: version }));
+      expect(grow.problems).toEqual([]);
+      expect(grow.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance"]);
       const rows = await session.target.query(`SELECT min(created_at) AS oldest, count(*)::int AS n FROM public.events`);
       expect(rows.rows[0].n).toBe(12); // days -10 … +1
       expect((rows.rows[0].oldest as Date).getTime()).toBe(today().getTime() - 10 * DAY);

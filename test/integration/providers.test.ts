@@ -58,6 +58,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
     startPartition: null,
     defaultPartition: true,
     infiniteTimePartitions: true,
+    allowDataLoss: false,
     ...overrides,
   });
 
@@ -129,12 +130,29 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       await expect(tables.diff!("public.events", outs, ddl)).rejects.toThrow(/never re-runs DDL on an existing table/);
     });
 
+    it("check refuses a retention change that would drop data, naming the partitions, and lists them as pendingDrops once acknowledged", async () => {
+      const day = 86_400_000;
+      const start = new Date(Math.floor(Date.now() / day) * day - 20 * day).toISOString().slice(0, 10);
+      const audit = (overrides: Partial<TableInputs> = {}) =>
+        tableInputs({ name: "public.audit_log", ddl: "sql/tables/audit_log.sql", ddlSql: ddlText("sql/tables/audit_log.sql"), interval: "1 day", premake: 2, retention: null, startPartition: start, ...overrides });
+      const created = await tables.create(audit());
+      await sql.query(`INSERT INTO public.audit_log (actor, action, target_type, target_id, created_at) SELECT 'a', 'b', 'c', 'd', now() - g * interval '1 day' FROM generate_series(1, 19) g`);
+      const refused = await tables.check!(created.outs, audit({ retention: "10 days" }));
+      expect(refused.failures).toEqual([{ property: "retention", reason: expect.stringMatching(/^table public\.audit_log: retention \(none\) → "10 days" makes maintenance DROP \d+ partition\(s\)/) }]);
+      const acknowledged = await tables.check!(created.outs, audit({ retention: "10 days", allowDataLoss: true }));
+      expect(acknowledged.failures).toEqual([]);
+      expect((acknowledged.inputs as TableInputs).pendingDrops!.length).toBeGreaterThanOrEqual(9);
+      expect((acknowledged.inputs as TableInputs).pendingDrops![0]).toMatch(/^audit_log_p\S+ \[\d{4}-\d\d-\d\dT00:00:00\.000Z → /);
+      await expect(tables.update!(created.id, created.outs, audit({ retention: "10 days" }))).rejects.toThrow(/makes maintenance DROP/);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM public.audit_log`)).rows).toEqual([{ n: 19 }]);
+    });
+
     it("delete leaves the table, its partitions, its rows and its part_config in place", async () => {
       const before = await sql.query(`SELECT count(*)::int AS n FROM public.events`);
       expect(before.rows[0].n).toBeGreaterThan(0);
       await tables.delete!("public.events", outs);
       expect((await sql.query(`SELECT count(*)::int AS n FROM public.events`)).rows).toEqual(before.rows);
-      expect((await sql.query(`SELECT count(*)::int AS n FROM partman.part_config`)).rows[0].n).toBe(1);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM partman.part_config WHERE parent_table = 'public.events'`)).rows[0].n).toBe(1);
     });
   });
 

@@ -78,6 +78,7 @@ describe("dynamic providers after closure serialization", () => {
         startPartition: null,
         defaultPartition: true,
         infiniteTimePartitions: true,
+        allowDataLoss: false,
       },
       job: { ...connected, jobName: `partman-${db.name}`, schedule: "*/30 * * * *", analyze: false, enabled: true },
     };

@@ -14,11 +14,12 @@ const spec = (partmanVersion?: string) =>
     database: { mode: "external", host: "db", database: "app", user: "owner", ...(partmanVersion ? { partmanVersion } : {}) },
   });
 
-const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], columns: [], hasDefault: false, childCount: 0, partConfig: null };
+const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], columns: [], hasDefault: false, childCount: 0, partConfig: null, partitions: [] };
 
 function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
   return {
     database: "app",
+    now: "2026-11-23T12:00:00.000Z",
     serverVersion: "15.8",
     user: "owner",
     superuser: false,
