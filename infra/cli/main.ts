@@ -7,7 +7,8 @@ import { applyHandler } from "./commands/apply";
 import { localHandler, type LocalAction } from "./commands/local";
 import { migrateHandler, type MigrateAction } from "./commands/migrate";
 import { MigrationRefused } from "../migrate/run";
-import { planHandler } from "./commands/plan";
+import { planHandler, type PlanFormat } from "./commands/plan";
+import { verifyHandler } from "./commands/verify";
 import { statusHandler } from "./commands/status";
 
 export const USAGE = `Usage: partman-stack <command> [options]
@@ -16,6 +17,10 @@ Commands:
   plan     Show the changes that would bring the database to the stack's declaration, with their SQL.
            Exit 0 = in sync, 2 = changes pending, 1 = error.
   apply    Apply those changes (each table in one transaction). Exit 0 = done, 1 = error.
+  verify   Health checks to alert on: tables partitioned and registered, part_config as declared,
+           partitions premade ahead, default partitions empty, pruning works, the maintenance job
+           scheduled, active and succeeding. Exit 0 = healthy (warnings allowed), 1 = a check failed.
+           --fix moves rows out of default partitions (pg_partman's partition_data_proc).
   status   Partitions per table (range, size, estimated rows), default-partition rows,
            how far ahead partitions exist, the retention horizon, the maintenance job and its last run.
   migrate run|status|rollback|finish <table>
@@ -30,6 +35,8 @@ Commands:
 Options:
   --stack <name>         stacks/Pulumi.<name>.yaml (default: local)
   --database-url <url>   connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)
+  --format <f>           plan: text (default), json or markdown (a pull-request comment)
+  --fix                  verify: move rows out of default partitions, then check
   --json                 machine-readable output (plan, apply, status, migrate run/status)
   --dry-run              migrate: print every SQL statement, change nothing
   --batch-size <rows>    migrate run: rows per copy batch (default 10000)
@@ -49,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
         stack: { type: "string", default: "local" },
         "database-url": { type: "string" },
         json: { type: "boolean", default: false },
+        format: { type: "string" },
+        fix: { type: "boolean", default: false },
         "dry-run": { type: "boolean", default: false },
         "batch-size": { type: "string" },
         sleep: { type: "string" },
@@ -74,8 +83,13 @@ export async function main(argv: string[]): Promise<number> {
   };
   try {
     switch (command) {
-      case "plan":
-        return await planHandler(opts);
+      case "plan": {
+        const format = values.format ?? (values.json ? "json" : "text");
+        if (!["text", "json", "markdown"].includes(format)) return usageError(`--format takes text, json or markdown, not "${format}"`);
+        return await planHandler({ ...opts, format: format as PlanFormat });
+      }
+      case "verify":
+        return await verifyHandler({ ...opts, fix: values.fix! });
       case "apply":
         return await applyHandler(opts);
       case "status":

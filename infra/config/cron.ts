@@ -44,3 +44,37 @@ function fieldProblem(field: string, spec: (typeof FIELDS)[number]): string | nu
   }
   return null;
 }
+
+/** The longest gap between two runs of a valid 5-field schedule, in seconds (found by walking
+ *  every minute of two years; day-of-month and day-of-week combine as in cron: either matches
+ *  when both are restricted). */
+export function cronPeriodSeconds(schedule: string): number {
+  const fields = schedule.trim().split(/\s+/);
+  const sets = fields.map((f, i) => expand(f, FIELDS[i]));
+  const domAll = fields[2] === "*";
+  const dowAll = fields[4] === "*";
+  const start = Date.UTC(2026, 0, 1);
+  let previous: number | null = null;
+  let longest = 0;
+  for (let t = start; t < start + 2 * 366 * 86_400_000; t += 60_000) {
+    const d = new Date(t);
+    if (!sets[0].has(d.getUTCMinutes()) || !sets[1].has(d.getUTCHours()) || !sets[3].has(d.getUTCMonth() + 1)) continue;
+    const dom = sets[2].has(d.getUTCDate());
+    const dow = sets[4].has(d.getUTCDay());
+    if (!(domAll || dowAll ? dom && dow : dom || dow)) continue;
+    if (previous !== null) longest = Math.max(longest, t - previous);
+    previous = t;
+  }
+  return longest / 1000;
+}
+
+function expand(field: string, spec: (typeof FIELDS)[number]): Set<number> {
+  const out = new Set<number>();
+  const value = (v: string) => (/^\d+$/.test(v) ? Number(v) : spec.names.indexOf(v.toLowerCase()) + (spec.min === 1 ? 1 : 0));
+  for (const part of field.split(",")) {
+    const [range, step] = part.split("/");
+    const [lo, hi] = range === "*" ? [spec.min, spec.max] : range.includes("-") ? range.split("-").map(value) : [value(range), step ? spec.max : value(range)];
+    for (let v = lo; v <= hi; v += Number(step ?? 1)) out.add(spec.name === "day of week" && v === 7 ? 0 : v);
+  }
+  return out;
+}

@@ -20,7 +20,7 @@ describe("partman-stack CLI against a database URL", () => {
   beforeAll(async () => {
     db = await createTestDatabase({ partman: null });
     url = db.url;
-    dir = project({ ci: ciStack(`partman-${db.name}`), broken: ciStack("x", "90 dayz") });
+    dir = project({ ci: ciStack(`partman-${db.name}`), broken: ciStack("x", "90 dayz"), shrink: ciStack(`partman-${db.name}`, "1 hour") });
   });
 
   afterAll(async () => {
@@ -72,6 +72,34 @@ describe("partman-stack CLI against a database URL", () => {
     expect(events.partitions.filter((p: { isDefault: boolean }) => !p.isDefault).length).toBeGreaterThanOrEqual(4);
     expect(Date.parse(events.retentionHorizon)).toBeLessThan(Date.now() - 29 * 86_400_000);
     expect(json.job.schedule).toBe("0 * * * *");
+  });
+
+  it("verify exits 0 on a healthy database and 1 on drift, with --json; plan --format markdown renders a PR comment", async () => {
+    const healthy = await run(dir, ["verify", "--stack", "ci", "--database-url", url]);
+    expect(healthy.code).toBe(0);
+    expect(healthy.stdout).toMatch(/✓ pruning public\.events: a query on created_at within/);
+    expect(healthy.stdout).toContain("OK with 1 warning(s).");
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    await c.query(`UPDATE partman.part_config SET premake = 1 WHERE parent_table = 'public.events'`);
+    const drift = await run(dir, ["verify", "--stack", "ci", "--database-url", url, "--json"]);
+    expect(drift.code).toBe(1);
+    expect(JSON.parse(drift.stdout).checks.filter((x: { status: string }) => x.status === "fail").map((x: { check: string }) => x.check)).toEqual(["config"]);
+
+    const md = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "markdown"]);
+    expect(md.code).toBe(2);
+    expect(md.stdout).toContain("### partman-stack plan: stack `ci` → database `" + db.name + "`");
+    expect(md.stdout).toContain("| **table public.events** | set premake 1 → 3<br>run maintenance for public.events so premake and retention take effect now |");
+    expect(md.stdout).toContain("```sql\n-- table public.events\nUPDATE \"partman\".part_config SET premake = 3");
+    await c.query(`UPDATE partman.part_config SET premake = 3 WHERE parent_table = 'public.events'`);
+    await c.end();
+
+    const shrink = await run(dir, ["plan", "--stack", "shrink", "--database-url", url, "--format", "markdown"]);
+    expect(shrink.code).toBe(1);
+    expect(shrink.stdout).toContain("> [!CAUTION]");
+    expect(shrink.stdout).toMatch(/> - table public\.events: retention "30 days" → "1 hour" makes maintenance DROP \d+ partition\(s\)/);
+    expect((await run(dir, ["apply", "--stack", "shrink", "--database-url", url])).code).toBe(1);
+    expect((await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "yaml"])).code).toBe(1);
   });
 
   it("rejects a malformed stack with exit 1 before connecting, naming stack, table and value", async () => {

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { cronPeriodSeconds } from "../../infra/config/cron";
 import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
@@ -164,6 +165,15 @@ describe("maintenance", () => {
     [{ every: "hour" }, `unknown key "every"`],
   ])("rejects %j", (maintenance, message) => {
     expect(problems({ maintenance }).join("\n")).toContain(message);
+  });
+
+  it("knows each schedule's longest gap between runs, for verify's staleness check", () => {
+    expect(cronPeriodSeconds("0 * * * *")).toBe(3600);
+    expect(cronPeriodSeconds("*/15 * * * *")).toBe(900);
+    expect(cronPeriodSeconds("* * * * *")).toBe(60);
+    expect(cronPeriodSeconds("30 2 * * *")).toBe(86_400);
+    expect(cronPeriodSeconds("0 3 * * sun")).toBe(7 * 86_400);
+    expect(cronPeriodSeconds("0 0,12 * * 1-5")).toBe(60 * 3600);
   });
 
   it("accepts ranges, lists, steps and names", () => {

@@ -1,6 +1,7 @@
 import { planStack } from "../../engine/reconcile";
 import type { Plan } from "../../engine/plan";
 import { formatPlan } from "../format";
+import { formatPlanMarkdown } from "../markdown";
 import { withStack, type StackOptions } from "../stack-session";
 
 /** Exit codes: 0 in sync, 2 changes pending, 1 error (including a plan with problems). */
@@ -10,9 +11,12 @@ export function planCommand(opts: StackOptions): Promise<Plan> {
   return withStack(opts, (session, spec) => planStack(session, spec));
 }
 
-export async function planHandler(opts: StackOptions & { json: boolean }): Promise<number> {
+export type PlanFormat = "text" | "json" | "markdown";
+
+export async function planHandler(opts: StackOptions & { format: PlanFormat }): Promise<number> {
   const p = await planCommand(opts);
-  process.stdout.write(opts.json ? JSON.stringify(p, null, 2) + "\n" : formatPlan(p));
+  const render = { text: formatPlan, json: (x: Plan) => JSON.stringify(x, null, 2) + "\n", markdown: formatPlanMarkdown };
+  process.stdout.write(render[opts.format](p));
   if (p.problems.length > 0) return PLAN_EXIT.error;
   return p.steps.length > 0 ? PLAN_EXIT.pending : PLAN_EXIT.inSync;
 }

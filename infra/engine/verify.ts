@@ -1,0 +1,206 @@
+// `verify`: the health of a stack's partition sets as pass/warn/fail checks an operator can alert
+// on. Read-only, except `fix`, which moves rows out of default partitions.
+
+import type { Client } from "pg";
+import { cronPeriodSeconds } from "../config/cron";
+import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
+import { shiftTime, type Interval } from "../config/interval";
+import type { StackSpec, TableSpec } from "../config/types";
+import type { Session } from "../db/session";
+import { introspect, type DatabaseState, type PartitionInfo, type TableState } from "./introspect";
+import { defaultPartitionName, type PartmanInstall } from "./partman";
+import { fmt, plan } from "./plan";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  check: "table" | "config" | "premake" | "default-partition" | "pruning" | "maintenance-job";
+  table?: string;
+  status: CheckStatus;
+  message: string;
+  /** What to run or change when the check fails. */
+  fix?: string;
+}
+
+export interface VerifyReport {
+  stack: string;
+  database: string;
+  ok: boolean;
+  checks: Check[];
+}
+
+export async function verify(session: Session, spec: StackSpec, opts: { fix?: boolean; log?: (line: string) => void } = {}): Promise<VerifyReport> {
+  let state = await introspect(session, spec);
+  const checks: Check[] = [];
+  if (opts.fix && state.partman) {
+    for (const t of spec.tables) {
+      const ts = state.tables[t.name];
+      if (!ts.partConfig || !ts.hasDefault || (await defaultRows(session.target, t)) === 0) continue;
+      opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions`);
+      await session.target.query(moveDefaultRowsSql(state.partman, t));
+    }
+    state = await introspect(session, spec);
+  }
+  const p = plan(spec, state);
+  const now = new Date(state.now);
+  for (const t of spec.tables) {
+    const ts = state.tables[t.name];
+    const table = t.name;
+    if (ts.relkind === null) {
+      checks.push({ check: "table", table, status: "fail", message: `${table} does not exist`, fix: `partman-stack apply --stack ${spec.stack}` });
+      continue;
+    }
+    if (ts.relkind !== "p") {
+      checks.push({ check: "table", table, status: "fail", message: `${table} is not partitioned`, fix: `partman-stack migrate run ${table} --stack ${spec.stack}` });
+      continue;
+    }
+    if (!ts.partConfig || !state.partman) {
+      checks.push({ check: "table", table, status: "fail", message: `${table} is partitioned but not registered with pg_partman`, fix: `partman-stack apply --stack ${spec.stack}` });
+      continue;
+    }
+    checks.push({ check: "table", table, status: "ok", message: `${table} is partitioned by range on ${ts.keyColumns.join(", ")} and registered with pg_partman` });
+    checks.push(configCheck(t, p, spec.stack));
+    checks.push(premakeCheck(t, ts, now));
+    checks.push(await defaultCheck(session.target, t, state.partman));
+    checks.push(...(await pruningChecks(session.target, t, ts.partitions, now)));
+  }
+  checks.push(await jobCheck(session, spec, state, now));
+  return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
+}
+
+function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): Check {
+  const problems = p.problems.filter((x) => x.table === t.name);
+  const update = p.steps.find((s) => s.table === t.name && s.action === "update-config");
+  if (problems.length > 0) return { check: "config", table: t.name, status: "fail", message: problems.map((x) => x.message).join("; ") };
+  if (update) {
+    const diffs = update.changes!.map((c) => `${c.property} is ${fmt(c.from)}, declared ${fmt(c.to)}`);
+    return { check: "config", table: t.name, status: "fail", message: `part_config differs from stack ${stack}: ${diffs.join(", ")}`, fix: `partman-stack plan --stack ${stack}, then apply` };
+  }
+  return { check: "config", table: t.name, status: "ok", message: `part_config matches stack ${stack}` };
+}
+
+function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
+  const premake = ts.partConfig!.premake;
+  let needed = now;
+  for (let i = 0; i < premake; i++) needed = shiftTime(needed, t.interval, 1);
+  const bounded = ts.partitions.filter((x) => !x.isDefault && x.to);
+  const covered = bounded.length ? new Date(bounded[bounded.length - 1].to!) : null;
+  if (covered && covered >= needed) {
+    return { check: "premake", table: t.name, status: "ok", message: `partitions reach ${covered.toISOString()}, at least ${premake} × ${t.interval.text} ahead` };
+  }
+  return {
+    check: "premake",
+    table: t.name,
+    status: "fail",
+    message: `partitions reach only ${covered?.toISOString() ?? "nowhere"}; premake ${premake} needs them until ${needed.toISOString()} (new rows past it land in the default partition)`,
+    fix: `SELECT partman.run_maintenance('${t.name}'); then check the maintenance job`,
+  };
+}
+
+async function defaultRows(db: Client, t: TableSpec): Promise<number> {
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))}`);
+  return Number(r.rows[0].n);
+}
+
+function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
+  return `CALL ${q(partman.schema)}.partition_data_proc(p_parent_table => ${quoteLiteral(t.name)}, p_wait => 0, p_quiet => true)`;
+}
+
+/** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
+function bucket(i: Interval, column: string): string {
+  if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
+  if (i.months > 0) return `date_trunc('month', ${column})`;
+  if (i.days === 7 && i.microseconds === 0) return `date_trunc('week', ${column})`;
+  if (i.days === 1 && i.microseconds === 0) return `date_trunc('day', ${column})`;
+  return `date_bin(${quoteLiteral(i.text)}::interval, ${column}, '2001-01-01')`;
+}
+
+async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): Promise<Check> {
+  const name = `${t.schema}.${defaultPartitionName(t.table)}`;
+  const exists = (await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`])).rows[0].ok;
+  if (!exists) return { check: "default-partition", table: t.name, status: "ok", message: `no default partition: rows outside every partition are rejected` };
+  const ranges = await db.query<{ from: Date; n: string }>(
+    `SELECT ${bucket(t.interval, q(t.control))} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
+  );
+  if (ranges.rows.length === 0) return { check: "default-partition", table: t.name, status: "ok", message: `${name} is empty` };
+  const total = ranges.rows.reduce((n, r) => n + Number(r.n), 0);
+  return {
+    check: "default-partition",
+    table: t.name,
+    status: "fail",
+    message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from.toISOString()}: ${r.n}`).join(", ")}`,
+    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)})`,
+  };
+}
+
+/** EXPLAIN of a query bounded to the current partition's range must scan exactly the partitions
+ *  overlapping it; an unbounded one is reported with how many it scans. */
+async function pruningChecks(db: Client, t: TableSpec, partitions: PartitionInfo[], now: Date): Promise<Check[]> {
+  const bounded = partitions.filter((x) => !x.isDefault && x.from && x.to);
+  const current = bounded.find((x) => new Date(x.from!) <= now && now < new Date(x.to!)) ?? bounded[bounded.length - 1];
+  if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `SELECT partman.run_maintenance('${t.name}')` }];
+  const table = `${q(t.schema)}.${q(t.table)}`;
+  const lo = quoteLiteral(current.from!);
+  const hi = quoteLiteral(current.to!);
+  const scanned = await scannedRelations(db, `SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
+  const expected = bounded.filter((x) => x.from! < current.to! && x.to! > current.from!).map((x) => x.name);
+  const all = await scannedRelations(db, `SELECT * FROM ${table}`);
+  const ok = scanned.length === expected.length && expected.every((n) => scanned.includes(n));
+  return [
+    {
+      check: "pruning",
+      table: t.name,
+      status: ok ? "ok" : "fail",
+      message: ok
+        ? `a query on ${t.control} within [${current.from}, ${current.to}) scans only ${expected.join(", ")}; a query without a bound on ${t.control} scans all ${all.length} partition(s)`
+        : `a query on ${t.control} within [${current.from}, ${current.to}) scans ${scanned.join(", ") || "nothing"}, expected only ${expected.join(", ")}`,
+      ...(ok ? {} : { fix: `check enable_partition_pruning and the partition bounds of ${t.name}` }),
+    },
+  ];
+}
+
+async function scannedRelations(db: Client, query: string): Promise<string[]> {
+  const r = await db.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${query}`);
+  const names = new Set<string>();
+  const walk = (n: PlanNode) => {
+    if (n["Relation Name"]) names.add(n["Relation Name"]);
+    for (const c of n.Plans ?? []) walk(c);
+  };
+  walk(r.rows[0]["QUERY PLAN"][0].Plan);
+  return [...names].sort();
+}
+
+interface PlanNode {
+  "Relation Name"?: string;
+  Plans?: PlanNode[];
+}
+
+async function jobCheck(session: Session, spec: StackSpec, state: DatabaseState, now: Date): Promise<Check> {
+  const m = spec.maintenance;
+  const job = state.cron.job;
+  const base = { check: "maintenance-job" as const };
+  if (!m.enabled) return { ...base, status: "ok", message: `maintenance is disabled in stack ${spec.stack}; run it yourself` };
+  if (!job) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} does not exist`, fix: `partman-stack apply --stack ${spec.stack}` };
+  if (job.schedule !== m.schedule) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} runs at "${job.schedule}", declared "${m.schedule}"`, fix: `partman-stack apply --stack ${spec.stack}` };
+  if (!job.active) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} is not active`, fix: `partman-stack apply --stack ${spec.stack}` };
+  const cron = await session.on(state.cron.database!);
+  const last = (
+    await cron.query<{ status: string; start_time: Date | null; return_message: string | null }>(
+      `SELECT status, start_time, return_message FROM cron.job_run_details WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST LIMIT 1`,
+      [job.jobid],
+    )
+  ).rows[0];
+  if (!last) return { ...base, status: "warn", message: `pg_cron job ${m.jobName} ("${m.schedule}") has no run recorded yet` };
+  if (last.status === "failed") return { ...base, status: "fail", message: `the last run of pg_cron job ${m.jobName} (${last.start_time?.toISOString()}) failed: ${last.return_message}`, fix: `see cron.job_run_details in database ${state.cron.database}` };
+  const period = cronPeriodSeconds(m.schedule);
+  const age = last.start_time ? (now.getTime() - last.start_time.getTime()) / 1000 : Infinity;
+  if (age > 2 * period) {
+    return {
+      ...base,
+      status: "fail",
+      message: `the last run of pg_cron job ${m.jobName} was at ${last.start_time?.toISOString()}, more than two periods (${2 * period} s) of "${m.schedule}" ago`,
+      fix: `check that pg_cron runs (cron.database_name, the server log) and that the job's database is reachable`,
+    };
+  }
+  return { ...base, status: "ok", message: `pg_cron job ${m.jobName} ("${m.schedule}") last ran ${Math.round(age)} s ago: ${last.status}` };
+}

@@ -1,0 +1,81 @@
+// `verify` against real databases with each pg_partman major: passes on a healthy stack and fails,
+// saying why and what to do, on each broken condition.
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { applyStack } from "../../infra/engine/reconcile";
+import { verify, type Check } from "../../infra/engine/verify";
+import type { Session } from "../../infra/db/session";
+import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { events, sessionFor, specFor } from "../helpers/spec";
+
+describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
+  let db: TestDatabase;
+  let session: Session;
+  const spec = () => specFor(db, [events({ premake: 3, retention: "30 days" })], { partmanVersion: version });
+  const cron = () => session.on("postgres");
+  const jobName = () => `partman-${db.name}`;
+  const failed = (checks: Check[]) => checks.filter((c) => c.status === "fail");
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ partman: null });
+    session = await sessionFor(db);
+    await applyStack(session, spec());
+  });
+  afterEach(async () => {
+    await (await cron()).query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
+    await session.close();
+    await db.drop();
+  });
+
+  it("passes on a healthy stack, warning only that the new job has not run yet, and proves pruning", async () => {
+    const r = await verify(session, spec());
+    expect(failed(r.checks)).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.checks.map((c) => `${c.check}:${c.status}`)).toEqual(["table:ok", "config:ok", "premake:ok", "default-partition:ok", "pruning:ok", "maintenance-job:warn"]);
+    const pruning = r.checks.find((c) => c.check === "pruning")!;
+    expect(pruning.message).toMatch(/^a query on created_at within \[\S+, \S+\) scans only events_p\w+; a query without a bound on created_at scans all \d+ partition\(s\)$/);
+    expect(r.checks.at(-1)!.message).toContain("has no run recorded yet");
+  });
+
+  it("fails on missing future partitions", async () => {
+    const newest = (await session.target.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass AND c.relname <> 'events_default' ORDER BY c.relname DESC LIMIT 2`)).rows;
+    for (const r of newest) await session.target.query(`DROP TABLE public.${r.relname}`);
+    const r = await verify(session, spec());
+    expect(r.ok).toBe(false);
+    expect(failed(r.checks)).toEqual([{ check: "premake", table: "public.events", status: "fail", message: expect.stringMatching(/^partitions reach only \S+; premake 3 needs them until/), fix: expect.any(String) }]);
+  });
+
+  it("fails on rows in the default partition, by range, and --fix moves them into partitions", async () => {
+    await session.target.query(`INSERT INTO public.events (run_id, kind, created_at) VALUES (gen_random_uuid(), 'late', date_trunc('day', now()) + interval '60 days 1 hour'), (gen_random_uuid(), 'late', date_trunc('day', now()) + interval '60 days 2 hours')`);
+    const r = await verify(session, spec());
+    const d = failed(r.checks);
+    expect(d).toHaveLength(1);
+    expect(d[0].message).toMatch(/^public\.events_default holds 2 row\(s\), by 1 day range: \d{4}-\d\d-\d\dT00:00:00\.000Z: 2$/);
+    expect(d[0].fix).toContain(`CALL "partman".partition_data_proc(p_parent_table => 'public.events', p_wait => 0, p_quiet => true)`);
+    const fixed = await verify(session, spec(), { fix: true });
+    expect(fixed.ok).toBe(true);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'late'`)).rows).toEqual([{ n: 2 }]);
+  });
+
+  it("fails on a stopped job, a failed last run, and a last run older than two schedule periods", async () => {
+    const c = await cron();
+    const jobid = (await c.query(`SELECT jobid FROM cron.job WHERE jobname = $1`, [jobName()])).rows[0].jobid;
+    await c.query(`INSERT INTO cron.job_run_details (jobid, runid, database, username, command, status, return_message, start_time, end_time) VALUES ($1, nextval('cron.runid_seq'), $2, 'postgres', 'CALL', 'succeeded', 'CALL', now() - interval '3 hours', now() - interval '3 hours')`, [jobid, db.name]);
+    let r = await verify(session, spec());
+    expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "maintenance-job", message: expect.stringMatching(/more than two periods \(7200 s\) of "0 \* \* \* \*" ago$/) })]);
+
+    await c.query(`INSERT INTO cron.job_run_details (jobid, runid, database, username, command, status, return_message, start_time, end_time) VALUES ($1, nextval('cron.runid_seq'), $2, 'postgres', 'CALL', 'failed', 'ERROR: boom', now(), now())`, [jobid, db.name]);
+    r = await verify(session, spec());
+    expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "maintenance-job", message: expect.stringMatching(/failed: ERROR: boom$/) })]);
+
+    await c.query(`SELECT cron.alter_job($1, active => false)`, [jobid]);
+    r = await verify(session, spec());
+    expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "maintenance-job", message: `pg_cron job ${jobName()} is not active` })]);
+  });
+
+  it("fails on part_config drift", async () => {
+    await session.target.query(`UPDATE partman.part_config SET retention = '1 day' WHERE parent_table = 'public.events'`);
+    const r = await verify(session, spec());
+    expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "config", message: `part_config differs from stack test: retention is "1 day", declared "30 days"` })]);
+  });
+});
