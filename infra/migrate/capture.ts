@@ -109,5 +109,5 @@ export function copyBatchSql(from: string, to: string, k: KeyShape, copyColumns:
   INSERT INTO ${to} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM batch RETURNING 1
 )
 SELECT (SELECT count(*) FROM copied)::int AS copied,
-       (SELECT ARRAY[${k.keyColumns.map((c) => `${q(c)}::text`).join(", ")}] FROM batch ORDER BY ${key} DESC LIMIT 1) AS last`;
+       (SELECT ARRAY[${k.keyColumns.map((c) => `${q(c)}::text`).join(", ")}] FROM batch ORDER BY ${k.keyColumns.map((c) => `${q(c)} DESC`).join(", ")} LIMIT 1) AS last`;
 }

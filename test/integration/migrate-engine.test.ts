@@ -98,6 +98,16 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
     await q1(`INSERT INTO public.events (run_id, kind) SELECT gen_random_uuid(), 'x' FROM generate_series(1, 10)`);
   });
 
+  it("copies in key order with a composite primary key that already holds the control column", { timeout: 60_000 }, async () => {
+    await createLiveEvents(db.url, 20_000, "bigint+created_at");
+    const writer = await startWriter(db.url);
+    const r = await migrateRun(session, spec(), "events", { ...quiet, batchSize: 3000 });
+    expect(r.rowsCopied).toBeGreaterThanOrEqual(20_000);
+    await new Promise((res) => setTimeout(res, 200));
+    expect((await writer.stop()).errors).toEqual([]);
+    expect(await contents(db.url, "public.events")).toEqual(await contents(db.url, "public.expected"));
+  });
+
   it("abandons a migration before the swap, leaving the live table as it was", async () => {
     await createLiveEvents(db.url, 5_000);
     const before = await contents(db.url, "public.events");
