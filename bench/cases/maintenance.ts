@@ -21,7 +21,7 @@ export async function maintenance(db: Client, counts: number[]): Promise<Measure
     await db.query(`CALL partman.run_maintenance_proc(p_wait => 0)`);
     const runs: number[] = [];
     for (let i = 0; i < 3; i++) runs.push((await timed(() => db.query(`CALL partman.run_maintenance_proc(p_wait => 0)`))).ms);
-    const partitions = Number((await db.query(`SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent WHERE c.relname LIKE 'm\\_%'`)).rows[0].n);
+    const partitions = Number((await db.query(`SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent WHERE c.relkind = 'p' AND c.relname LIKE 'm\\_%'`)).rows[0].n);
     const ms = median(runs);
     out.push({ case: "maintenance", metric: `run_maintenance_proc, ${k} table(s), ${partitions} partitions: per table`, unit: "ms", better: "lower", partitioned: ms / k, unpartitioned: null, note: `total ${Math.round(ms)} ms` });
   }

@@ -30,6 +30,8 @@ export interface MigrateOptions {
 }
 
 export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, lockTimeoutMs: 250, lockAttempts: 20 };
+/** Changes left for the swap to replay under its lock. */
+const SWAP_TAIL = 500;
 
 export class MigrationRefused extends Error {
   constructor(readonly problems: string[]) {
@@ -128,12 +130,17 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
   }
 
   const copyState = m.exec.dryRun ? { ...state, copy_done: true } : state;
+  // Replays until at most SWAP_TAIL changes wait, so the swap replays little under its lock.
+  const catchUp = async () => {
+    for (let i = 0; i < 10_000; i++) {
+      const replayed = await replayBatch(m, copyState, opts.batchSize);
+      if (m.exec.dryRun || (replayed < opts.batchSize && (await pendingChanges(m)) <= SWAP_TAIL)) return;
+      if (opts.sleepMs > 0) await new Promise((r) => setTimeout(r, opts.sleepMs));
+    }
+  };
   opts.log(`catching up with the changes captured during the copy`);
-  for (let i = 0; ; i++) {
-    const replayed = await replayBatch(m, copyState, opts.batchSize);
-    if (m.exec.dryRun || replayed < opts.batchSize || i > 10_000) break;
-    if (opts.sleepMs > 0) await new Promise((r) => setTimeout(r, opts.sleepMs));
-  }
+  await catchUp();
+
   let verification: Verification | null = null;
   if (!m.exec.dryRun) {
     opts.log(`verifying the copy against ${n.key} (row counts per partition and a checksum of every row)`);
@@ -149,6 +156,8 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
     opts.print(`-- verify, in one REPEATABLE READ snapshot: count(*) and sum(hashtextextended(row::text, 0)) of ${n.source} and ${n.staged}, and rows per partition range, over keys with no pending change`);
   }
 
+  // Verifying a large table takes a while; catch up with what was written meanwhile.
+  await catchUp();
   opts.log(`swapping ${n.key} for its partitioned copy (lock_timeout ${m.lockTimeoutMs} ms)`);
   const result = await swap(m, MIGRATE_DEFAULTS.lockAttempts);
   try {
