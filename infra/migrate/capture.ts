@@ -92,7 +92,8 @@ export function replaySql(log: string, from: string, to: string, k: KeyShape, co
   return {
     bound: `SELECT max(seq) AS bound FROM (SELECT seq FROM ${log} ORDER BY seq LIMIT $1) s`,
     remove: `DELETE FROM ${to} t USING (${pairs}) p WHERE ${match("t", "p")}`,
-    insert: `INSERT INTO ${to} (${list}) OVERRIDING SYSTEM VALUE SELECT ${copyColumns.map((c) => `s.${q(c)}`).join(", ")} FROM ${from} s WHERE EXISTS (SELECT 1 FROM (${pairs}) p WHERE ${match("s", "p")})`,
+    // LATERAL: one index lookup per logged key, never a scan of the whole live table.
+    insert: `INSERT INTO ${to} (${list}) OVERRIDING SYSTEM VALUE SELECT ${copyColumns.map((c) => `s.${q(c)}`).join(", ")} FROM (${pairs}) p CROSS JOIN LATERAL (SELECT * FROM ${from} s WHERE ${match("s", "p")}) s`,
     forget: `DELETE FROM ${log} WHERE seq <= $1`,
   };
 }
