@@ -77,6 +77,15 @@ async function main() {
   const mode = values.quick ? "quick" : "full";
   fs.writeFileSync(path.join(out, `${date}${values.quick ? "-quick" : ""}.md`), `# partman-stack benchmark, ${date} (${mode})\n\n${machine}\n\nSizes: ${JSON.stringify(sizes)}\n\n${table}\n`);
   fs.writeFileSync(path.join(out, `${date}${values.quick ? "-quick" : ""}.json`), JSON.stringify({ date, mode, machine, sizes, results }, null, 2) + "\n");
+  if (!values.quick && !values.out) updateReadme(`Latest full run, ${date}. ${machine}\n\n${table}`);
+}
+
+/** The README keeps the latest full run between its bench markers. */
+function updateReadme(block: string): void {
+  const readme = path.join(__dirname, "../README.md");
+  const text = fs.readFileSync(readme, "utf8");
+  const re = /(<!-- bench:start -->\n)[\s\S]*?(\n<!-- bench:end -->)/;
+  if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${block}$2`));
 }
 
 function machineDescription(): string {
