@@ -12,3 +12,6 @@ export { plan, inSync, type Plan, type Step, type Problem, type PropertyChange }
 export { apply, ApplyError, type ApplyResult } from "./engine/apply";
 export { planStack, applyStack } from "./engine/reconcile";
 export { status, type StatusReport, type TableStatus } from "./engine/status";
+export { verify, type VerifyReport, type Check } from "./engine/verify";
+export { migrateRun, migrateStatus, migrateRollback, migrateFinish, finishPreview } from "./migrate/run";
+export { archivePartitions, type ArchiveResult } from "./archive/archive";

@@ -88,7 +88,7 @@ function table(header: string[], rows: string[][]): string[] {
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
 
-function time(iso: string | null): string {
+export function time(iso: string | null): string {
   return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC") : "-";
 }
 
@@ -96,7 +96,7 @@ function duration(from: string | null, to: string): string {
   return from ? `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)} s` : "?";
 }
 
-function bytes(n: number): string {
+export function bytes(n: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) {

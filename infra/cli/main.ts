@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors";
 import { applyHandler } from "./commands/apply";
+import { archiveHandler } from "./commands/archive";
 import { localHandler, type LocalAction } from "./commands/local";
 import { migrateHandler, type MigrateAction } from "./commands/migrate";
 import { MigrationRefused } from "../migrate/run";
@@ -28,6 +29,12 @@ Commands:
            run prepares, copies, catches up, verifies and swaps (resumes after an interruption);
            status shows progress; rollback restores the original (until finish); finish drops
            the original after confirmation. Exit 0 = done, 1 = error or refused.
+  archive <table> --to <dir>
+           Dump each expired partition (in the table's retentionSchema, or attached past the
+           retention horizon) to <dir>/<schema>.<partition>.dump with a .sha256 beside it, verify
+           the dump, and only then drop the partition; a failed dump drops nothing. --dry-run lists
+           them and changes nothing; --json prints the result. Exit 0 = all archived (or none
+           expired), 1 = a failure.
   local start|stop|url
            The embedded PostgreSQL 15 cluster (pg_partman 4.7.2 and 5.2.4, pg_cron) under .partman/local/,
            used by --stack local. On Debian as root, start installs what is missing.
@@ -43,6 +50,7 @@ Options:
   --sleep <ms>           migrate run: pause between batches (default 0)
   --lock-timeout <ms>    migrate: lock_timeout of each attempt at the swap's lock (default 250)
   --yes                  migrate finish: do not ask for confirmation
+  --to <dir>             archive: where the dumps and their .sha256 files go (created if missing)
   -h, --help             this text
 `;
 
@@ -63,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         sleep: { type: "string" },
         "lock-timeout": { type: "string" },
         yes: { type: "boolean", default: false },
+        to: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -110,6 +119,11 @@ export async function main(argv: string[]): Promise<number> {
           sleepMs: num("sleep", values.sleep, 0),
           lockTimeoutMs: num("lock-timeout", values["lock-timeout"], 1),
         });
+      }
+      case "archive": {
+        const table = rest[0];
+        if (!table || !values.to) return usageError("archive takes a table and --to <dir>");
+        return await archiveHandler(table, { ...opts, to: values.to, dryRun: values["dry-run"]! });
       }
       case "local": {
         const action = rest[0];

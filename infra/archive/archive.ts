@@ -1,0 +1,242 @@
+// Archiving before dropping: each expired partition of a table is dumped to a file with a sha256
+// beside it, the dump is verified, and only then is the partition dropped. Expired means moved
+// to the table's retentionSchema by pg_partman, or still attached with its upper bound before
+// now() - retention. A partition whose dump or verification fails is not dropped; the run goes on
+// with the others and reports the failure.
+
+import fs from "node:fs";
+import path from "node:path";
+import type { Client } from "pg";
+import { quoteIdent } from "../config/identifiers";
+import type { StackSpec, TableSpec } from "../config/types";
+import type { Session } from "../db/session";
+import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
+
+export interface ArchiveOptions {
+  /** Directory the dumps go to; created if missing. */
+  to: string;
+  /** List what would be dumped and dropped; write and change nothing. */
+  dryRun?: boolean;
+  log?: (line: string) => void;
+  /** Directory of pg_dump and pg_restore (they must be at least the server's major version);
+   *  default: found on PATH. */
+  pgBin?: string;
+}
+
+/** lock_timeout of each attempt at a lock (the partition's, and the parent's for DETACH). */
+const LOCK = { timeoutMs: 500, attempts: 10 };
+
+export interface ArchivedPartition {
+  schema: string;
+  name: string;
+  /** retention-schema: pg_partman moved it there, detached; past-horizon: still attached. */
+  origin: "retention-schema" | "past-horizon";
+  /** ISO range bounds; known only while attached (a detached table has no bounds). */
+  from: string | null;
+  to: string | null;
+  /** Exact row count, read under the lock the dump was taken under. */
+  rows: number | null;
+  /** pg_total_relation_size before archiving. */
+  tableBytes: number;
+  file: string;
+  dumpBytes: number | null;
+  sha256: string | null;
+  /** planned: a dry run's; failed: nothing was dropped (see reason). */
+  status: "archived" | "failed" | "planned";
+  reason: string | null;
+  /** The statements that drop it (run, or in a dry run, to be run) after the dump is verified. */
+  sql: string[];
+}
+
+export interface ArchiveResult {
+  table: string;
+  database: string;
+  dir: string;
+  dryRun: boolean;
+  retention: string | null;
+  /** now() - retention when the run started; null without retention. */
+  horizon: string | null;
+  retentionSchema: string | null;
+  /** Oldest first: the retention schema's tables, then the attached ones. */
+  partitions: ArchivedPartition[];
+  failed: number;
+}
+
+export async function archivePartitions(session: Session, spec: StackSpec, name: string, opts: ArchiveOptions): Promise<ArchiveResult> {
+  const t = spec.tables.find((x) => x.name === name || x.table === name);
+  if (!t) throw new Error(`table ${name} is not declared in stack ${spec.stack} (declared: ${spec.tables.map((x) => x.name).join(", ") || "none"})`);
+  const db = session.target;
+  const log = opts.log ?? (() => {});
+  const dir = path.resolve(opts.to);
+  const parent = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+  const exists = await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [parent]);
+  if (!exists.rows[0].ok) throw new Error(`table ${t.name} does not exist in database ${session.database}`);
+  const horizon = t.retention ? (await db.query<{ h: Date }>(`SELECT now() - $1::interval AS h`, [t.retention.text])).rows[0].h : null;
+
+  const candidates = [
+    ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
+    ...(horizon ? await pastHorizon(db, parent, horizon) : []),
+  ];
+  const partitions: ArchivedPartition[] = candidates.map((p) => {
+    const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
+    const sql = [...(p.origin === "past-horizon" ? [`ALTER TABLE ${parent} DETACH PARTITION ${rel};`] : []), `DROP TABLE ${rel};`];
+    const file = path.join(dir, `${p.schema}.${p.name}.dump`);
+    return { ...p, rows: null, file, dumpBytes: null, sha256: null, status: "planned", reason: null, sql };
+  });
+
+  if (opts.dryRun) {
+    for (const p of partitions) {
+      p.rows = await countRows(db, p);
+      const clash = [p.file, sumFileOf(p.file)].find((f) => fs.existsSync(f));
+      if (clash) fail(p, `${clash} exists and is never overwritten`);
+    }
+  } else if (partitions.length) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new Error(`cannot create the archive directory ${dir}: ${(err as Error).message}; nothing was dumped or dropped`);
+    }
+    const tools = toolsFor(db, session.database, opts.pgBin ?? null);
+    for (const p of partitions) await archiveOne(db, tools, p, log);
+  }
+  return {
+    table: t.name,
+    database: session.database,
+    dir,
+    dryRun: opts.dryRun ?? false,
+    retention: t.retention?.text ?? null,
+    horizon: horizon?.toISOString() ?? null,
+    retentionSchema: t.retentionSchema,
+    partitions,
+    failed: partitions.filter((p) => p.status === "failed").length,
+  };
+}
+
+type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "tableBytes">;
+
+/** pg_partman names children `<table>_p<suffix>` and moves them out detached, as plain tables. */
+async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): Promise<Candidate[]> {
+  const r = await db.query<{ name: string; bytes: string }>(
+    `SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND left(c.relname, length($2)) = $2
+      ORDER BY c.relname`,
+    [schema, `${t.table}_p`],
+  );
+  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, tableBytes: Number(x.bytes) }));
+}
+
+/** Attached range partitions wholly before the horizon; the default partition has no bounds. */
+async function pastHorizon(db: Client, parent: string, horizon: Date): Promise<Candidate[]> {
+  const r = await db.query<{ schema: string; name: string; from: Date; to: Date; bytes: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
+            pg_total_relation_size(c.oid) AS bytes
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
+      WHERE i.inhparent = $1::regclass AND b.m IS NOT NULL AND b.m[2]::timestamptz < $2
+      ORDER BY 3`,
+    [parent, horizon],
+  );
+  return r.rows.map((x) => ({
+    schema: x.schema,
+    name: x.name,
+    origin: "past-horizon",
+    from: x.from.toISOString(),
+    to: x.to.toISOString(),
+    tableBytes: Number(x.bytes),
+  }));
+}
+
+/** One transaction per partition: lock it against writes, count it, dump it, verify the dump,
+ *  drop it. The SHARE lock is what makes the count and the dump see the same rows, and keeps an
+ *  attached partition from taking new rows between the dump and the DROP. */
+async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, log: (line: string) => void): Promise<void> {
+  const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
+  const sumFile = sumFileOf(p.file);
+  const created: string[] = [];
+  let inTransaction = false;
+  let committing = false;
+  try {
+    // Claim both names first: an earlier run's dump is never overwritten, nor removed below.
+    for (const f of [p.file, sumFile]) {
+      try {
+        fs.closeSync(fs.openSync(f, "wx"));
+      } catch (err) {
+        throw new Error((err as NodeJS.ErrnoException).code === "EEXIST" ? `${f} exists and is never overwritten` : `cannot create ${f}: ${(err as Error).message}`);
+      }
+      created.push(f);
+    }
+    await db.query("BEGIN");
+    inTransaction = true;
+    await db.query(`SET LOCAL lock_timeout = ${LOCK.timeoutMs}`);
+    // The transaction idles while pg_dump runs.
+    await db.query(`SET LOCAL idle_in_transaction_session_timeout = 0`);
+    await withLockRetries(db, `LOCK TABLE ${rel} IN SHARE MODE`);
+    p.rows = await countRows(db, p);
+    log(`dumping ${p.schema}.${p.name} (${p.rows} rows) to ${p.file}`);
+    await dumpTable(tools, p.schema, p.name, p.file, LOCK.timeoutMs * LOCK.attempts);
+    p.sha256 = await sha256File(p.file);
+    fs.writeFileSync(sumFile, checksumLine(p.sha256, p.file));
+    p.dumpBytes = fs.statSync(p.file).size;
+    // A DROP that commits must not outlive a dump still in the page cache.
+    for (const f of [p.file, sumFile, path.dirname(p.file)]) fsync(f);
+    await verifyDump(tools, p.schema, p.name, p.file, sumFile, p.rows);
+    for (const sql of p.sql) await withLockRetries(db, sql);
+    committing = true;
+    await db.query("COMMIT");
+    p.status = "archived";
+  } catch (err) {
+    if (committing) {
+      // The connection may have gone after the server committed: the dump is then all there is.
+      fail(p, `COMMIT failed (${(err as Error).message}); the dump is kept: check whether ${p.schema}.${p.name} still exists`);
+    } else {
+      if (inTransaction) await db.query("ROLLBACK").catch(() => {});
+      for (const f of created) fs.rmSync(f, { force: true });
+      fail(p, `${(err as Error).message}; nothing was dropped`);
+    }
+    log(`failed ${p.schema}.${p.name}: ${p.reason}`);
+  }
+}
+
+/** DETACH needs ACCESS EXCLUSIVE on the parent: waiting for it long would queue every query on
+ *  the table behind it, so each attempt is short (lock_timeout) and retried after a pause. */
+async function withLockRetries(db: Client, sql: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await db.query("SAVEPOINT archive_lock");
+    try {
+      await db.query(sql);
+      await db.query("RELEASE SAVEPOINT archive_lock");
+      return;
+    } catch (err) {
+      await db.query("ROLLBACK TO SAVEPOINT archive_lock");
+      if ((err as { code?: string }).code !== "55P03" || attempt >= LOCK.attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+async function countRows(db: Client, p: Pick<ArchivedPartition, "schema" | "name">): Promise<number> {
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(p.schema)}.${quoteIdent(p.name)}`);
+  return Number(r.rows[0].n);
+}
+
+function sumFileOf(file: string): string {
+  return `${file}.sha256`;
+}
+
+function fail(p: ArchivedPartition, reason: string): void {
+  p.status = "failed";
+  p.reason = reason;
+}
+
+function fsync(file: string): void {
+  const fd = fs.openSync(file, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
