@@ -1,0 +1,85 @@
+// The CrossGuard policies as plain objects, so tests call validateResource directly (index.ts
+// builds the PolicyPack, whose constructor starts a gRPC server).
+
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { approxMillis, IntervalSyntaxError, parseInterval } from "../config/interval";
+
+export const PARTITIONED_TABLE = "pulumi-nodejs:dynamic/partman:PartitionedTable";
+
+export interface RetentionMinimumConfig {
+  minimumRetention: string;
+  prodStacks: string[];
+}
+
+const isTable = (args: ResourceValidationArgs) => args.type === PARTITIONED_TABLE;
+const tableName = (args: ResourceValidationArgs) => String(args.props.name ?? args.name);
+/** urn:pulumi:<stack>::<project>::<type>::<name> */
+const stackOf = (urn: string) => urn.split(":")[2]?.split("::")[0] ?? "";
+
+export const prodRetentionMinimum: ResourceValidationPolicy = {
+  name: "prod-retention-minimum",
+  description: "Partitioned tables in production stacks keep data at least the configured minimum retention.",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      minimumRetention: { type: "string", default: "90 days" },
+      prodStacks: { type: "array", items: { type: "string" }, default: ["prod"] },
+    },
+  },
+  validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    if (!isTable(args)) return;
+    const { minimumRetention, prodStacks } = { minimumRetention: "90 days", prodStacks: ["prod"], ...args.getConfig<Partial<RetentionMinimumConfig>>() };
+    const stack = stackOf(args.urn);
+    const retention = args.props.retention as string | null | undefined;
+    if (!prodStacks.includes(stack) || retention === null || retention === undefined) return;
+    let minimum;
+    try {
+      minimum = parseInterval(minimumRetention);
+    } catch (err) {
+      if (!(err instanceof IntervalSyntaxError)) throw err;
+      report(`policy config minimumRetention "${minimumRetention}" is not a PostgreSQL interval: ${err.message}`);
+      return;
+    }
+    let value;
+    try {
+      value = parseInterval(retention);
+    } catch (err) {
+      if (!(err instanceof IntervalSyntaxError)) throw err;
+      report(`table ${tableName(args)} in stack ${stack}: retention "${retention}" is not a PostgreSQL interval (${err.message}); write e.g. "${minimumRetention}"`);
+      return;
+    }
+    if (approxMillis(value) < approxMillis(minimum)) {
+      report(
+        `table ${tableName(args)} in stack ${stack}: retention "${retention}" is shorter than the minimum "${minimumRetention}" for production stacks; ` +
+          `set retention to at least "${minimumRetention}" in stacks/Pulumi.${stack}.yaml (or change the policy's minimumRetention)`,
+      );
+    }
+  },
+};
+
+export const tablesProtected: ResourceValidationPolicy = {
+  name: "tables-protected",
+  description: "Partitioned tables are protected, so neither a destroy nor a removal from the stack can delete them.",
+  enforcementLevel: "mandatory",
+  validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    if (isTable(args) && !args.opts.protect) {
+      report(`table ${tableName(args)} is not protected: declare it with { protect: true } (partman-stack's tableOptions() does)`);
+    }
+  },
+};
+
+export const noUnacknowledgedShrink: ResourceValidationPolicy = {
+  name: "no-unacknowledged-shrink",
+  description: "A retention change that makes maintenance drop partitions needs allowDataLoss: true on that table.",
+  enforcementLevel: "mandatory",
+  validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    const drops = args.props.pendingDrops as string[] | undefined;
+    if (!isTable(args) || !drops?.length || args.props.allowDataLoss === true) return;
+    report(
+      `table ${tableName(args)}: this change makes maintenance drop ${drops.length} partition(s) (${drops.join(", ")}) without allowDataLoss: true; ` +
+        `set allowDataLoss: true on the table's entry if the data may go, or keep it with retentionSchema`,
+    );
+  },
+};
+
+export const POLICIES = [prodRetentionMinimum, tablesProtected, noUnacknowledgedShrink];
