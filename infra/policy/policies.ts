@@ -22,27 +22,28 @@ export const prodRetentionMinimum: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
-      minimumRetention: { type: "string", default: "90 days" },
-      prodStacks: { type: "array", items: { type: "string" }, default: ["prod"] },
+      minimumRetention: { type: "string", default: "90 days", description: "Shortest retention allowed in production stacks, a PostgreSQL interval (a month counts as 30 days)." },
+      prodStacks: { type: "array", items: { type: "string" }, default: ["prod"], description: "Stack names the minimum applies to." },
     },
   },
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
     if (!isTable(args)) return;
     const { minimumRetention, prodStacks } = { minimumRetention: "90 days", prodStacks: ["prod"], ...args.getConfig<Partial<RetentionMinimumConfig>>() };
     const stack = stackOf(args.urn);
+    if (!prodStacks.includes(stack)) return;
     const retention = args.props.retention as string | null | undefined;
-    if (!prodStacks.includes(stack) || retention === null || retention === undefined) return;
+    if (retention === null || retention === undefined) return;
     let minimum;
     try {
       minimum = parseInterval(minimumRetention);
     } catch (err) {
       if (!(err instanceof IntervalSyntaxError)) throw err;
-      report(`policy config minimumRetention "${minimumRetention}" is not a PostgreSQL interval: ${err.message}`);
+      report(`policy config minimumRetention "${minimumRetention}" is not a PostgreSQL interval: ${err.message}; set it to e.g. "90 days" in the policy pack config`);
       return;
     }
     let value;
     try {
-      value = parseInterval(retention);
+      value = parseInterval(String(retention));
     } catch (err) {
       if (!(err instanceof IntervalSyntaxError)) throw err;
       report(`table ${tableName(args)} in stack ${stack}: retention "${retention}" is not a PostgreSQL interval (${err.message}); write e.g. "${minimumRetention}"`);
@@ -73,8 +74,10 @@ export const noUnacknowledgedShrink: ResourceValidationPolicy = {
   description: "A retention change that makes maintenance drop partitions needs allowDataLoss: true on that table.",
   enforcementLevel: "mandatory",
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+    // Type first: props is a proxy that throws on unknown values during preview.
+    if (!isTable(args)) return;
     const drops = args.props.pendingDrops as string[] | undefined;
-    if (!isTable(args) || !drops?.length || args.props.allowDataLoss === true) return;
+    if (!drops?.length || args.props.allowDataLoss === true) return;
     report(
       `table ${tableName(args)}: this change makes maintenance drop ${drops.length} partition(s) (${drops.join(", ")}) without allowDataLoss: true; ` +
         `set allowDataLoss: true on the table's entry if the data may go, or keep it with retentionSchema`,
