@@ -9,6 +9,7 @@ import { maintenanceJobProvider as jobs, type JobInputs, type JobOutputs } from 
 import { serverPreflightProvider as preflight, type PreflightInputs } from "../../infra/providers/server-preflight";
 import { PROVIDER_VERSION } from "../../infra/providers/connection";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { eventsTableInputs } from "../helpers/provider-inputs";
 import { createRoles, ddlText, type TestRoles } from "../helpers/roles";
 import { events, specFor } from "../helpers/spec";
 
@@ -44,23 +45,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
     providerVersion: PROVIDER_VERSION,
   });
 
-  const tableInputs = (overrides: Partial<TableInputs> = {}): TableInputs => ({
-    ...connected(),
-    name: "public.events",
-    ddl: "sql/tables/events.sql",
-    ddlSql: ddlText("sql/tables/events.sql"),
-    control: "created_at",
-    interval: "1 day",
-    premake: 4,
-    retention: "30 days",
-    retentionKeepTable: false,
-    retentionSchema: null,
-    startPartition: null,
-    defaultPartition: true,
-    infiniteTimePartitions: true,
-    allowDataLoss: false,
-    ...overrides,
-  });
+  const tableInputs = (overrides: Partial<TableInputs> = {}): TableInputs => eventsTableInputs(connected(), overrides);
 
   describe("PartitionedTable", () => {
     let outs: TableOutputs;

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { inject } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
-import { createRoles, ddlText, type TestRoles } from "../helpers/roles";
+import { eventsTableInputs } from "../helpers/provider-inputs";
+import { createRoles, type TestRoles } from "../helpers/roles";
 import { events, REPO_ROOT, specFor } from "../helpers/spec";
 
 const PROVIDERS = ["partitionedTable", "maintenanceJob", "serverPreflight"];
@@ -61,25 +62,14 @@ describe("dynamic providers after closure serialization", () => {
     const port = Number(new URL(inject("pgUrl")).port);
     const connected = {
       stack: "test",
-      connection: { host: "127.0.0.1", port, database: db.name, user: "postgres", sslmode: "disable" },
+      connection: { host: "127.0.0.1", port, database: db.name, user: "postgres", sslmode: "disable" as const },
       password: "",
       owner: roles.owner,
       providerVersion: "0.0.0-test",
     };
     const input = {
       preflight: { ...connected, partmanVersion: "5.2.4", needCron: true, cronDatabase: "postgres" },
-      table: {
-        ...connected,
-        ...events({ retention: "30 days" }),
-        ddlSql: ddlText("sql/tables/events.sql"),
-        premake: 4,
-        retentionKeepTable: false,
-        retentionSchema: null,
-        startPartition: null,
-        defaultPartition: true,
-        infiniteTimePartitions: true,
-        allowDataLoss: false,
-      },
+      table: eventsTableInputs(connected),
       job: { ...connected, jobName: `partman-${db.name}`, schedule: "*/30 * * * *", analyze: false, enabled: true },
     };
     const result = JSON.parse(execFileSync(process.execPath, [exercise, serialized, JSON.stringify(input)], { cwd: REPO_ROOT }).toString());
