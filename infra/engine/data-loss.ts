@@ -5,6 +5,7 @@
 import { shiftTime, tryParseInterval } from "../config/interval";
 import type { PartitionInfo } from "./introspect";
 import type { ManagedConfig } from "./partman";
+import { fmt } from "./value-text";
 
 export interface DataLoss {
   partitions: PartitionInfo[];
@@ -34,10 +35,9 @@ export function dataLoss(current: RetentionConfig, desired: RetentionConfig, par
   const before = new Set(partitionsDropped(current, partitions, now).map((p) => p.name));
   const lost = partitionsDropped(desired, partitions, now).filter((p) => !before.has(p.name));
   if (lost.length === 0) return null;
-  const show = (v: string | boolean | null) => (v === null ? "(none)" : typeof v === "string" ? `"${v}"` : String(v));
   const because = (["retention", "retention_keep_table", "retention_schema"] as const)
     .filter((k) => current[k] !== desired[k])
-    .map((k) => `${k} ${show(current[k])} → ${show(desired[k])}`);
+    .map((k) => `${k} ${fmt(current[k])} → ${fmt(desired[k])}`);
   return {
     partitions: lost,
     bytes: lost.reduce((n, p) => n + p.bytes, 0),

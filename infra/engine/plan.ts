@@ -8,6 +8,7 @@ import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { DatabaseState, PartConfigRow, TableState } from "./introspect";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, type DataLoss } from "./data-loss";
+import { fmt } from "./value-text";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
@@ -355,10 +356,6 @@ function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall 
 
 function strategyName(s: string | null): string {
   return s === "r" ? "RANGE" : s === "l" ? "LIST" : s === "h" ? "HASH" : "nothing";
-}
-
-export function fmt(v: string | number | boolean | null): string {
-  return v === null ? "(none)" : typeof v === "string" ? `"${v}"` : String(v);
 }
 
 export function inSync(p: Plan): boolean {

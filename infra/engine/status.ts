@@ -52,7 +52,7 @@ export interface StatusReport {
 export async function status(session: Session, spec: StackSpec): Promise<StatusReport> {
   const state = await introspect(session, spec);
   const db = session.target;
-  const now = (await db.query<{ now: Date }>("SELECT now() AS now")).rows[0].now;
+  const now = new Date(state.now);
   const tables: TableStatus[] = [];
   for (const t of spec.tables) {
     const ts = state.tables[t.name];

@@ -9,7 +9,8 @@ import type { StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type PartitionInfo, type TableState } from "./introspect";
 import { defaultPartitionName, type PartmanInstall } from "./partman";
-import { fmt, plan } from "./plan";
+import { plan } from "./plan";
+import { fmt } from "./value-text";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -50,7 +50,13 @@ export function declaredTable(spec: StackSpec, name: string): TableSpec {
   return t;
 }
 
-async function open(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<Migration> {
+/** The migration of a declared table, and its recorded state (null: none in progress). */
+async function open(
+  session: Session,
+  spec: StackSpec,
+  name: string,
+  opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">,
+): Promise<{ m: Migration; state: MigrationState | null }> {
   const table = declaredTable(spec, name);
   if (nameTooLong(table.table)) throw new MigrationRefused([`table name ${table.table} is too long for the migration's helper objects (at most 47 bytes)`]);
   const exec = executor(session.target, opts.dryRun, opts.print);
@@ -69,7 +75,7 @@ async function open(session: Session, spec: StackSpec, name: string, opts: Pick<
   const started = await readState(exec, n);
   if (started) source.keyColumns = started.key_columns;
   const type = (c: string) => source.columns.find((x) => x.name === c)?.type ?? "text";
-  return {
+  const m: Migration = {
     exec,
     table,
     partman,
@@ -80,6 +86,7 @@ async function open(session: Session, spec: StackSpec, name: string, opts: Pick<
     lockTimeoutMs: opts.lockTimeoutMs,
     log: opts.log,
   };
+  return { m, state: started };
 }
 
 export interface RunResult {
@@ -95,9 +102,10 @@ export interface RunResult {
 }
 
 export async function migrateRun(session: Session, spec: StackSpec, name: string, opts: MigrateOptions): Promise<RunResult> {
-  const m = await open(session, spec, name, opts);
+  const opened = await open(session, spec, name, opts);
+  const m = opened.m;
   const n = m.names;
-  let state = await readState(m.exec, n);
+  let state = opened.state;
   if (state?.phase === "swapped") {
     return { phase: "swapped", table: n.key, alreadySwapped: true, rowsCopied: Number(state.rows_copied), changesApplied: Number(state.changes_applied), verification: null, swap: null, retired: `${n.schema}.${n.retiredName}` };
   }
@@ -202,8 +210,7 @@ export interface StatusResult {
 }
 
 export async function migrateStatus(session: Session, spec: StackSpec, name: string): Promise<StatusResult> {
-  const m = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
-  const state = await readState(m.exec, m.names);
+  const { m, state } = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
   if (!state) return { table: m.names.key, phase: "none", rowsCopied: 0, rowsRemaining: 0, rowsPerSecond: 0, etaSeconds: null, pendingChanges: 0, swapLockMs: null, retired: null, startedAt: null };
   const copied = Number(state.rows_copied);
   const seconds = (state.updated_at.getTime() - state.copy_started_at.getTime()) / 1000;
@@ -225,8 +232,7 @@ export async function migrateStatus(session: Session, spec: StackSpec, name: str
 }
 
 export async function migrateRollback(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<"abandoned" | "restored"> {
-  const m = await open(session, spec, name, opts);
-  const state = await readState(m.exec, m.names);
+  const { m, state } = await open(session, spec, name, opts);
   if (!state) throw new MigrationRefused([`no migration of ${m.names.key} is in progress`]);
   return rollback(m, state, MIGRATE_DEFAULTS.lockAttempts);
 }
@@ -241,8 +247,7 @@ export interface FinishPreview {
 
 /** What finish will drop, and how to back it up first. */
 export async function finishPreview(session: Session, spec: StackSpec, name: string): Promise<FinishPreview> {
-  const m = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
-  const state = await readState(m.exec, m.names);
+  const { m, state } = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
   if (state?.phase !== "swapped") {
     throw new MigrationRefused([`${m.names.key} has not been swapped yet (${state ? "the copy is still running: migrate run" : "no migration in progress"}); finish comes after the swap`]);
   }
@@ -258,8 +263,7 @@ export async function finishPreview(session: Session, spec: StackSpec, name: str
 }
 
 export async function migrateFinish(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<void> {
-  const m = await open(session, spec, name, opts);
-  const state = await readState(m.exec, m.names);
+  const { m, state } = await open(session, spec, name, opts);
   if (state?.phase !== "swapped") throw new MigrationRefused([`${m.names.key} has not been swapped yet; finish comes after the swap`]);
   await finish(m, MIGRATE_DEFAULTS.lockAttempts);
 }
