@@ -1,5 +1,6 @@
 // Human-readable output of plans and status reports; --json prints the same data unformatted.
 
+import type { ApplyResult } from "../engine/apply";
 import type { Plan, Step } from "../engine/plan";
 import type { StatusReport, TableStatus } from "../engine/status";
 
@@ -13,8 +14,10 @@ const SYMBOL: Record<Step["action"], string> = {
   "drop-default": "-",
   "update-config": "~",
   "run-maintenance": ">",
+  "install-procedure": "+",
   "schedule-job": "+",
   "alter-job": "~",
+  "reassign-job": "~",
   "unschedule-job": "-",
 };
 
@@ -30,7 +33,7 @@ export function formatPlan(p: Plan): string {
     for (const sql of s.sql) lines.push(...sql.split("\n").map((l) => `        ${l}`));
   }
   if (p.problems.length > 0) {
-    lines.push("", "Problems (nothing will be applied until they are fixed):");
+    lines.push("", "Problems (apply leaves what they name alone until they are fixed):");
     for (const x of p.problems) lines.push(`  ✗ ${x.message}`);
   }
   if (p.warnings.length > 0) {
@@ -43,6 +46,23 @@ export function formatPlan(p: Plan): string {
     p.steps.length === 0 && p.problems.length === 0
       ? `No changes: database ${p.database} matches stack ${p.stack}.`
       : `Plan: ${p.steps.length} change(s) in ${transactions} transaction(s)${p.problems.length ? `, ${p.problems.length} problem(s)` : ""}.`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/** What an apply did: each transaction that committed, and what was blocked or failed instead. */
+export function formatApply(p: Plan, r: ApplyResult): string {
+  const lines = [`Stack ${p.stack} → database ${p.database}`];
+  for (const u of r.applied) lines.push(`  ✓ ${u.unit}${u.database !== p.database ? ` (in database ${u.database})` : ""}: ${u.steps.map((s) => s.summary).join("; ")} (${u.ms} ms)`);
+  for (const x of r.blocked) lines.push(`  ✗ blocked: ${x.message}`);
+  for (const f of r.failed) lines.push(`  ✗ failed: ${f.message.replace(/\n/g, "\n      ")}`);
+  const steps = r.applied.reduce((n, u) => n + u.steps.length, 0);
+  const notApplied = r.blocked.length + r.failed.length;
+  lines.push(
+    "",
+    r.applied.length === 0 && notApplied === 0
+      ? `No changes: database ${p.database} matches stack ${p.stack}.`
+      : `Applied ${steps} change(s) in ${r.applied.length} transaction(s)${notApplied ? `; ${notApplied} not applied (above): the rest is unchanged for them` : ""}.`,
   );
   return lines.join("\n") + "\n";
 }

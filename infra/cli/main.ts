@@ -17,7 +17,9 @@ export const USAGE = `Usage: partman-stack <command> [options]
 Commands:
   plan     Show the changes that would bring the database to the stack's declaration, with their SQL.
            Exit 0 = in sync, 2 = changes pending, 1 = error.
-  apply    Apply those changes (each table in one transaction). Exit 0 = done, 1 = error.
+  apply    Apply those changes (each table in one transaction). A table or the job that is blocked
+           by a problem, or whose transaction fails, is left unchanged and the rest is applied.
+           Exit 0 = all applied, 3 = some blocked or failed (named), 1 = error.
   verify   Health checks to alert on: tables partitioned and registered, part_config as declared,
            partitions premade ahead, default partitions empty, pruning works, the maintenance job
            scheduled, active and succeeding. Exit 0 = healthy (warnings allowed), 1 = a check failed.
@@ -89,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     databaseUrl: values["database-url"],
     json: values.json!,
     log: (line: string) => process.stderr.write(`${line}\n`),
+    command: positionals.join(" "),
   };
   try {
     switch (command) {

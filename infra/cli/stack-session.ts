@@ -1,10 +1,10 @@
 // Shared by every command that talks to a stack's database: load and validate the stack file,
-// resolve its connection, and open a session for the duration of one command.
+// resolve its connection, and open the stack's session for the duration of one command.
 
 import { findProjectRoot, loadStack } from "../config/stack-file";
 import type { StackSpec } from "../config/types";
 import { resolveConnection } from "../db/connection";
-import { openSession, type Session } from "../db/session";
+import { withSession, type Session } from "../db/session";
 
 export interface StackOptions {
   stack: string;
@@ -13,15 +13,13 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Project root; found from the working directory when absent. */
   root?: string;
+  /** The command, as other sessions see it in pg_stat_activity. */
+  command?: string;
 }
 
 export async function withStack<T>(opts: StackOptions, fn: (session: Session, spec: StackSpec) => Promise<T>): Promise<T> {
   const spec = loadStack(opts.root ?? findProjectRoot(), opts.stack);
   const config = await resolveConnection(spec, { databaseUrl: opts.databaseUrl, log: opts.log });
-  const session = await openSession(config);
-  try {
-    return await fn(session, spec);
-  } finally {
-    await session.close();
-  }
+  const purpose = `${opts.command ?? "cli"} --stack ${spec.stack}`;
+  return withSession(config, { owner: spec.roles.owner, purpose }, (session) => fn(session, spec));
 }

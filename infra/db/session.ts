@@ -1,5 +1,7 @@
-// Connections the engine works through: the target database, and the database pg_cron lives in
-// (cron.database_name), which may be another database on the same server.
+// The one way every front end (CLI, Pulumi providers, migrate, archive) talks to a stack's
+// database: connections to the target database and to the database pg_cron lives in
+// (cron.database_name), all in UTC, all acting as the stack's owner role when it exists, so what
+// any of them creates (tables, partitions, the cron job) belongs to the same role.
 
 import { Client, type ClientConfig } from "pg";
 import { quoteIdent } from "../config/identifiers";
@@ -9,17 +11,32 @@ export interface Session {
   target: Client;
   /** Name of the target database. */
   database: string;
+  /** The role the session acts as: the stack's owner role when it exists, else the user it connected as. */
+  role: string;
   /** A connection to `database` on the same server (the target itself when it is the same one). */
   on(database: string): Promise<Client>;
   close(): Promise<void>;
 }
 
-/** Every connection runs in UTC: pg_partman computes child boundaries in the session's TimeZone. */
-export async function connectClient(config: ClientConfig): Promise<Client> {
+export interface SessionOptions {
+  /** The stack's owner role: acted as (SET ROLE) when it exists. null: act as the connecting user. */
+  owner: string | null;
+  /** What the session is for, shown in pg_stat_activity.application_name: a waiting apply names the
+   *  session it waits for by it. */
+  purpose?: string;
+}
+
+/** pg_partman lays boundaries out in the session's TimeZone, and node-postgres parses intervals in
+ *  the postgres IntervalStyle: both are fixed whatever the server, database or role sets. */
+const SESSION_SETTINGS = "-c TimeZone=UTC -c IntervalStyle=postgres";
+/** NAMEDATALEN - 1: the server truncates a longer application_name. */
+const APPLICATION_NAME_BYTES = 63;
+
+async function connect(config: ClientConfig, purpose: string | undefined): Promise<Client> {
   const client = new Client({
     ...config,
-    options: [config.options, "-c TimeZone=UTC"].filter(Boolean).join(" "),
-    application_name: config.application_name ?? "partman-stack",
+    options: [config.options, SESSION_SETTINGS].filter(Boolean).join(" "),
+    application_name: Buffer.from(`partman-stack${purpose ? ` ${purpose}` : ""}`).subarray(0, APPLICATION_NAME_BYTES).toString(),
   });
   try {
     await client.connect();
@@ -30,36 +47,48 @@ export async function connectClient(config: ClientConfig): Promise<Client> {
   return client;
 }
 
-export interface SessionOptions {
-  /** SET ROLE on every connection, so what the session creates (tables, partitions, cron jobs)
-   *  belongs to that role, e.g. the stack's owner role, not the admin who connects. */
-  role?: string | null;
+/** The owner role if it exists and the connecting user may act as it; null if it does not exist. */
+async function ownerToActAs(client: Client, owner: string | null): Promise<string | null> {
+  if (!owner) return null;
+  const r = (
+    await client.query<{ exists: boolean; member: boolean; user: string }>(
+      `SELECT r.oid IS NOT NULL AS exists, coalesce(pg_has_role(session_user, r.oid, 'MEMBER'), false) AS member, session_user AS user
+         FROM (SELECT 1) x LEFT JOIN pg_roles r ON r.rolname = $1`,
+      [owner],
+    )
+  ).rows[0];
+  if (!r.exists) return null;
+  if (!r.member) {
+    throw new Error(
+      `role ${owner} (the stack's owner role) exists, so partman-stack acts as it, but ${r.user} is not a member of it: ` +
+        `GRANT ${quoteIdent(owner)} TO ${quoteIdent(r.user)} (the Pulumi program's admin-acts-as-owner GrantRole does), or name another role in partman-stack:roles.owner`,
+    );
+  }
+  return owner;
 }
 
-export async function openSession(config: ClientConfig, opts: SessionOptions = {}): Promise<Session> {
-  const connect = async (c: ClientConfig) => {
-    const client = await connectClient(c);
-    if (opts.role) {
-      try {
-        await client.query(`SET ROLE ${quoteIdent(opts.role)}`);
-      } catch (err) {
-        await client.end();
-        throw new Error(`cannot act as role ${opts.role} (SET ROLE failed: ${(err as Error).message}); grant it to ${c.user ?? "the connecting user"}`);
-      }
-    }
-    return client;
-  };
-  const target = await connect(config);
-  const database = (await target.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db;
+export async function openSession(config: ClientConfig, opts: SessionOptions): Promise<Session> {
+  const target = await connect(config, opts.purpose);
+  let role: string | null;
+  try {
+    role = await ownerToActAs(target, opts.owner);
+    if (role) await target.query(`SET ROLE ${quoteIdent(role)}`);
+  } catch (err) {
+    await target.end();
+    throw err;
+  }
+  const who = (await target.query<{ db: string; role: string }>("SELECT current_database() AS db, current_user AS role")).rows[0];
   const others = new Map<string, Client>();
   return {
     target,
-    database,
+    database: who.db,
+    role: who.role,
     async on(name: string) {
-      if (name === database) return target;
+      if (name === who.db) return target;
       let c = others.get(name);
       if (!c) {
-        c = await connect({ ...config, database: name });
+        c = await connect({ ...config, database: name }, opts.purpose);
+        if (role) await c.query(`SET ROLE ${quoteIdent(role)}`);
         others.set(name, c);
       }
       return c;
@@ -68,4 +97,13 @@ export async function openSession(config: ClientConfig, opts: SessionOptions = {
       await Promise.allSettled([target.end(), ...[...others.values()].map((c) => c.end())]);
     },
   };
+}
+
+export async function withSession<T>(config: ClientConfig, opts: SessionOptions, fn: (session: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(config, opts);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
 }

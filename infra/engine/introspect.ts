@@ -1,10 +1,10 @@
 // Reads what a database actually has, for the tables and job a stack declares. Read-only.
 
-import type { Client } from "pg";
+import type { Client, QueryResultRow } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { partmanInstall, type PartmanInstall } from "./partman";
+import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "./partman";
 
 export interface PartConfigRow {
   parent_table: string;
@@ -54,6 +54,13 @@ export interface CronJob {
   active: boolean;
 }
 
+export interface JobRun {
+  status: string;
+  start: string | null;
+  end: string | null;
+  message: string | null;
+}
+
 export interface CronState {
   preloaded: boolean;
   /** cron.database_name: where the extension and its jobs live. */
@@ -61,7 +68,13 @@ export interface CronState {
   /** Installed pg_cron version in that database; null if the extension is not created. */
   version: string | null;
   availableVersion: string | null;
+  /** The job named maintenance.jobName that maintains this database, whichever user scheduled it. */
   job: CronJob | null;
+  /** Its latest run (cron.job_run_details). */
+  lastRun: JobRun | null;
+  /** Other jobs of that name in the way: a second one for this database, or the acting role's for
+   *  another database (pg_cron keeps one job per name and user: scheduling would take it over). */
+  clashes: CronJob[];
 }
 
 export interface DatabaseState {
@@ -80,6 +93,9 @@ export interface DatabaseState {
   tables: Record<string, TableState>;
   /** Partition sets registered with pg_partman that the stack does not declare. */
   undeclared: string[];
+  /** The comment marking the installed maintenance procedure's version (see maintenanceProcedure);
+   *  null when it is not installed. */
+  maintenanceProcedure: string | null;
 }
 
 export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
@@ -132,6 +148,13 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     schemas,
     tables,
     undeclared,
+    maintenanceProcedure: (
+      await db.query<{ mark: string | null }>(
+        `SELECT obj_description(p.oid, 'pg_proc') AS mark FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $1 AND p.proname = 'run_maintenance'`,
+        [MAINTENANCE_SCHEMA],
+      )
+    ).rows[0]?.mark ?? null,
   };
 }
 
@@ -203,56 +226,69 @@ async function partitionsOf(db: Client, schema: string, table: string): Promise<
 }
 
 async function cronState(session: Session, jobName: string): Promise<CronState> {
-  const settings = await cronSettings(session.target);
-  const state: CronState = { preloaded: settings.preloaded, database: null, version: null, availableVersion: null, job: null };
-  if (!settings.preloaded) return state;
-  state.database = settings.database;
+  const settings = await asSessionUser(session.target, (db) =>
+    db.query<{ preload: string; database: string | null }>(
+      `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('cron.database_name', true) AS database`,
+    ),
+  ).catch((err: Error) => {
+    throw new Error(
+      `cannot read shared_preload_libraries and cron.database_name (${err.message}), which partman-stack checks before scheduling maintenance: ` +
+        `GRANT pg_read_all_settings TO the connecting role (or connect as an admin role)`,
+    );
+  });
+  const preloaded = settings.rows[0].preload.split(",").map((x) => x.trim().replace(/^"|"$/g, "")).includes("pg_cron");
+  const state: CronState = { preloaded, database: null, version: null, availableVersion: null, job: null, lastRun: null, clashes: [] };
+  if (!preloaded) return state;
+  state.database = settings.rows[0].database || "postgres";
   const cronDb = await session.on(state.database);
   const ext = await cronDb.query<{ installed: string | null; available: string | null }>(
     `SELECT installed_version AS installed, default_version AS available FROM pg_available_extensions WHERE name = 'pg_cron'`,
   );
   state.version = ext.rows[0]?.installed ?? null;
   state.availableVersion = ext.rows[0]?.available ?? null;
-  if (state.version) {
-    const job = await cronDb.query<CronJob>(
-      `SELECT jobid::int AS jobid, jobname::text AS jobname, schedule, command, database, username, active
-         FROM cron.job WHERE jobname = $1 AND username = current_user`,
+  if (!state.version) return state;
+  // cron.job and cron.job_run_details show each role only its own rows (row-level security): read
+  // them as the acting role and as the connecting user, so a job is found whoever scheduled it.
+  const read = async <R extends QueryResultRow>(sql: string, params: unknown[]) => [
+    ...(await cronDb.query<R>(sql, params)).rows,
+    ...(await asSessionUser(cronDb, (db) => db.query<R>(sql, params))).rows,
+  ];
+  const named = unique(
+    await read<CronJob>(
+      `SELECT jobid::int AS jobid, jobname::text AS jobname, schedule, command, database, username, active FROM cron.job WHERE jobname = $1`,
       [jobName],
+    ),
+  );
+  const ours = named.filter((j) => j.database === session.database);
+  state.job = ours.find((j) => j.username === session.role) ?? ours[0] ?? null;
+  state.clashes = named.filter((j) => j !== state.job && (j.database === session.database || j.username === session.role));
+  if (state.job) {
+    const runs = await read<{ status: string; start_time: Date | null; end_time: Date | null; return_message: string | null }>(
+      `SELECT status, start_time, end_time, return_message FROM cron.job_run_details WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST LIMIT 1`,
+      [state.job.jobid],
     );
-    state.job = job.rows[0] ?? null;
+    const last = runs.sort((a, b) => (b.start_time?.getTime() ?? 0) - (a.start_time?.getTime() ?? 0))[0];
+    state.lastRun = last
+      ? { status: last.status, start: last.start_time?.toISOString() ?? null, end: last.end_time?.toISOString() ?? null, message: last.return_message }
+      : null;
   }
   return state;
 }
 
-/** Reading these settings needs superuser or pg_read_all_settings. A session acting as the owner
- *  role (SET ROLE, as the Pulumi providers do) reads them as the admin it connected as. */
-async function cronSettings(db: Client): Promise<{ preloaded: boolean; database: string }> {
-  const who = (
-    await db.query<{ current: boolean; session: boolean; differ: boolean }>(
-      `SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') AS current,
-              pg_has_role(session_user, 'pg_read_all_settings', 'USAGE') AS session,
-              current_user <> session_user AS differ`,
-    )
-  ).rows[0];
-  if (!who.current && !who.session) {
-    throw new Error(
-      `role ${(await db.query("SELECT session_user AS u")).rows[0].u} cannot read shared_preload_libraries and cron.database_name, ` +
-        `which partman-stack checks before scheduling maintenance: GRANT pg_read_all_settings TO it (or connect as an admin role)`,
-    );
+function unique(jobs: CronJob[]): CronJob[] {
+  return [...new Map(jobs.map((j) => [j.jobid, j])).values()].sort((a, b) => a.jobid - b.jobid);
+}
+
+/** Runs fn as the user the session connected as (SET LOCAL ROLE NONE), for what only it may read:
+ *  server settings (superuser or pg_read_all_settings) and its own cron jobs. */
+async function asSessionUser<T>(db: Client, fn: (db: Client) => Promise<T>): Promise<T> {
+  await db.query("BEGIN");
+  try {
+    await db.query("SET LOCAL ROLE NONE");
+    return await fn(db);
+  } finally {
+    await db.query("COMMIT");
   }
-  const read = `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('cron.database_name', true) AS database`;
-  let r: { preload: string; database: string | null };
-  if (!who.current && who.differ) {
-    await db.query("BEGIN");
-    try {
-      await db.query("SET LOCAL ROLE NONE");
-      r = (await db.query(read)).rows[0];
-    } finally {
-      await db.query("COMMIT");
-    }
-  } else r = (await db.query(read)).rows[0];
-  const preloaded = r.preload.split(",").map((x) => x.trim().replace(/^"|"$/g, "")).includes("pg_cron");
-  return { preloaded, database: r.database || "postgres" };
 }
 
 export function partmanTable(p: PartmanInstall, table: string): string {

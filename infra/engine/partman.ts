@@ -1,8 +1,12 @@
 // Everything that differs between pg_partman 4.x and 5.x lives here; the rest of the engine
 // asks this module for SQL and never branches on the version itself.
 
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import type { TableSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import type { PartConfigRow } from "./introspect";
 
 export interface PartmanInstall {
   version: string;
@@ -24,6 +28,15 @@ export interface ManagedConfig {
   automatic_maintenance: "on" | "off";
 }
 
+/** The declaration key behind each part_config column partman-stack sets from the declaration. */
+export const DECLARED_COLUMNS = [
+  ["premake", "premake"],
+  ["retention", "retention"],
+  ["retentionKeepTable", "retention_keep_table"],
+  ["retentionSchema", "retention_schema"],
+  ["infiniteTimePartitions", "infinite_time_partitions"],
+] as const;
+
 export function desiredConfig(t: TableSpec): ManagedConfig {
   return {
     premake: t.premake,
@@ -33,6 +46,17 @@ export function desiredConfig(t: TableSpec): ManagedConfig {
     infinite_time_partitions: t.infiniteTimePartitions,
     // run_maintenance_proc() skips sets whose automatic_maintenance is off.
     automatic_maintenance: "on",
+  };
+}
+
+export function managedFromRow(row: PartConfigRow): ManagedConfig {
+  return {
+    premake: row.premake,
+    retention: row.retention,
+    retention_keep_table: row.retention_keep_table,
+    retention_schema: row.retention_schema,
+    infinite_time_partitions: row.infinite_time_partitions,
+    automatic_maintenance: row.automatic_maintenance === "off" ? "off" : "on",
   };
 }
 
@@ -75,9 +99,28 @@ export function runTableMaintenanceSql(p: PartmanInstall, t: TableSpec): string 
   return `SELECT ${quoteIdent(p.schema)}.run_maintenance(p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}, p_analyze => false);`;
 }
 
-/** What the pg_cron job runs: the procedure commits after each partition set. */
-export function maintenanceCommand(schema: string, analyze: boolean): string {
-  return `CALL ${quoteIdent(schema)}.run_maintenance_proc(p_analyze => ${analyze})`;
+/** pg_partman's own lock around a maintenance run (both majors): a run_maintenance() that finds it
+ *  taken returns with only a NOTICE. 4.7's run_maintenance_proc holds it for its whole loop. */
+export const PARTMAN_MAINTENANCE_LOCK = "pg_partman run_maintenance";
+
+/** partman-stack's schema in the target database: the maintenance procedure the job calls. */
+export const MAINTENANCE_SCHEMA = "partman_stack";
+export const MAINTENANCE_PROCEDURE_FILE = "sql/maintenance/run_maintenance.sql";
+// Read when the module loads, so a closure-serialized provider carries the text.
+const MAINTENANCE_PROCEDURE_SQL = fs.readFileSync(path.join(__dirname, "../..", MAINTENANCE_PROCEDURE_FILE), "utf8");
+
+/** The procedure's SQL for this pg_partman, ending with a comment that marks the installed version:
+ *  introspect reads the mark back, and plan reinstalls the procedure when it differs. */
+export function maintenanceProcedure(p: PartmanInstall): { mark: string; sql: string } {
+  const body = MAINTENANCE_PROCEDURE_SQL.replace(/@extschema@/g, quoteIdent(p.schema)).trim();
+  const mark = `partman-stack ${MAINTENANCE_PROCEDURE_FILE} sha256:${crypto.createHash("sha256").update(body).digest("hex").slice(0, 16)}`;
+  return { mark, sql: `${body}\n\nCOMMENT ON PROCEDURE ${MAINTENANCE_SCHEMA}.run_maintenance(boolean) IS ${quoteLiteral(mark)};` };
+}
+
+/** What the pg_cron job runs: pg_partman's run_maintenance_proc (it commits after each partition
+ *  set) through the procedure above, so it runs in UTC whatever the server's TimeZone. */
+export function maintenanceCommand(analyze: boolean): string {
+  return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(p_analyze => ${analyze})`;
 }
 
 export function createExtensionSql(schema: string, version: string | null): string[] {

@@ -5,7 +5,7 @@
 import type { StackSpec, TableSpec } from "../config/types";
 import { sameInterval, tryParseInterval } from "../config/interval";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
-import type { DatabaseState, PartConfigRow, TableState } from "./introspect";
+import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
@@ -15,7 +15,10 @@ import {
   createParentSql,
   desiredConfig,
   dropFreshDefaultSql,
+  MAINTENANCE_PROCEDURE_FILE,
   maintenanceCommand,
+  maintenanceProcedure,
+  managedFromRow,
   partmanInstall,
   runTableMaintenanceSql,
   updateConfigSql,
@@ -33,8 +36,10 @@ export type StepAction =
   | "create-default"
   | "update-config"
   | "run-maintenance"
+  | "install-procedure"
   | "schedule-job"
   | "alter-job"
+  | "reassign-job"
   | "unschedule-job";
 
 export interface PropertyChange {
@@ -57,10 +62,14 @@ export interface Step {
   sql: string[];
 }
 
-/** Something that blocks the plan: nothing is applied while any exists. */
+/** Something that blocks a unit: apply leaves that unit alone (and applies the others). */
 export interface Problem {
+  /** The unit it blocks. */
+  unit: string;
   table?: string;
   message: string;
+  /** Set when the problem is an unacknowledged change that makes maintenance drop partitions. */
+  dataLoss?: DataLoss;
 }
 
 export interface Plan {
@@ -73,6 +82,9 @@ export interface Plan {
 }
 
 const PARTMAN_SCHEMA = "partman";
+export const EXTENSIONS_UNIT = "extensions";
+export const JOB_UNIT = "maintenance job";
+export const tableUnit = (name: string) => `table ${name}`;
 
 /** What a plan covers: everything (the CLI), or one table or the job alone (a Pulumi resource each,
  *  with the extensions created by their own resources). */
@@ -87,7 +99,7 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
 
   let partman = state.partman;
   if (parts.includes("extension")) partman = planExtension(spec, state, out);
-  else if (!partman) problems.push({ message: partmanMissing(state) });
+  else if (!partman) problems.push({ unit: EXTENSIONS_UNIT, message: partmanMissing(state) });
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
@@ -137,11 +149,11 @@ function planExtension(spec: StackSpec, state: DatabaseState, out: Out): Partman
   if (spec.tables.length === 0) return null;
   const version = wanted ?? state.partmanDefault;
   if (!version || !state.partmanAvailable.includes(version)) {
-    out.problems.push({ message: partmanUnavailable(state, wanted) });
+    out.problems.push({ unit: EXTENSIONS_UNIT, message: partmanUnavailable(state, wanted) });
     return null;
   }
   out.steps.push({
-    unit: "extensions",
+    unit: EXTENSIONS_UNIT,
     database: state.database,
     action: "create-extension",
     summary: `create extension pg_partman ${version} in schema ${PARTMAN_SCHEMA}`,
@@ -159,16 +171,17 @@ function planTable(
   now: Date,
   out: Out,
 ): Step[] | null {
+  const unit = tableUnit(t.name);
   const problems = tableProblems(t, ts);
   if (problems.length > 0) {
-    out.problems.push(...problems.map((message) => ({ table: t.name, message })));
+    out.problems.push(...problems.map((message) => ({ unit, table: t.name, message })));
     return null;
   }
   if (!partman) return null;
 
   const steps: Step[] = [];
   const step = (action: StepAction, summary: string, sql: string[], changes?: PropertyChange[], loss?: DataLoss) =>
-    steps.push({ unit: `table ${t.name}`, database, action, table: t.name, summary, sql, ...(changes ? { changes } : {}), ...(loss ? { dataLoss: loss } : {}) });
+    steps.push({ unit, database, action, table: t.name, summary, sql, ...(changes ? { changes } : {}), ...(loss ? { dataLoss: loss } : {}) });
 
   for (const schema of [t.schema, t.retentionSchema]) {
     if (schema && !schemas.has(schema)) {
@@ -208,7 +221,9 @@ function planTable(
   const loss = ts.partConfig && changes.length > 0 ? dataLoss(current, desired, ts.partitions, now) : null;
   if (loss && !t.allowDataLoss) {
     out.problems.push({
+      unit,
       table: t.name,
+      dataLoss: loss,
       message:
         `${describeLoss(t.name, loss)}; nothing is changed. If that is intended, set allowDataLoss: true on this table's entry in the stack file ` +
         `(and remove it after the apply); to keep the data instead, set retentionSchema (pg_partman then moves expired partitions there, and partman-stack archive dumps them)`,
@@ -269,17 +284,6 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
   return problems;
 }
 
-function managedFromRow(row: PartConfigRow): ManagedConfig {
-  return {
-    premake: row.premake,
-    retention: row.retention,
-    retention_keep_table: row.retention_keep_table,
-    retention_schema: row.retention_schema,
-    infinite_time_partitions: row.infinite_time_partitions,
-    automatic_maintenance: row.automatic_maintenance === "off" ? "off" : "on",
-  };
-}
-
 function configChanges(current: ManagedConfig, desired: ManagedConfig): PropertyChange[] {
   const changes: PropertyChange[] = [];
   for (const key of Object.keys(desired) as (keyof ManagedConfig)[]) {
@@ -298,44 +302,65 @@ function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall 
   const m = spec.maintenance;
   const cron = state.cron;
   const wanted = m.enabled && haveTables;
+  const unit = JOB_UNIT;
+  const problem = (message: string) => out.problems.push({ unit, message });
   if (!cron.preloaded || !cron.database) {
-    if (wanted) out.problems.push({ message: cronNotLoaded(state) });
+    if (wanted) problem(cronNotLoaded(state));
     return;
   }
-  const unit = "maintenance job";
   const at = cron.database;
+  const step = (s: Omit<Step, "unit">) => out.steps.push({ unit, ...s });
   if (!cron.version) {
     if (!wanted) return;
     if (!cron.availableVersion) {
-      out.problems.push({ message: cronFilesMissing() });
+      problem(cronFilesMissing());
       return;
     }
-    out.steps.push({ unit, database: at, action: "create-cron-extension", summary: `create extension pg_cron in database ${at}`, sql: ["CREATE EXTENSION IF NOT EXISTS pg_cron;"] });
+    step({ database: at, action: "create-cron-extension", summary: `create extension pg_cron in database ${at}`, sql: ["CREATE EXTENSION IF NOT EXISTS pg_cron;"] });
   }
   const job = cron.job;
+  if (cron.clashes.length > 0) {
+    problem(
+      `pg_cron job name ${m.jobName} is also used by ${cron.clashes.map((j) => `jobid ${j.jobid} (user ${j.username}, database ${j.database})`).join(", ")}: ` +
+        `partman-stack keeps one job per stack and pg_cron one per name and user, so give this stack its own maintenance.jobName ` +
+        `(or unschedule the stray job with SELECT cron.unschedule(<jobid>))`,
+    );
+    return;
+  }
   if (!wanted) {
     if (job) {
-      out.steps.push({
-        unit, database: at, action: "unschedule-job",
+      step({
+        database: at, action: "unschedule-job",
         summary: `unschedule pg_cron job ${job.jobname} (${m.enabled ? "no tables are declared" : "maintenance.enabled is false"})`,
-        sql: [`SELECT cron.unschedule(${quoteLiteral(job.jobname)});`],
+        sql: asJobOwner(job, state, [`SELECT cron.unschedule(${job.jobid});`]),
       });
     }
     return;
   }
   if (!partman) return;
-  const command = maintenanceCommand(partman.schema, m.analyze);
+  const procedure = maintenanceProcedure(partman);
+  if (state.maintenanceProcedure !== procedure.mark) {
+    step({
+      database: state.database, action: "install-procedure",
+      summary: `${state.maintenanceProcedure ? "update" : "install"} procedure partman_stack.run_maintenance from ${MAINTENANCE_PROCEDURE_FILE} (pg_partman's maintenance, in UTC)`,
+      sql: [procedure.sql],
+    });
+  }
+  const command = maintenanceCommand(m.analyze);
+  const schedule =
+    at === state.database
+      ? `SELECT cron.schedule(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)});`
+      : `SELECT cron.schedule_in_database(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)}, ${quoteLiteral(state.database)});`;
   if (!job) {
-    const sql =
-      at === state.database
-        ? `SELECT cron.schedule(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)});`
-        : `SELECT cron.schedule_in_database(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)}, ${quoteLiteral(state.database)});`;
-    out.steps.push({ unit, database: at, action: "schedule-job", summary: `schedule pg_cron job ${m.jobName} at "${m.schedule}": ${command}`, sql: [sql] });
+    step({ database: at, action: "schedule-job", summary: `schedule pg_cron job ${m.jobName} at "${m.schedule}": ${command}`, sql: [schedule] });
     return;
   }
-  if (job.database !== state.database) {
-    out.problems.push({
-      message: `pg_cron job ${job.jobname} already maintains database ${job.database}; give this stack its own maintenance.jobName`,
+  if (job.username !== state.user) {
+    // A job runs as the user who scheduled it: the partitions it makes must belong to the role that owns the tables.
+    step({
+      database: at, action: "reassign-job",
+      summary: `reschedule pg_cron job ${job.jobname} (jobid ${job.jobid}) as ${state.user} instead of ${job.username}, at "${m.schedule}": ${command}`,
+      sql: [...asJobOwner(job, state, [`SELECT cron.unschedule(${job.jobid});`]), schedule],
     });
     return;
   }
@@ -344,14 +369,20 @@ function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall 
   if (job.command !== command) changes.push({ property: "command", from: job.command, to: command });
   if (!job.active) changes.push({ property: "active", from: false, to: true });
   if (changes.length === 0) return;
-  out.steps.push({
-    unit, database: at, action: "alter-job",
+  step({
+    database: at, action: "alter-job",
     summary: `alter pg_cron job ${job.jobname}: ${changes.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ")}`,
     changes,
     sql: [
       `SELECT cron.alter_job(job_id => ${job.jobid}, schedule => ${quoteLiteral(m.schedule)}, command => ${quoteLiteral(command)}, active => true);`,
     ],
   });
+}
+
+/** pg_cron lets only a job's own user (or a superuser) unschedule it: a job another user scheduled
+ *  is unscheduled as the connecting user, then the session acts as its role again. */
+function asJobOwner(job: CronJob, state: DatabaseState, sql: string[]): string[] {
+  return job.username === state.user ? sql : ["SET LOCAL ROLE NONE;", ...sql, `SET LOCAL ROLE ${quoteIdent(state.user)};`];
 }
 
 function strategyName(s: string | null): string {

@@ -5,7 +5,7 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { introspect, type CronJob, type PartitionInfo } from "./introspect";
+import { introspect, type CronJob, type JobRun, type PartitionInfo } from "./introspect";
 
 export type PartitionStatus = PartitionInfo;
 
@@ -25,13 +25,6 @@ export interface TableStatus {
   coveredUntil: string | null;
   /** Partitions that start after now(); pg_partman keeps `premake` of them. */
   partitionsAhead: number;
-}
-
-export interface JobRun {
-  status: string;
-  start: string | null;
-  end: string | null;
-  message: string | null;
 }
 
 export interface JobStatus extends CronJob {
@@ -76,11 +69,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
       partitionsAhead: bounded.filter((p) => p.from !== null && new Date(p.from) > now).length,
     });
   }
-  let job: JobStatus | null = null;
-  if (state.cron.job && state.cron.database) {
-    const cronDb = await session.on(state.cron.database);
-    job = { ...state.cron.job, lastRun: await lastRun(cronDb, state.cron.job.jobid) };
-  }
+  const job: JobStatus | null = state.cron.job ? { ...state.cron.job, lastRun: state.cron.lastRun } : null;
   return {
     stack: spec.stack,
     database: state.database,
@@ -104,20 +93,4 @@ async function horizon(db: Client, retention: string): Promise<string | null> {
 async function countRows(db: Client, schema: string, table: string): Promise<number> {
   const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
   return Number(r.rows[0].n);
-}
-
-async function lastRun(cronDb: Client, jobid: number): Promise<JobRun | null> {
-  const r = await cronDb.query<{ status: string; start_time: Date | null; end_time: Date | null; return_message: string | null }>(
-    `SELECT status, start_time, end_time, return_message FROM cron.job_run_details
-      WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST LIMIT 1`,
-    [jobid],
-  );
-  const row = r.rows[0];
-  if (!row) return null;
-  return {
-    status: row.status,
-    start: row.start_time?.toISOString() ?? null,
-    end: row.end_time?.toISOString() ?? null,
-    message: row.return_message,
-  };
 }

@@ -8,14 +8,14 @@ import { shiftTime, type Interval } from "../config/interval";
 import type { StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type PartitionInfo, type TableState } from "./introspect";
-import { defaultPartitionName, type PartmanInstall } from "./partman";
+import { defaultPartitionName, maintenanceCommand, maintenanceProcedure, type PartmanInstall } from "./partman";
 import { plan } from "./plan";
 import { fmt } from "./value-text";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
 export interface Check {
-  check: "table" | "config" | "premake" | "default-partition" | "pruning" | "maintenance-job";
+  check: "table" | "config" | "premake" | "bounds" | "default-partition" | "pruning" | "maintenance-job";
   table?: string;
   status: CheckStatus;
   message: string;
@@ -62,10 +62,11 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     checks.push({ check: "table", table, status: "ok", message: `${table} is partitioned by range on ${ts.keyColumns.join(", ")} and registered with pg_partman` });
     checks.push(configCheck(t, p, spec.stack));
     checks.push(premakeCheck(t, ts, now));
+    checks.push(boundsCheck(t, ts));
     checks.push(await defaultCheck(session.target, t, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts.partitions, now)));
   }
-  checks.push(await jobCheck(session, spec, state, now));
+  checks.push(jobCheck(spec, state, now));
   return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
 }
 
@@ -96,6 +97,35 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
     message: `partitions reach only ${covered?.toISOString() ?? "nowhere"}; premake ${premake} needs them until ${needed.toISOString()} (new rows past it land in the default partition)`,
     fix: `SELECT partman.run_maintenance('${t.name}'); then check the maintenance job`,
   };
+}
+
+/** pg_partman lays partitions out in the session's TimeZone: made in a session in
+ *  America/New_York (a pg_cron job calling pg_partman directly, say), daily partitions start at
+ *  04:00 or 05:00 UTC, or leave a day's gap after the ones made in UTC, and rows in a gap land in the
+ *  default partition. Every partition must start and end on an interval boundary in UTC and start
+ *  where the one before it ends. */
+function boundsCheck(t: TableSpec, ts: TableState): Check {
+  const bounded = ts.partitions.filter((p) => !p.isDefault && p.from && p.to);
+  const wrong: string[] = [];
+  bounded.forEach((p, i) => {
+    if (!aligned(t.interval, p.from!) || !aligned(t.interval, p.to!)) wrong.push(`${p.name} [${p.from} → ${p.to}] is off the ${t.interval.text} boundaries`);
+    const before = bounded[i - 1];
+    if (before && before.to !== p.from) wrong.push(`nothing covers [${before.to} → ${p.from}) between ${before.name} and ${p.name}`);
+  });
+  if (wrong.length === 0) return { check: "bounds", table: t.name, status: "ok", message: `${bounded.length} partition(s), contiguous, each on ${t.interval.text} boundaries in UTC` };
+  return {
+    check: "bounds",
+    table: t.name,
+    status: "fail",
+    message: `partitions are not laid out on ${t.interval.text} boundaries in UTC, as pg_partman does when it runs in another TimeZone: ${wrong.join("; ")}`,
+    fix: `make sure maintenance runs only through partman-stack (its job calls partman_stack.run_maintenance, which runs in UTC); then move the rows of the misplaced partitions by hand (detach, re-create on UTC boundaries, copy back)`,
+  };
+}
+
+function aligned(i: Interval, iso: string): boolean {
+  const d = new Date(iso);
+  if (i.months > 0 || i.days > 0) return d.getTime() % 86_400_000 === 0 && (i.months === 0 || d.getUTCDate() === 1);
+  return d.getTime() % (i.microseconds / 1000) === 0;
 }
 
 async function defaultRows(db: Client, t: TableSpec): Promise<number> {
@@ -176,32 +206,37 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-async function jobCheck(session: Session, spec: StackSpec, state: DatabaseState, now: Date): Promise<Check> {
+function jobCheck(spec: StackSpec, state: DatabaseState, now: Date): Check {
   const m = spec.maintenance;
   const job = state.cron.job;
   const base = { check: "maintenance-job" as const };
+  const apply = `partman-stack apply --stack ${spec.stack}`;
   if (!m.enabled) return { ...base, status: "ok", message: `maintenance is disabled in stack ${spec.stack}; run it yourself` };
-  if (!job) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} does not exist`, fix: `partman-stack apply --stack ${spec.stack}` };
-  if (job.schedule !== m.schedule) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} runs at "${job.schedule}", declared "${m.schedule}"`, fix: `partman-stack apply --stack ${spec.stack}` };
-  if (!job.active) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} is not active`, fix: `partman-stack apply --stack ${spec.stack}` };
-  const cron = await session.on(state.cron.database!);
-  const last = (
-    await cron.query<{ status: string; start_time: Date | null; return_message: string | null }>(
-      `SELECT status, start_time, return_message FROM cron.job_run_details WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST LIMIT 1`,
-      [job.jobid],
-    )
-  ).rows[0];
+  if (!job) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} does not exist`, fix: apply };
+  if (job.schedule !== m.schedule) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} runs at "${job.schedule}", declared "${m.schedule}"`, fix: apply };
+  if (!job.active) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} is not active`, fix: apply };
+  if (job.command !== maintenanceCommand(m.analyze) || (state.partman && state.maintenanceProcedure !== maintenanceProcedure(state.partman).mark)) {
+    return {
+      ...base,
+      status: "fail",
+      message:
+        `pg_cron job ${m.jobName} runs "${job.command}"${state.maintenanceProcedure ? "" : " and partman_stack.run_maintenance is not installed"}, ` +
+        `not "${maintenanceCommand(m.analyze)}" as installed by partman-stack: pg_partman's maintenance then runs in the server's TimeZone and can lay partitions out off UTC boundaries`,
+      fix: apply,
+    };
+  }
+  const last = state.cron.lastRun;
   if (!last) return { ...base, status: "warn", message: `pg_cron job ${m.jobName} ("${m.schedule}") has no run recorded yet` };
-  if (last.status === "failed") return { ...base, status: "fail", message: `the last run of pg_cron job ${m.jobName} (${last.start_time?.toISOString()}) failed: ${last.return_message}`, fix: `see cron.job_run_details in database ${state.cron.database}` };
+  if (last.status === "failed") return { ...base, status: "fail", message: `the last run of pg_cron job ${m.jobName} (${last.start}) failed: ${last.message}`, fix: `see cron.job_run_details in database ${state.cron.database}` };
   const period = cronPeriodSeconds(m.schedule);
-  const age = last.start_time ? (now.getTime() - last.start_time.getTime()) / 1000 : Infinity;
+  const age = last.start ? (now.getTime() - Date.parse(last.start)) / 1000 : Infinity;
   if (age > 2 * period) {
     return {
       ...base,
       status: "fail",
-      message: `the last run of pg_cron job ${m.jobName} was at ${last.start_time?.toISOString()}, more than two periods (${2 * period} s) of "${m.schedule}" ago`,
+      message: `the last run of pg_cron job ${m.jobName} was at ${last.start}, more than two periods (${2 * period} s) of "${m.schedule}" ago`,
       fix: `check that pg_cron runs (cron.database_name, the server log) and that the job's database is reachable`,
     };
   }
-  return { ...base, status: "ok", message: `pg_cron job ${m.jobName} ("${m.schedule}") last ran ${Math.round(age)} s ago: ${last.status}` };
+  return { ...base, status: "ok", message: `pg_cron job ${m.jobName} ("${m.schedule}") runs pg_partman's maintenance in UTC; last ran ${Math.round(age)} s ago: ${last.status}` };
 }

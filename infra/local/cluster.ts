@@ -27,6 +27,8 @@ export interface StartOptions {
   port?: number;
   /** Trades crash safety for speed (fsync off): for clusters whose data is thrown away. */
   throwaway?: boolean;
+  /** The server's TimeZone; default UTC. partman-stack's sessions run in UTC whatever it is. */
+  timezone?: string;
   log?: (line: string) => void;
 }
 
@@ -59,7 +61,7 @@ export async function startCluster(dir: string, opts: StartOptions): Promise<Clu
   }
   if (!fs.existsSync(path.join(dataDir(dir), "PG_VERSION"))) {
     log(`initialising a PostgreSQL cluster in ${dir}`);
-    initdb(dir, cronDatabase, opts.throwaway ?? false);
+    initdb(dir, cronDatabase, opts.throwaway ?? false, opts.timezone ?? "UTC");
   }
   let info: ClusterInfo;
   if (isRunning(dir) && previous) {
@@ -100,7 +102,7 @@ function urlFor(port: number, database: string): string {
   return `postgres://${SERVER_USER}@127.0.0.1:${port}/${database}`;
 }
 
-function initdb(dir: string, cronDatabase: string, throwaway: boolean): void {
+function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone: string): void {
   fs.mkdirSync(dir, { recursive: true });
   if (asRoot()) {
     fs.chownSync(dir, ...postgresIds());
@@ -119,7 +121,7 @@ function initdb(dir: string, cronDatabase: string, throwaway: boolean): void {
     "cron.database_name": `'${cronDatabase}'`,
     "cron.use_background_workers": "on",
     max_worker_processes: "20",
-    timezone: "'UTC'",
+    timezone: `'${timezone}'`,
     log_timezone: "'UTC'",
     ...(throwaway ? { fsync: "off", synchronous_commit: "off" } : {}),
   };

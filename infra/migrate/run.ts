@@ -70,6 +70,13 @@ async function open(
   }
   const n = migrationNames(table);
   const source = await inspectTable(session.target, table.schema, table.table);
+  if (!source.actsAsOwner) {
+    throw new MigrationRefused([
+      `table ${n.key} belongs to role ${source.owner}, and partman-stack acts as ${session.role} (the stack's owner role, which owns every table it manages): ` +
+        `hand the table over first (ALTER TABLE ${n.source} OWNER TO ${q(session.role)}; the partitioned copy and its partitions then belong to it too), ` +
+        `or GRANT ${q(source.owner)} TO ${q(session.role)}`,
+    ]);
+  }
   // After the swap the live table is the partitioned one, whose key includes the control column:
   // a migration keeps tracking rows by the original key it started with.
   const started = await readState(exec, n);

@@ -29,6 +29,9 @@ export interface SourceTable {
   columns: Column[];
   keyColumns: string[];
   owner: string;
+  /** Whether the role the session acts as may act as the owner: renaming the table, adding the
+   *  capture trigger and handing the copy to the same owner all need it. */
+  actsAsOwner: boolean;
   grants: Grant[];
   referencedBy: ReferencingKey[];
   estimatedRows: number;
@@ -36,13 +39,14 @@ export interface SourceTable {
 
 export async function inspectTable(db: Client, schema: string, table: string): Promise<SourceTable> {
   const rel = (
-    await db.query<{ oid: number; relkind: string; owner: string; reltuples: number }>(
-      `SELECT c.oid::int, c.relkind::text, pg_get_userbyid(c.relowner) AS owner, c.reltuples::float8 AS reltuples
+    await db.query<{ oid: number; relkind: string; owner: string; acts_as_owner: boolean; reltuples: number }>(
+      `SELECT c.oid::int, c.relkind::text, pg_get_userbyid(c.relowner) AS owner, pg_has_role(current_user, c.relowner, 'USAGE') AS acts_as_owner,
+              c.reltuples::float8 AS reltuples
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [schema, table],
     )
   ).rows[0];
-  if (!rel) return { relkind: null, columns: [], keyColumns: [], owner: "", grants: [], referencedBy: [], estimatedRows: 0 };
+  if (!rel) return { relkind: null, columns: [], keyColumns: [], owner: "", actsAsOwner: true, grants: [], referencedBy: [], estimatedRows: 0 };
   const columns = (
     await db.query<Column>(
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attgenerated <> '' AS generated
@@ -79,6 +83,7 @@ export async function inspectTable(db: Client, schema: string, table: string): P
     columns,
     keyColumns: key,
     owner: rel.owner,
+    actsAsOwner: rel.acts_as_owner,
     grants,
     referencedBy,
     estimatedRows: Math.max(0, Math.round(rel.reltuples)),

@@ -5,7 +5,8 @@
 import type { SslMode, StackSpec, TableSpec, MaintenanceSpec } from "../config/types";
 import { DEFAULTS } from "../config/validate";
 import { clientConfig } from "../db/connection";
-import { openSession, type Session } from "../db/session";
+import { withSession, type Session } from "../db/session";
+import type { ApplyResult } from "../engine/apply";
 import pkg from "../../package.json";
 
 /** Changes with the provider code, so a new release shows up in `pulumi preview` as an update. */
@@ -24,7 +25,7 @@ export interface ConnectedInputs {
   connection: ConnectionInputs;
   /** Secret: arrives in plain text in the provider, and Pulumi re-marks the output secret. */
   password: string;
-  /** The role the provider acts as (SET ROLE), so created objects belong to it; null: the admin itself. */
+  /** The stack's owner role, acted as when it exists (see db/session.ts); null: the admin itself. */
   owner: string | null;
   providerVersion: string;
 }
@@ -36,14 +37,15 @@ export function hasUnknowns(value: unknown): boolean {
   return JSON.stringify(value ?? null).includes(UNKNOWN);
 }
 
-export function withSession<T>(inputs: ConnectedInputs, fn: (session: Session) => Promise<T>): Promise<T> {
-  return openSession(clientConfig(inputs.connection, inputs.password || undefined), { role: inputs.owner }).then(async (session) => {
-    try {
-      return await fn(session);
-    } finally {
-      await session.close();
-    }
-  });
+/** The stack's session on the inputs' server; `resource` names it in pg_stat_activity. */
+export function withInputsSession<T>(inputs: ConnectedInputs, resource: string, fn: (session: Session) => Promise<T>): Promise<T> {
+  return withSession(clientConfig(inputs.connection, inputs.password || undefined), { owner: inputs.owner, purpose: `pulumi ${resource}` }, fn);
+}
+
+/** A resource is one unit: anything blocked or failed fails it, naming why. */
+export function throwUnlessApplied(result: ApplyResult): void {
+  const reasons = [...result.blocked.map((x) => x.message), ...result.failed.map((x) => x.message)];
+  if (reasons.length > 0) throw new Error(reasons.join("\n"));
 }
 
 /** A StackSpec for the engine, covering one table or the job, on the inputs' server. */

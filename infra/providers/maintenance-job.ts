@@ -8,7 +8,7 @@ import { validateStack } from "../config/validate";
 import type { MaintenanceSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
 import { applyStack } from "../engine/reconcile";
-import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs } from "./connection";
+import { hasUnknowns, providerSpec, sameJson, throwUnlessApplied, withInputsSession, type ConnectedInputs } from "./connection";
 
 export interface JobInputs extends ConnectedInputs {
   jobName: string;
@@ -33,8 +33,8 @@ function maintenanceSpec(inputs: JobInputs): MaintenanceSpec {
 
 async function reconcile(inputs: JobInputs, maintenance: MaintenanceSpec = maintenanceSpec(inputs)): Promise<JobOutputs> {
   const spec = providerSpec(inputs, { maintenance });
-  return withSession(inputs, async (session) => {
-    await applyStack(session, spec, undefined, ["job"]);
+  return withInputsSession(inputs, `MaintenanceJob ${inputs.jobName}`, async (session) => {
+    throwUnlessApplied((await applyStack(session, spec, {}, ["job"])).result);
     const job = (await introspect(session, spec)).cron;
     return {
       ...inputs,
@@ -74,7 +74,7 @@ export const maintenanceJobProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: JobOutputs) {
     const spec = providerSpec(props, { maintenance: maintenanceSpec(props) });
-    return withSession(props, async (session) => {
+    return withInputsSession(props, `MaintenanceJob ${props.jobName}`, async (session) => {
       const cron = (await introspect(session, spec)).cron;
       const job = cron.job;
       return {

@@ -8,8 +8,9 @@ import { sameInterval, tryParseInterval } from "../config/interval";
 import { validateTableEntry } from "../config/validate";
 import type { TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
+import { DECLARED_COLUMNS } from "../engine/partman";
 import { applyStack, planStack } from "../engine/reconcile";
-import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs } from "./connection";
+import { hasUnknowns, providerSpec, sameJson, throwUnlessApplied, withInputsSession, type ConnectedInputs } from "./connection";
 
 /** The table entry as in the stack file, plus its DDL text. */
 export interface TableEntry {
@@ -39,8 +40,8 @@ export interface TableOutputs extends TableInputs {
   partmanVersion: string | null;
 }
 
-/** Changed in place by updating part_config. */
-const MANAGED = ["premake", "retention", "retentionKeepTable", "retentionSchema", "infiniteTimePartitions", "defaultPartition"] as const;
+/** Changed in place: part_config's columns, and the default partition. */
+const MANAGED = [...DECLARED_COLUMNS.map(([key]) => key), "defaultPartition"] as const;
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
 const FIXED = ["name", "control", "interval", "ddlSql"] as const;
 const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss"];
@@ -69,10 +70,9 @@ function same(key: (typeof MANAGED)[number], a: unknown, b: unknown): boolean {
 
 async function reconcile(inputs: TableInputs): Promise<TableOutputs> {
   const spec = providerSpec(inputs, { tables: [tableSpec(inputs)] });
-  return withSession(inputs, async (session) => {
-    const { plan } = await applyStack(session, spec, undefined, ["tables"]).catch((err: Error) => {
-      throw new Error(`table ${inputs.name}: ${err.message}`);
-    });
+  return withInputsSession(inputs, `PartitionedTable ${inputs.name}`, async (session) => {
+    const { plan, result } = await applyStack(session, spec, {}, ["tables"]);
+    throwUnlessApplied(result);
     return { ...inputs, partmanVersion: plan.partmanVersion };
   });
 }
@@ -86,9 +86,9 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
     for (const reason of fixedChanges(olds, news)) failures.push({ property: "interval", reason });
     if (!table || failures.length > 0 || hasUnknowns(news.connection) || hasUnknowns(news.password)) return { inputs: news, failures };
     // The retention guard needs the live partitions; a server that cannot be reached yet fails at create/update instead.
-    const loss = await withSession(news, async (session) => {
+    const loss = await withInputsSession(news, `PartitionedTable ${news.name}`, async (session) => {
       const p = await planStack(session, providerSpec(news, { tables: [table] }), ["tables"]);
-      return { problems: p.problems.filter((x) => x.table === table.name && x.message.includes("makes maintenance DROP")), drops: p.steps.find((x) => x.dataLoss)?.dataLoss };
+      return { problems: p.problems.filter((x) => x.dataLoss), drops: p.steps.find((x) => x.dataLoss)?.dataLoss };
     }).catch(() => ({ problems: [], drops: undefined }));
     for (const x of loss.problems) failures.push({ property: "retention", reason: x.message });
     const pendingDrops = loss.drops?.partitions.map((x) => `${x.name} [${x.from} → ${x.to}]`);
@@ -110,28 +110,21 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: TableOutputs) {
     const spec = providerSpec(props, { tables: [tableSpec(props)] });
-    return withSession(props, async (session) => {
+    return withInputsSession(props, `PartitionedTable ${props.name}`, async (session) => {
       const state = await introspect(session, spec);
       const t = state.tables[props.name];
       // Gone from the database: refresh drops it from state, and the next `up` recreates it.
       if (t.relkind === null) return { id: "", props: {} };
       const row = t.partConfig;
-      const live: TableOutputs = {
-        ...props,
-        partmanVersion: state.partman?.version ?? null,
-        defaultPartition: t.hasDefault,
-        ...(row
-          ? {
-              interval: sameInterval(tryParseInterval(row.partition_interval), tryParseInterval(props.interval)) ? props.interval : row.partition_interval,
-              control: row.control,
-              premake: row.premake,
-              retention: same("retention", row.retention, props.retention) ? props.retention : row.retention,
-              retentionKeepTable: row.retention_keep_table,
-              retentionSchema: row.retention_schema,
-              infiniteTimePartitions: row.infinite_time_partitions,
-            }
-          : {}),
-      };
+      const live: TableOutputs = { ...props, partmanVersion: state.partman?.version ?? null, defaultPartition: t.hasDefault };
+      if (row) {
+        // An equal interval written another way ("1 mon" for "1 month") is no drift.
+        const declared = (key: (typeof MANAGED)[number], value: unknown) => (same(key, value, props[key]) ? props[key] : value);
+        Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, row[column])])), {
+          interval: sameInterval(tryParseInterval(row.partition_interval), tryParseInterval(props.interval)) ? props.interval : row.partition_interval,
+          control: row.control,
+        });
+      }
       return { id, props: live };
     });
   },

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/validate";
 import { introspect } from "../engine/introspect";
 import { serverProblems } from "../engine/server-problems";
-import { hasUnknowns, providerSpec, sameJson, withSession, type ConnectedInputs } from "./connection";
+import { hasUnknowns, providerSpec, sameJson, withInputsSession, type ConnectedInputs } from "./connection";
 
 export interface PreflightInputs extends ConnectedInputs {
   partmanVersion: string | null;
@@ -25,7 +25,7 @@ export interface PreflightOutputs extends PreflightInputs {
 async function inspect(inputs: PreflightInputs): Promise<{ problems: string[]; outs: PreflightOutputs }> {
   // Checked as the admin: the owner role may not exist yet.
   const admin = { ...inputs, owner: null };
-  return withSession(admin, async (session) => {
+  return withInputsSession(admin, "ServerPreflight", async (session) => {
     const state = await introspect(session, providerSpec(admin, { maintenance: { ...DEFAULTS.maintenance, enabled: false } }));
     const problems = serverProblems(state, inputs.partmanVersion, inputs.needCron);
     if (inputs.needCron && state.cron.preloaded && state.cron.database !== inputs.cronDatabase) {

@@ -39,8 +39,10 @@ export function specFor(
   });
 }
 
-export function sessionFor(db: { url: string }): Promise<Session> {
-  return openSession(parseDatabaseUrl(db.url));
+/** The session every front end opens, on a test database: as the connecting admin, or as `owner`
+ *  once that role exists. */
+export function sessionFor(db: { url: string }, owner: string | null = null): Promise<Session> {
+  return openSession(parseDatabaseUrl(db.url), { owner, purpose: "test" });
 }
 
 /** Child-table suffix of the partition holding `d`, per pg_partman major (daily intervals). */

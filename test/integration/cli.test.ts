@@ -39,7 +39,7 @@ describe("partman-stack CLI against a database URL", () => {
     expect(plan.stdout).toContain("+ create table public.events from sql/tables/events.sql");
     expect(plan.stdout).toMatch(/CREATE TABLE public\.events \(/);
     expect(plan.stdout).toContain(`SELECT "partman".create_parent(p_parent_table => 'public.events'`);
-    expect(plan.stdout).toMatch(/Plan: \d+ change\(s\) in 3 transaction\(s\)\./);
+    expect(plan.stdout).toMatch(/Plan: \d+ change\(s\) in 4 transaction\(s\)\./);
 
     const json = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--json"]);
     expect(json.code).toBe(2);
@@ -49,7 +49,7 @@ describe("partman-stack CLI against a database URL", () => {
 
     const apply = await run(dir, ["apply", "--stack", "ci", "--database-url", url]);
     expect(apply.code).toBe(0);
-    expect(apply.stdout).toMatch(/Applied \d+ change\(s\) in 3 transaction\(s\)\./);
+    expect(apply.stdout).toMatch(/Applied \d+ change\(s\) in 4 transaction\(s\)\./);
 
     const again = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
     expect(again.code).toBe(0);
@@ -98,7 +98,12 @@ describe("partman-stack CLI against a database URL", () => {
     expect(shrink.code).toBe(1);
     expect(shrink.stdout).toContain("> [!CAUTION]");
     expect(shrink.stdout).toMatch(/> - table public\.events: retention "30 days" → "1 hour" makes maintenance DROP \d+ partition\(s\)/);
-    expect((await run(dir, ["apply", "--stack", "shrink", "--database-url", url])).code).toBe(1);
+    // Blocked: exit 3, that table left as it was.
+    const refused = await run(dir, ["apply", "--stack", "shrink", "--database-url", url]);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toMatch(/✗ blocked: table public\.events: retention "30 days" → "1 hour" makes maintenance DROP/);
+    expect(refused.stdout).toMatch(/Applied 0 change\(s\) in 0 transaction\(s\); 1 not applied/);
+    expect((await run(dir, ["plan", "--stack", "ci", "--database-url", url])).code).toBe(0);
     expect((await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "yaml"])).code).toBe(1);
   });
 

@@ -53,13 +53,21 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       "table public.audit_log: create-parent",
       "table public.audit_log: update-config",
       "table public.audit_log: run-maintenance",
+      "maintenance job: install-procedure",
       "maintenance job: schedule-job",
     ]);
     const createParent = first.steps.find((s) => s.action === "create-parent")!.sql[0];
     expect(createParent.includes("p_type => 'native'")).toBe(version.startsWith("4."));
 
     const { result } = await applyStack(session, spec);
-    expect(result.applied.map((u) => u.unit)).toEqual(["extensions", "table public.events", "table public.audit_log", "maintenance job"]);
+    expect(result.applied.map((u) => `${u.unit} in ${u.database}`)).toEqual([
+      `extensions in ${db.name}`,
+      `table public.events in ${db.name}`,
+      `table public.audit_log in ${db.name}`,
+      `maintenance job in ${db.name}`,
+      "maintenance job in postgres",
+    ]);
+    expect(result).toMatchObject({ blocked: [], failed: [] });
 
     const again = await planStack(session, spec);
     expect(again.steps).toEqual([]);
@@ -91,7 +99,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
 
     const job = await (await cronDb()).query(`SELECT schedule, command, database, active FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]);
     expect(job.rows).toEqual([
-      { schedule: "0 * * * *", command: `CALL "partman".run_maintenance_proc(p_analyze => false)`, database: db.name, active: true },
+      { schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false)`, database: db.name, active: true },
     ]);
   });
 
@@ -148,7 +156,8 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       expect(refused.problems[0].message).toMatch(/^table public\.events: retention \(none\) → "10 days" makes maintenance DROP 10 partition\(s\) holding ~\d+ rows/);
       for (const name of expectedExpired(version)) expect(refused.problems[0].message).toContain(`${name} [`);
       expect(refused.problems[0].message).toContain("set allowDataLoss: true on this table's entry");
-      await expect(applyStack(session, unacknowledged)).rejects.toThrow(/refusing to apply/);
+      const blocked = (await applyStack(session, unacknowledged)).result;
+      expect(blocked).toMatchObject({ applied: [], failed: [], blocked: [{ unit: "table public.events", message: refused.problems[0].message }] });
       expect(await children("events")).toEqual(before);
       expect((await partConfig("public.events")).retention).toBeNull();
 
@@ -196,37 +205,44 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
   });
 
   describe("refuses what needs a migration, and changes nothing", () => {
-    it("an existing table that is not partitioned", async () => {
+    it("an existing table that is not partitioned: that table only, the others apply", async () => {
       await session.target.query(`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL)`);
-      const spec = specFor(db, [events()], { partmanVersion: version });
+      const spec = specFor(db, [events(), auditLog()], { partmanVersion: version });
       const p = await planStack(session, spec);
-      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/public\.events exists but is not partitioned; it needs migrating/) }]);
-      await expect(applyStack(session, spec)).rejects.toThrow(/refusing to apply.*\n.*public\.events exists but is not partitioned/);
-      const ext = await session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`);
-      expect(ext.rows[0].n).toBe(0);
+      expect(p.problems).toEqual([{ unit: "table public.events", table: "public.events", message: expect.stringMatching(/public\.events exists but is not partitioned; it needs migrating/) }]);
+      const { result } = await applyStack(session, spec);
+      expect(result.blocked).toEqual(p.problems);
+      expect(result.failed).toEqual([]);
+      expect([...new Set(result.applied.map((u) => u.unit))]).toEqual(["extensions", "table public.audit_log", "maintenance job"]);
+      expect(await partConfig("public.audit_log")).toMatchObject({ partition_interval: "1 mon" });
+      const kind = await session.target.query(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`);
+      expect(kind.rows).toEqual([{ relkind: "r" }]);
+      expect(await partConfig("public.events")).toBeUndefined();
     });
 
     it("a changed interval", async () => {
       await applyStack(session, specFor(db, [events()], { partmanVersion: version }));
       const spec = specFor(db, [events({ interval: "1 week", premake: 7 })], { partmanVersion: version });
       const p = await planStack(session, spec);
-      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/partition interval is 1 day, declared 1 week.*needs a migration/) }]);
+      expect(p.problems).toEqual([{ unit: "table public.events", table: "public.events", message: expect.stringMatching(/partition interval is 1 day, declared 1 week.*needs a migration/) }]);
       expect(p.steps).toEqual([]);
-      await expect(applyStack(session, spec)).rejects.toThrow(/refusing to apply/);
+      expect((await applyStack(session, spec)).result).toMatchObject({ applied: [], blocked: p.problems });
       expect(await partConfig("public.events")).toMatchObject({ partition_interval: "1 day", premake: 4 });
     });
 
     it("a table partitioned on another column", async () => {
       await session.target.query(`CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (id)`);
       const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
-      expect(p.problems).toEqual([{ table: "public.events", message: expect.stringMatching(/partitioned by RANGE \(id\) but is declared as RANGE \(created_at\)/) }]);
+      expect(p.problems).toEqual([{ unit: "table public.events", table: "public.events", message: expect.stringMatching(/partitioned by RANGE \(id\) but is declared as RANGE \(created_at\)/) }]);
     });
 
     it("a job name another database's stack already uses", async () => {
       await (await cronDb()).query(`SELECT cron.schedule_in_database($1, '0 * * * *', 'SELECT 1', 'postgres')`, [`partman-${db.name}`]);
       try {
         const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
-        expect(p.problems).toEqual([{ message: expect.stringMatching(/already maintains database postgres; give this stack its own maintenance.jobName/) }]);
+        expect(p.problems).toEqual([
+          { unit: "maintenance job", message: expect.stringMatching(/^pg_cron job name partman-\w+ is also used by jobid \d+ \(user postgres, database postgres\): .* give this stack its own maintenance\.jobName/) },
+        ]);
       } finally {
         await (await cronDb()).query(`SELECT cron.unschedule($1::text)`, [`partman-${db.name}`]);
       }
@@ -260,7 +276,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(p.steps.map((s) => s.action)).toEqual(["alter-job"]);
     expect(p.steps[0].changes).toEqual([
       { property: "schedule", from: "0 * * * *", to: "*/15 * * * *" },
-      { property: "command", from: `CALL "partman".run_maintenance_proc(p_analyze => false)`, to: `CALL "partman".run_maintenance_proc(p_analyze => true)` },
+      { property: "command", from: `CALL partman_stack.run_maintenance(p_analyze => false)`, to: `CALL partman_stack.run_maintenance(p_analyze => true)` },
     ]);
     await applyStack(session, every15);
     const job = () => cronDb().then((c) => c.query(`SELECT schedule FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]));

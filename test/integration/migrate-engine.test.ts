@@ -48,10 +48,10 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
     await migrateFinish(session, spec(), "events", quiet);
     expect((await session.target.query(`SELECT to_regclass('public.events_retired') AS r`)).rows).toEqual([{ r: null }]);
     expect((await migrateStatus(session, spec(), "events")).phase).toBe("none");
-    // Now an ordinary managed table: plan only applies the declared retention and schedules the job.
+    // Now an ordinary managed table: plan only applies the declared retention, installs the maintenance procedure and schedules the job.
     const p = await planStack(session, spec());
     expect(p.problems).toEqual([]);
-    expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance", "schedule-job"]);
+    expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance", "install-procedure", "schedule-job"]);
     // New rows keep getting fresh ids.
     const c = new Client({ connectionString: db.url });
     await c.connect();

@@ -159,8 +159,8 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
         { property: "schedule", reason: expect.stringContaining(`has 6 field(s); pg_cron takes 5`) },
       ]);
       const created = await jobs.create(jobInputs());
-      expect(created.outs).toMatchObject({ jobId: expect.any(Number), cronDatabase: "postgres", command: `CALL "partman".run_maintenance_proc(p_analyze => false)` });
-      expect(await cronJob()).toEqual([{ schedule: "0 * * * *", command: `CALL "partman".run_maintenance_proc(p_analyze => false)`, database: db.name, username: roles.owner, active: true }]);
+      expect(created.outs).toMatchObject({ jobId: expect.any(Number), cronDatabase: "postgres", command: `CALL partman_stack.run_maintenance(p_analyze => false)` });
+      expect(await cronJob()).toEqual([{ schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false)`, database: db.name, username: roles.owner, active: true }]);
 
       const c = new Client({ connectionString: inject("pgUrl") });
       await c.connect();

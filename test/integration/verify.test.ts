@@ -31,7 +31,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     const r = await verify(session, spec());
     expect(failed(r.checks)).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.checks.map((c) => `${c.check}:${c.status}`)).toEqual(["table:ok", "config:ok", "premake:ok", "default-partition:ok", "pruning:ok", "maintenance-job:warn"]);
+    expect(r.checks.map((c) => `${c.check}:${c.status}`)).toEqual(["table:ok", "config:ok", "premake:ok", "bounds:ok", "default-partition:ok", "pruning:ok", "maintenance-job:warn"]);
     const pruning = r.checks.find((c) => c.check === "pruning")!;
     expect(pruning.message).toMatch(/^a query on created_at within \[\S+, \S+\) scans only events_p\w+; a query without a bound on created_at scans all \d+ partition\(s\)$/);
     expect(r.checks.at(-1)!.message).toContain("has no run recorded yet");

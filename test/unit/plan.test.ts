@@ -26,19 +26,21 @@ function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
     partman: null,
     partmanAvailable: ["4.7.2", "5.2.4"],
     partmanDefault: "4.7.2",
-    cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null },
+    cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null, lastRun: null, clashes: [] },
     schemas: ["public"],
     tables: { "public.events": absent },
     undeclared: [],
+    maintenanceProcedure: null,
     ...overrides,
   };
 }
 
 describe("plan on servers that lack what partman-stack needs", () => {
   it("names the parameter to set when pg_cron is not preloaded, and plans nothing to apply", () => {
-    const p = plan(spec(), server({ cron: { preloaded: false, database: null, version: null, availableVersion: null, job: null } }));
+    const p = plan(spec(), server({ cron: { preloaded: false, database: null, version: null, availableVersion: null, job: null, lastRun: null, clashes: [] } }));
     expect(p.problems).toEqual([
       {
+        unit: "maintenance job",
         message: expect.stringContaining(
           `pg_cron is not loaded on this server, so maintenance cannot be scheduled: set shared_preload_libraries = 'pg_cron' and cron.database_name = 'app' and restart PostgreSQL (RDS: a parameter group; Cloud SQL: the cloudsql.enable_pg_cron flag`,
         ),
@@ -48,7 +50,7 @@ describe("plan on servers that lack what partman-stack needs", () => {
 
   it("reports a missing pg_partman with how to install it", () => {
     const p = plan(spec(), server({ partmanAvailable: [], partmanDefault: null }));
-    expect(p.problems).toEqual([{ message: expect.stringMatching(/^the pg_partman extension is not available on this server; install it \(Debian: apt-get install postgresql-15-partman/) }]);
+    expect(p.problems).toEqual([{ unit: "extensions", message: expect.stringMatching(/^the pg_partman extension is not available on this server; install it \(Debian: apt-get install postgresql-15-partman/) }]);
     expect(p.steps).toEqual([]);
   });
 
@@ -58,21 +60,24 @@ describe("plan on servers that lack what partman-stack needs", () => {
   });
 
   it("schedules in the target database from the cron database, and creates pg_cron there if missing", () => {
-    const p = plan(spec("5.2.4"), server({ cron: { preloaded: true, database: "postgres", version: null, availableVersion: "1.4-1", job: null } }));
+    const p = plan(spec("5.2.4"), server({ cron: { preloaded: true, database: "postgres", version: null, availableVersion: "1.4-1", job: null, lastRun: null, clashes: [] } }));
     const job = p.steps.filter((s) => s.unit === "maintenance job");
     expect(job.map((s) => [s.action, s.database])).toEqual([
       ["create-cron-extension", "postgres"],
+      ["install-procedure", "app"],
       ["schedule-job", "postgres"],
     ]);
-    expect(job[1].sql).toEqual([
-      `SELECT cron.schedule_in_database('partman-maintenance', '0 * * * *', 'CALL "partman".run_maintenance_proc(p_analyze => false)', 'app');`,
+    expect(job[1].sql[0]).toContain(`CALL "partman".run_maintenance_proc(p_analyze => p_analyze);`);
+    expect(job[1].sql[0]).toMatch(/COMMENT ON PROCEDURE partman_stack\.run_maintenance\(boolean\) IS 'partman-stack sql\/maintenance\/run_maintenance\.sql sha256:[0-9a-f]{16}';$/);
+    expect(job[2].sql).toEqual([
+      `SELECT cron.schedule_in_database('partman-maintenance', '0 * * * *', 'CALL partman_stack.run_maintenance(p_analyze => false)', 'app');`,
     ]);
   });
 
   it("refuses to create a missing table that declares no DDL file", () => {
     const noDdl = validateStack("prod", REPO_ROOT, { tables: [events({ ddl: null })], database: { mode: "external", host: "db", database: "app", user: "owner" } });
     expect(plan(noDdl, server()).problems).toEqual([
-      { table: "public.events", message: "table public.events does not exist and declares no ddl file to create it from: add ddl: sql/tables/events.sql with its CREATE TABLE … PARTITION BY RANGE (created_at)" },
+      { unit: "table public.events", table: "public.events", message: "table public.events does not exist and declares no ddl file to create it from: add ddl: sql/tables/events.sql with its CREATE TABLE … PARTITION BY RANGE (created_at)" },
     ]);
   });
 

@@ -1,24 +1,19 @@
 import { applyStack } from "../../engine/reconcile";
 import type { ApplyResult } from "../../engine/apply";
 import type { Plan } from "../../engine/plan";
-import { formatPlan } from "../format";
+import { formatApply } from "../format";
 import { withStack, type StackOptions } from "../stack-session";
 
 export function applyCommand(opts: StackOptions): Promise<{ plan: Plan; result: ApplyResult }> {
-  return withStack(opts, (session, spec) => applyStack(session, spec, opts.log));
+  return withStack(opts, (session, spec) => applyStack(session, spec, { log: opts.log }));
 }
 
-/** Exit codes: 0 applied (or nothing to do), 1 error; nothing of a unit that failed is kept. */
+/** Exit codes: 0 everything applied (or nothing to do), 3 some tables or the job were blocked by a
+ *  problem or failed (each named; nothing of those was kept, the rest was applied), 1 error. */
+export const APPLY_EXIT = { applied: 0, error: 1, partial: 3 } as const;
+
 export async function applyHandler(opts: StackOptions & { json: boolean }): Promise<number> {
   const { plan, result } = await applyCommand(opts);
-  if (opts.json) {
-    process.stdout.write(JSON.stringify({ plan, applied: result.applied }, null, 2) + "\n");
-  } else {
-    process.stdout.write(formatPlan(plan));
-    if (result.applied.length > 0) {
-      const steps = result.applied.reduce((n, u) => n + u.steps.length, 0);
-      process.stdout.write(`\nApplied ${steps} change(s) in ${result.applied.length} transaction(s).\n`);
-    }
-  }
-  return 0;
+  process.stdout.write(opts.json ? JSON.stringify({ plan, ...result }, null, 2) + "\n" : formatApply(plan, result));
+  return result.blocked.length + result.failed.length > 0 ? APPLY_EXIT.partial : APPLY_EXIT.applied;
 }

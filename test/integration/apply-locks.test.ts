@@ -1,0 +1,136 @@
+// Applies that run side by side, as the Pulumi engine runs the table resources of one stack, and
+// applies that meet a session holding what they need: another apply of the same table, or
+// pg_partman's maintenance (the scheduled job). With each pg_partman major.
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Client } from "pg";
+import { applyStack, planStack } from "../../infra/engine/reconcile";
+import type { Session } from "../../infra/db/session";
+import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { auditLog, dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
+
+const DAY = 86_400_000;
+
+describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
+  let db: TestDatabase;
+  let session: Session;
+  const others: Client[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ partman: version });
+    session = await sessionFor(db);
+  });
+
+  afterEach(async () => {
+    await Promise.all(others.splice(0).map((c) => c.end()));
+    await (await session.on("postgres")).query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
+    await session.close();
+    await db.drop();
+  });
+
+  /** Another session, as another apply or the scheduled job would hold a lock. */
+  const holder = async (applicationName: string) => {
+    const c = new Client({ connectionString: db.url, application_name: applicationName });
+    await c.connect();
+    others.push(c);
+    return c;
+  };
+  const tableExists = async (name: string) => (await session.target.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [name])).rows[0].ok as boolean;
+  const children = async (table: string) =>
+    (await session.target.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`, [table])).rows.map((r) => r.name);
+
+  it(`pg_partman ${version}: applies of different tables run side by side and both succeed, each running its maintenance`, async () => {
+    const second = await sessionFor(db);
+    try {
+      // As the Pulumi providers do: one table each, each in a session of its own, at the same time.
+      const [a, b] = await Promise.all([
+        applyStack(session, specFor(db, [events()], { partmanVersion: version }), {}, ["tables"]),
+        applyStack(second, specFor(db, [auditLog()], { partmanVersion: version }), {}, ["tables"]),
+      ]);
+      for (const r of [a, b]) expect(r.result).toMatchObject({ blocked: [], failed: [] });
+      expect(a.result.applied.map((u) => u.unit)).toEqual(["table public.events"]);
+      expect(b.result.applied.map((u) => u.unit)).toEqual(["table public.audit_log"]);
+      const both = specFor(db, [events(), auditLog()], { partmanVersion: version });
+      expect((await planStack(session, both, ["tables"])).steps).toEqual([]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it(`pg_partman ${version}: a second apply of the same table waits for the first, and one that waits too long names it and changes nothing for that table`, async () => {
+    const other = await holder("partman-stack apply --stack other");
+    const take = () => other.query(`SELECT pg_advisory_lock(hashtext('partman-stack apply'), hashtext('table public.events'))`);
+    const release = () => other.query(`SELECT pg_advisory_unlock(hashtext('partman-stack apply'), hashtext('table public.events'))`);
+    const spec = specFor(db, [events(), auditLog()], { partmanVersion: version });
+
+    await take();
+    const started = Date.now();
+    const waited = applyStack(session, spec, { lockWaitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    // Looked at from another connection: the session's own is busy waiting.
+    expect((await other.query(`SELECT to_regclass('public.events') AS t`)).rows).toEqual([{ t: null }]);
+    await release();
+    const { result } = await waited;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(result).toMatchObject({ blocked: [], failed: [] });
+    expect(await tableExists("public.events")).toBe(true);
+
+    await session.target.query(`DROP TABLE public.events; DELETE FROM partman.part_config WHERE parent_table = 'public.events'`);
+    await take();
+    const gaveUp = (await applyStack(session, spec, { lockWaitMs: 500 })).result;
+    expect(gaveUp.failed).toEqual([
+      {
+        unit: "table public.events",
+        message: expect.stringMatching(
+          new RegExp(`^table public\\.events: another session is applying it: waited 0\\.\\d s for the apply lock of table public\\.events, held by pid ${(other as unknown as { processID: number }).processID} \\("partman-stack apply --stack other", user postgres from 127\\.0\\.0\\.1, idle, connected \\d+ s ago\\); nothing was changed for it`),
+        ),
+      },
+    ]);
+    expect(await tableExists("public.events")).toBe(false);
+    expect(gaveUp.blocked).toEqual([]);
+  });
+
+  it(`pg_partman ${version}: waits for pg_partman's maintenance running elsewhere instead of having it skip the drops it promised, and gives up naming it`, async () => {
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    const start = new Date(today - 20 * DAY).toISOString().slice(0, 10);
+    const table = (extra: Record<string, unknown> = {}) => specFor(db, [events({ startPartition: start, premake: 2, ...extra })], { partmanVersion: version });
+    await applyStack(session, table());
+    await session.target.query(`INSERT INTO public.events (run_id, kind, created_at) SELECT gen_random_uuid(), 'x', now() - g * interval '1 day' FROM generate_series(0, 19) g`);
+    const shrink = table({ retention: "10 days", allowDataLoss: true });
+    const promised = (await planStack(session, shrink)).steps.find((s) => s.dataLoss)!.dataLoss!.partitions.map((p) => p.name);
+    expect(promised).toContain(`events${dailySuffix(version, new Date(today - 15 * DAY))}`);
+
+    // The scheduled job holds pg_partman's lock (4.7's run_maintenance_proc holds it for its whole run).
+    const job = await holder("pg_cron");
+    await job.query(`SELECT pg_advisory_lock(hashtext('pg_partman run_maintenance'))`);
+    // What partman-stack guards against: pg_partman's own call then returns having done nothing.
+    const bystander = await holder("bystander");
+    await bystander.query(`UPDATE partman.part_config SET retention = '10 days' WHERE parent_table = 'public.events'`);
+    await bystander.query(`SELECT partman.run_maintenance('public.events')`);
+    expect(await children("public.events")).toEqual(expect.arrayContaining(promised));
+    await bystander.query(`UPDATE partman.part_config SET retention = NULL WHERE parent_table = 'public.events'`);
+
+    const gaveUp = (await applyStack(session, shrink, { lockWaitMs: 700 })).result;
+    expect(gaveUp.applied.map((u) => u.unit)).not.toContain("table public.events");
+    expect(gaveUp.failed).toEqual([
+      {
+        unit: "table public.events",
+        message: expect.stringMatching(
+          new RegExp(`^table public\\.events: pg_partman's maintenance is running in another session, .*: waited 0\\.\\d s for pg_partman's maintenance lock, held by pid ${(job as unknown as { processID: number }).processID} \\("pg_cron", .*; nothing was changed for it`),
+        ),
+      },
+    ]);
+    expect((await session.target.query(`SELECT retention FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([{ retention: null }]);
+    expect(await children("public.events")).toEqual(expect.arrayContaining(promised));
+
+    // Released while apply waits: apply goes on, and its maintenance drops exactly what it promised.
+    const waiting = applyStack(session, shrink, { lockWaitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 800));
+    await job.query(`SELECT pg_advisory_unlock(hashtext('pg_partman run_maintenance'))`);
+    const done = (await waiting).result;
+    expect(done).toMatchObject({ blocked: [], failed: [] });
+    const left = await children("public.events");
+    expect(left.filter((n) => promised.includes(n))).toEqual([]);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events`)).rows).toEqual([{ n: 11 }]);
+  });
+});
