@@ -1,12 +1,14 @@
 // What the program creates inside the database with @pulumi/postgresql: the partman schema and
-// extension, pg_cron, the owner and app roles with their grants, and archive schemas. Every
-// operation works without superuser (`superuser: false`), as on RDS, Cloud SQL and Azure.
+// extension, pg_cron, the owner and app roles with their grants, the tables' schemas and archive
+// schemas. Every operation works without superuser (`superuser: false`), as on RDS, Cloud SQL and
+// Azure.
 
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import type { StackSpec } from "../config/types";
 import type { Target } from "./target";
+import { dataSchemaOptions } from "./options";
 import { appDefaultPrivileges, appGrants, ownerGrants, PARTMAN_SCHEMA, type GrantSpec } from "./privileges";
 
 export interface DatabaseObjects {
@@ -60,14 +62,26 @@ export function databaseObjects(spec: StackSpec, target: Target, after: pulumi.R
       { database: g.database, role: g.role, objectType: g.objectType, ...(g.schema ? { schema: g.schema } : {}), ...(g.objects ? { objects: g.objects } : {}), privileges: g.privileges },
       opts(dependsOn),
     );
+  // The tables' own schemas other than public: the grants on them need them. Not given to the
+  // owner, so an existing schema keeps its owner (the owner gets USAGE and CREATE on it).
+  const tableSchemas = new Map(
+    [...new Set(spec.tables.map((t) => t.schema))]
+      .filter((name) => name !== "public")
+      .map((name) => [name, new postgresql.Schema(`table-schema-${name}`, { name, database, ifNotExists: true }, { ...opts(), ...dataSchemaOptions() })]),
+  );
+  const inSchema = (name: string | undefined) => (name && tableSchemas.has(name) ? [tableSchemas.get(name)!] : []);
   const ownerGrantResources = ownerGrants(spec, database, target.cronDatabase)
     .filter((g) => cron !== null || !g.key.startsWith("owner-cron"))
-    .map((g) => grant(g, [owner.role, g.key.startsWith("owner-cron") && cron ? cron : partman]));
+    .map((g) => grant(g, [owner.role, g.key.startsWith("owner-cron") && cron ? cron : partman, ...inSchema(g.schema)]));
   const archiveSchemas = [...new Set(spec.tables.map((t) => t.retentionSchema).filter((s): s is string => s !== null))].map(
-    (name) => new postgresql.Schema(`schema-${name}`, { name, database, owner: owner.role.name, ifNotExists: true }, opts([owner.role])),
+    (name) => new postgresql.Schema(`schema-${name}`, { name, database, owner: owner.role.name, ifNotExists: true }, { ...opts([owner.role]), ...dataSchemaOptions() }),
   );
   for (const d of appDefaultPrivileges(spec, database)) {
-    new postgresql.DefaultPrivileges(d.key, { database: d.database, role: d.role, owner: d.owner, schema: d.schema, objectType: "table", privileges: d.privileges }, opts([owner.role, app.role]));
+    new postgresql.DefaultPrivileges(
+      d.key,
+      { database: d.database, role: d.role, owner: d.owner, schema: d.schema, objectType: "table", privileges: d.privileges },
+      opts([owner.role, app.role, ...inSchema(d.schema)]),
+    );
   }
 
   return {

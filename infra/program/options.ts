@@ -14,3 +14,9 @@ export function tableOptions(dependsOn: pulumi.Input<pulumi.Resource>[]): pulumi
 export function dataVolumeOptions(): pulumi.CustomResourceOptions {
   return { retainOnDelete: true };
 }
+
+/** A schema that holds tables (the tables' own, or an archive schema holding expired partitions)
+ *  is never dropped by removing it from the stack or by `pulumi destroy`. */
+export function dataSchemaOptions(): pulumi.CustomResourceOptions {
+  return { retainOnDelete: true };
+}

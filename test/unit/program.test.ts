@@ -2,7 +2,7 @@
 // options, and a missing password must fail before any resource is declared.
 
 import { describe, expect, it } from "vitest";
-import { dataVolumeOptions, tableOptions } from "../../infra/program/options";
+import { dataSchemaOptions, dataVolumeOptions, tableOptions } from "../../infra/program/options";
 import { target } from "../../infra/program/target";
 import { loadStack } from "../../infra/config/stack-file";
 import { REPO_ROOT } from "../helpers/spec";
@@ -12,8 +12,9 @@ describe("program options", () => {
     expect(tableOptions([])).toMatchObject({ protect: true, retainOnDelete: true });
   });
 
-  it("retains the dev container's data volume on delete", () => {
+  it("retains the dev container's data volume, and schemas holding tables, on delete", () => {
     expect(dataVolumeOptions()).toEqual({ retainOnDelete: true });
+    expect(dataSchemaOptions()).toEqual({ retainOnDelete: true });
   });
 
   it("refuses an external stack without a databasePassword secret, saying how to set it", () => {
