@@ -6,7 +6,7 @@ import type { Plan, Step } from "../engine/plan";
 export function formatPlanMarkdown(p: Plan): string {
   const out = [`### partman-stack plan: stack \`${p.stack}\` → database \`${p.database}\`${p.partmanVersion ? ` (pg_partman ${p.partmanVersion})` : ""}`, ""];
   if (p.problems.length > 0) {
-    out.push(`> [!CAUTION]`, `> **Blocked: nothing will be applied until this is resolved.**`);
+    out.push(`> [!CAUTION]`, `> **Blocked: apply leaves what this names unchanged until it is resolved.**`);
     for (const x of p.problems) out.push(`> - ${escape(x.message)}`);
     out.push("");
   }

@@ -1,5 +1,6 @@
 // `verify`: the health of a stack's partition sets as pass/warn/fail checks an operator can alert
-// on. Read-only, except `fix`, which moves rows out of default partitions.
+// on. Read-only, except `fix`, which moves rows out of default partitions and fills gaps between
+// partitions.
 
 import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
@@ -36,9 +37,17 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
   if (opts.fix && state.partman) {
     for (const t of spec.tables) {
       const ts = state.tables[t.name];
-      if (!ts.partConfig || !ts.hasDefault || (await defaultRows(session.target, t)) === 0) continue;
-      opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions`);
-      await session.target.query(moveDefaultRowsSql(state.partman, t));
+      if (!ts.partConfig) continue;
+      // Rows moved out of the default get partitions of their own, maybe far from the others.
+      const moved = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
+      if (moved) {
+        opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions`);
+        await session.target.query(moveDefaultRowsSql(state.partman, t));
+      }
+      if (moved || gaps(ts).length > 0) {
+        opts.log?.(`filling the gaps between the partitions of ${t.name}`);
+        await session.target.query(fillGapsSql(state.partman, t)).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
+      }
     }
     state = await introspect(session, spec);
   }
@@ -62,7 +71,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     checks.push({ check: "table", table, status: "ok", message: `${table} is partitioned by range on ${ts.keyColumns.join(", ")} and registered with pg_partman` });
     checks.push(configCheck(t, p, spec.stack));
     checks.push(premakeCheck(t, ts, now));
-    checks.push(boundsCheck(t, ts));
+    checks.push(boundsCheck(t, ts, state.partman));
     checks.push(await defaultCheck(session.target, t, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts.partitions, now)));
   }
@@ -99,27 +108,43 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
   };
 }
 
-/** pg_partman lays partitions out in the session's TimeZone: made in a session in
+/** Every partition must start and end on an interval boundary in UTC and start where the one
+ *  before it ends. pg_partman lays partitions out in the session's TimeZone: made in a session in
  *  America/New_York (a pg_cron job calling pg_partman directly, say), daily partitions start at
- *  04:00 or 05:00 UTC, or leave a day's gap after the ones made in UTC, and rows in a gap land in the
- *  default partition. Every partition must start and end on an interval boundary in UTC and start
- *  where the one before it ends. */
-function boundsCheck(t: TableSpec, ts: TableState): Check {
+ *  04:00 or 05:00 UTC, or leave a day uncovered after the ones made in UTC. Rows moved out of the
+ *  default partition get partitions of their own, leaving the days between uncovered. Rows for an
+ *  uncovered range land in the default partition, and maintenance never fills it. */
+function boundsCheck(t: TableSpec, ts: TableState, partman: PartmanInstall): Check {
+  const base = { check: "bounds" as const, table: t.name };
+  const off = ts.partitions.filter((p) => !p.isDefault && p.from && p.to && (!aligned(t.interval, p.from) || !aligned(t.interval, p.to)));
+  if (off.length > 0) {
+    return {
+      ...base,
+      status: "fail",
+      message: `partitions off the ${t.interval.text} boundaries in UTC, as pg_partman makes them when it runs in another TimeZone: ${off.map((p) => `${p.name} [${p.from} → ${p.to}]`).join(", ")}`,
+      fix: `make sure maintenance runs only through partman-stack (its job calls partman_stack.run_maintenance, which runs in UTC); then move those partitions' rows by hand (detach, re-create on UTC boundaries, copy back)`,
+    };
+  }
+  const holes = gaps(ts);
+  if (holes.length > 0) {
+    return {
+      ...base,
+      status: "fail",
+      message: `nothing covers ${holes.map((h) => `[${h.from} → ${h.to}) between ${h.after} and ${h.before}`).join(", ")}: rows for those times land in the default partition, and maintenance does not fill the gap`,
+      fix: `partman-stack verify --fix (runs ${fillGapsSql(partman, t)})`,
+    };
+  }
+  const n = ts.partitions.filter((p) => !p.isDefault).length;
+  return { ...base, status: "ok", message: `${n} partition(s), contiguous, each on ${t.interval.text} boundaries in UTC` };
+}
+
+function gaps(ts: TableState): { from: string; to: string; after: string; before: string }[] {
   const bounded = ts.partitions.filter((p) => !p.isDefault && p.from && p.to);
-  const wrong: string[] = [];
-  bounded.forEach((p, i) => {
-    if (!aligned(t.interval, p.from!) || !aligned(t.interval, p.to!)) wrong.push(`${p.name} [${p.from} → ${p.to}] is off the ${t.interval.text} boundaries`);
-    const before = bounded[i - 1];
-    if (before && before.to !== p.from) wrong.push(`nothing covers [${before.to} → ${p.from}) between ${before.name} and ${p.name}`);
-  });
-  if (wrong.length === 0) return { check: "bounds", table: t.name, status: "ok", message: `${bounded.length} partition(s), contiguous, each on ${t.interval.text} boundaries in UTC` };
-  return {
-    check: "bounds",
-    table: t.name,
-    status: "fail",
-    message: `partitions are not laid out on ${t.interval.text} boundaries in UTC, as pg_partman does when it runs in another TimeZone: ${wrong.join("; ")}`,
-    fix: `make sure maintenance runs only through partman-stack (its job calls partman_stack.run_maintenance, which runs in UTC); then move the rows of the misplaced partitions by hand (detach, re-create on UTC boundaries, copy back)`,
-  };
+  return bounded.slice(1).flatMap((p, i) => (bounded[i].to !== p.from ? [{ from: bounded[i].to!, to: p.from!, after: bounded[i].name, before: p.name }] : []));
+}
+
+function fillGapsSql(partman: PartmanInstall, t: TableSpec): string {
+  return `SELECT ${q(partman.schema)}.partition_gap_fill(${quoteLiteral(t.name)})`;
 }
 
 function aligned(i: Interval, iso: string): boolean {
@@ -160,7 +185,7 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
     table: t.name,
     status: "fail",
     message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from.toISOString()}: ${r.n}`).join(", ")}`,
-    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)})`,
+    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)}, then ${fillGapsSql(partman, t)})`,
   };
 }
 

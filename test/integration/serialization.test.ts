@@ -1,6 +1,6 @@
-// The providers survive Pulumi's closure serialization: compiled by tsc, serialized in a plain
-// node process, and, with the compiled sources deleted, loaded from the serialized text alone and
-// run against the real cluster.
+// The providers survive Pulumi's closure serialization: compiled by tsc (the run's shared build),
+// serialized in a plain node process from a copy of the compiled sources, and, with that copy
+// deleted, loaded from the serialized text alone and run against the real cluster.
 
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { inject } from "vitest";
+import { sharedBuild } from "../helpers/build";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { eventsTableInputs } from "../helpers/provider-inputs";
 import { createRoles, type TestRoles } from "../helpers/roles";
@@ -42,7 +43,8 @@ describe("dynamic providers after closure serialization", () => {
   });
 
   it("serializes each provider from tsc output and runs create/read from the serialized text alone", { timeout: 180_000 }, async () => {
-    execFileSync(path.join(REPO_ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.json", "--noEmit", "false", "--outDir", dist], { cwd: REPO_ROOT });
+    const build = sharedBuild();
+    for (const p of ["infra", "sql", "test/serialization", "package.json"]) fs.cpSync(path.join(build, p), path.join(dist, p), { recursive: true });
     const out = execFileSync(process.execPath, [path.join(dist, "test/serialization/serialize-providers.js"), serialized], { cwd: REPO_ROOT }).toString();
     expect(out.trim().split("\n").map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(PROVIDERS.map((p) => `${p} handler`));
 
@@ -53,6 +55,7 @@ describe("dynamic providers after closure serialization", () => {
       const text = fs.readFileSync(path.join(serialized, `${p}.js`), "utf8");
       // Local code travels by value; only packages are required.
       expect(text).not.toContain(dist);
+      expect(text).not.toContain(build);
       expect(text).not.toMatch(/require\(["']\.{1,2}\//);
       expect(text).toContain(`require("pg")`);
       // No credentials captured: they arrive as inputs.

@@ -57,6 +57,27 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'late'`)).rows).toEqual([{ n: 2 }]);
   });
 
+  it("fails on a gap between partitions, which --fix fills, and on a partition off UTC boundaries", async () => {
+    const middle = (await session.target.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass AND c.relname <> 'events_default' ORDER BY c.relname LIMIT 1 OFFSET 2`)).rows[0].relname;
+    await session.target.query(`DROP TABLE public.${middle}`);
+    const gap = failed((await verify(session, spec())).checks);
+    expect(gap).toEqual([
+      expect.objectContaining({ check: "bounds", message: expect.stringMatching(/^nothing covers \[\S+T00:00:00\.000Z → \S+T00:00:00\.000Z\) between events_p\w+ and events_p\w+: rows for those times land in the default partition/), fix: expect.stringContaining(`partition_gap_fill('public.events')`) }),
+    ]);
+    const fixed = await verify(session, spec(), { fix: true });
+    expect(failed(fixed.checks)).toEqual([]);
+    expect((await session.target.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`public.${middle}`])).rows).toEqual([{ ok: true }]);
+
+    // As a session in America/New_York lays a day out: from 05:00 UTC.
+    const end = (await session.target.query(`SELECT max(upper) AS u FROM (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz AS upper FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass AND c.relname <> 'events_default') b`)).rows[0].u as Date;
+    const from = new Date(end.getTime() + 5 * 3_600_000).toISOString();
+    const to = new Date(end.getTime() + 29 * 3_600_000).toISOString();
+    await session.target.query(`CREATE TABLE public.events_ny PARTITION OF public.events FOR VALUES FROM ('${from}') TO ('${to}')`);
+    expect(failed((await verify(session, spec())).checks)).toEqual([
+      expect.objectContaining({ check: "bounds", message: `partitions off the 1 day boundaries in UTC, as pg_partman makes them when it runs in another TimeZone: events_ny [${from} → ${to}]` }),
+    ]);
+  });
+
   it("fails on a stopped job, a failed last run, and a last run older than two schedule periods", async () => {
     const c = await cron();
     const jobid = (await c.query(`SELECT jobid FROM cron.job WHERE jobname = $1`, [jobName()])).rows[0].jobid;
