@@ -21,9 +21,11 @@ Commands:
            by a problem, or whose transaction fails, is left unchanged and the rest is applied.
            Exit 0 = all applied, 3 = some blocked or failed (named), 1 = error.
   verify   Health checks to alert on: tables partitioned and registered, part_config as declared,
-           partitions premade ahead, default partitions empty, pruning works, the maintenance job
-           scheduled, active and succeeding. Exit 0 = healthy (warnings allowed), 1 = a check failed.
-           --fix moves rows out of default partitions (pg_partman's partition_data_proc).
+           partitions premade ahead, contiguous and on UTC boundaries, default partitions empty,
+           pruning works, the maintenance job scheduled (running in UTC), active and succeeding.
+           Exit 0 = healthy (warnings allowed), 1 = a check failed.
+           --fix moves rows out of default partitions (pg_partman's partition_data_proc) and fills
+           gaps between partitions (partition_gap_fill).
   status   Partitions per table (range, size, estimated rows), default-partition rows,
            how far ahead partitions exist, the retention horizon, the maintenance job and its last run.
   migrate run|status|rollback|finish <table>
@@ -45,7 +47,7 @@ Options:
   --stack <name>         stacks/Pulumi.<name>.yaml (default: local)
   --database-url <url>   connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)
   --format <f>           plan: text (default), json or markdown (a pull-request comment)
-  --fix                  verify: move rows out of default partitions, then check
+  --fix                  verify: move rows out of default partitions and fill gaps, then check
   --json                 machine-readable output (plan, apply, status, migrate run/status)
   --dry-run              migrate: print every SQL statement, change nothing
   --batch-size <rows>    migrate run: rows per copy batch (default 10000)

@@ -57,12 +57,12 @@ export async function apply(session: Session, p: Plan, ctx: ApplyContext): Promi
   const log = ctx.log ?? (() => {});
   const result: ApplyResult = { applied: [], blocked: p.problems, failed: [] };
   const blocked = new Set(p.problems.map((x) => x.unit));
-  const unavailable = new Map(ctx.unavailable.map((f) => [f.unit, f]));
-  for (const f of ctx.unavailable) if (p.steps.some((s) => s.unit === f.unit)) result.failed.push(f);
+  result.failed.push(...ctx.unavailable.filter((f) => p.steps.some((s) => s.unit === f.unit)));
   for (const unit of transactions(p.steps)) {
     const name = unit[0].unit;
-    // A unit spread over two databases (the job) stops at its first failed transaction.
-    if (blocked.has(name) || unavailable.has(name) || result.failed.some((f) => f.unit === name)) continue;
+    // Skipped when its lock was not obtained, and a unit spread over two databases (the job) stops
+    // at its first failed transaction.
+    if (blocked.has(name) || result.failed.some((f) => f.unit === name)) continue;
     const client = await session.on(unit[0].database);
     const started = Date.now();
     log(`${name}:`);
