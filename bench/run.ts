@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick]`: partitioned (pg_partman) against an identical unpartitioned table,
-// each pair measured in the same run on the same data, on a temporary PostgreSQL cluster (durable
-// settings, removed afterwards). Prints a table and writes bench/results/<date>.md and .json.
+// and for retention partman-stack's maintenance on a copy of the partitioned one, measured in the
+// same run on the same data, on a temporary PostgreSQL cluster (durable settings, removed
+// afterwards). Prints a table and writes bench/results/<date>.md and .json.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -46,7 +47,7 @@ async function main() {
 
     const main = await database("bench_events");
     log(`loading ${sizes.rows.toLocaleString("en")} rows over ${sizes.months} months into both tables`);
-    const tables = await createPair(main.db, { rows: sizes.rows, months: sizes.months, premake: 2 });
+    const tables = await createPair(main.db, { rows: sizes.rows, months: sizes.months });
     log("queries");
     results.push(...(await queries(main.db, tables, sizes.iterations, 28)));
     log("inserts");
@@ -94,15 +95,16 @@ function machineDescription(): string {
 }
 
 function render(results: Measurement[]): string {
-  const num = (v: number | null, unit: string) =>
-    v === null ? "—" : unit === "bytes" ? `${(v / 1048576).toFixed(2)} MB` : unit === "ms" ? `${v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString("en")} ms` : `${Math.round(v).toLocaleString("en")} ${unit}`;
+  const num = (v: number | null | undefined, unit: string) =>
+    v == null ? "—" : unit === "bytes" ? `${(v / 1048576).toFixed(2)} MB` : unit === "ms" ? `${v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString("en")} ms` : `${Math.round(v).toLocaleString("en")} ${unit}`;
+  const ratio = (a: number | null) => (a === null ? "—" : `${a >= 10 ? Math.round(a).toLocaleString("en") : a.toFixed(2)}×`);
   const lines = [
-    "| case | measurement | partitioned (pg_partman) / migrate run | unpartitioned / raw copy | ratio, in favour of the first | note |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| case | measurement | partitioned: pg_partman / migrate run | partitioned: partman-stack maintenance | unpartitioned / raw copy | ratio to unpartitioned, in favour of partitioned (pg_partman · partman-stack) | note |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of results) {
-    const a = r.unit === "rows" ? null : advantage(r);
-    lines.push(`| ${r.case} | ${r.metric} | ${num(r.partitioned, r.unit)} | ${num(r.unpartitioned, r.unit)} | ${a === null ? "—" : `${a >= 10 ? Math.round(a).toLocaleString("en") : a.toFixed(2)}×`} | ${r.note ?? ""} |`);
+    const ratios = r.unit === "rows" ? "—" : r.stack === undefined || r.unpartitioned === null ? ratio(advantage(r)) : `${ratio(advantage(r))} · ${ratio(advantage(r, "stack"))}`;
+    lines.push(`| ${r.case} | ${r.metric} | ${num(r.partitioned, r.unit)} | ${num(r.stack, r.unit)} | ${num(r.unpartitioned, r.unit)} | ${ratios} | ${r.note ?? ""} |`);
   }
   return lines.join("\n");
 }

@@ -38,7 +38,7 @@ export async function migration(db: Client, url: string, rows: number, batchSize
     database: { mode: "external", host: String(conn.host), port: Number(conn.port), database: String(conn.database), user: String(conn.user), sslmode: "disable" },
   });
   const session = await openSession(conn, { owner: spec.roles.owner, purpose: "bench" });
-  const writer = await startProbe(url, `INSERT INTO public.events (run_id, kind) VALUES (${runIdSql("$1::int")}, 'probe')`, () => [Math.floor(Math.random() * RUNS)]);
+  const writer = await startProbe(url, `INSERT INTO public.events (run_id, kind) VALUES (${runIdSql("$1::int")}, 'probe')`, { params: () => [Math.floor(Math.random() * RUNS)] });
   const began = Date.now();
   let copied = began;
   const r = await migrateRun(session, spec, "events", {

@@ -1,5 +1,5 @@
-// A client that runs one statement in a loop on its own connection and records each call's
-// latency: its longest call while something else runs is how long that blocked it.
+// Clients that run one statement in a loop on their own connections and record each call's
+// latency: the longest call while something else runs is how long that blocked them.
 
 import { Client } from "pg";
 import { percentile } from "./stats";
@@ -12,32 +12,48 @@ export interface ProbeResult {
   errors: Record<string, number>;
 }
 
-export async function startProbe(url: string, sql: string, params: () => unknown[] = () => []): Promise<{ stop(): Promise<ProbeResult> }> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
+export interface ProbeOptions {
+  params?: () => unknown[];
+  /** Connections running the statement side by side, counted as one probe. */
+  connections?: number;
+  /** Run the statement once (a long report) instead of until stopped: stop() waits for it. */
+  once?: boolean;
+}
+
+export async function startProbe(url: string, sql: string, { params = () => [], connections = 1, once = false }: ProbeOptions = {}): Promise<{ stop(): Promise<ProbeResult> }> {
+  const clients = await Promise.all(Array.from({ length: connections }, async () => {
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    return c;
+  }));
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let running = true;
-  const loop = (async () => {
-    while (running) {
+  const loops = clients.map(async (c) => {
+    do {
       const start = process.hrtime.bigint();
       try {
         await c.query(sql, params());
       } catch (err) {
-        const message = (err as Error).message;
+        const message = errorMessage(err);
         errors[message] = (errors[message] ?? 0) + 1;
       }
       latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-  })();
+    } while (running && !once);
+  });
   return {
     async stop() {
       running = false;
-      await loop;
-      await c.end();
+      await Promise.all(loops);
+      await Promise.all(clients.map((c) => c.end()));
       return { calls: latencies.length, maxMs: Math.max(0, ...latencies), p50Ms: percentile(latencies, 50), errors };
     },
   };
+}
+
+/** An error's first line: pg_partman re-raises with the context and detail in the message. */
+export function errorMessage(err: unknown): string {
+  return (err as Error).message.split("\n")[0];
 }
 
 export function describeErrors(p: ProbeResult): string {

@@ -4,13 +4,16 @@ export interface Measurement {
   metric: string;
   unit: "ms" | "bytes" | "rows/s" | "rows";
   partitioned: number | null;
+  /** The same partitioned data under partman-stack's maintenance (retention only). */
+  stack?: number | null;
   unpartitioned: number | null;
   /** Which direction is better, so the ratio reads as "× in favour of partitioned". */
   better: "lower" | "higher";
   note?: string;
 }
 
-export function advantage(m: Measurement): number | null {
-  if (m.partitioned === null || m.unpartitioned === null || m.partitioned === 0 || m.unpartitioned === 0) return null;
-  return m.better === "lower" ? m.unpartitioned / m.partitioned : m.partitioned / m.unpartitioned;
+export function advantage(m: Measurement, side: "partitioned" | "stack" = "partitioned"): number | null {
+  const v = m[side] ?? null;
+  if (v === null || m.unpartitioned === null || v === 0 || m.unpartitioned === 0) return null;
+  return m.better === "lower" ? m.unpartitioned / v : v / m.unpartitioned;
 }

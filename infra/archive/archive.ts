@@ -1,15 +1,22 @@
 // Archiving before dropping: each expired partition of a table is dumped to a file with a sha256
 // beside it, the dump is verified, and only then is the partition dropped. Expired means moved
-// to the table's retentionSchema by pg_partman, or still attached with its upper bound before
+// to the table's retentionSchema by maintenance, or still attached with its upper bound before
 // now() - retention. A partition whose dump or verification fails is not dropped; the run goes on
-// with the others and reports the failure.
+// with the others and reports the failure. Locks are taken as maintenance takes them (parent
+// first, bounded: partman_stack.lock_in_order), and the run holds the table's maintenance fence, so
+// maintenance does not expire a partition between its dump and its drop.
 
 import fs from "node:fs";
 import path from "node:path";
 import type { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
-import type { StackSpec, TableSpec } from "../config/types";
+import { approxMillis } from "../config/interval";
+import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
+import { lockBefore, pairKey, unlock } from "../db/advisory-lock";
 import type { Session } from "../db/session";
+import { introspect } from "../engine/introspect";
+import { inTransaction, lockInOrderSql, lockOrThrow } from "../engine/lock-in-order";
+import { MAINTENANCE_FENCE, objectsToInstall } from "../engine/partman";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
 
 export interface ArchiveOptions {
@@ -23,8 +30,6 @@ export interface ArchiveOptions {
   pgBin?: string;
 }
 
-/** lock_timeout of each attempt at a lock (the partition's, and the parent's for DETACH). */
-const LOCK = { timeoutMs: 500, attempts: 10 };
 
 export interface ArchivedPartition {
   schema: string;
@@ -73,13 +78,19 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   if (!exists.rows[0].ok) throw new Error(`table ${t.name} does not exist in database ${session.database}`);
   const horizon = t.retention ? (await db.query<{ h: Date }>(`SELECT now() - $1::interval AS h`, [t.retention.text])).rows[0].h : null;
 
+  const state = await introspect(session, { ...spec, tables: [] });
+  if (!state.partman) throw new Error(`pg_partman is not installed in database ${session.database}: there is no partition set to archive`);
+  const install = objectsToInstall(state.partman, state.maintenanceObjects);
   const candidates = [
     ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
     ...(horizon ? await pastHorizon(db, parent, horizon) : []),
   ];
   const partitions: ArchivedPartition[] = candidates.map((p) => {
     const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
-    const sql = [...(p.origin === "past-horizon" ? [`ALTER TABLE ${parent} DETACH PARTITION ${rel};`] : []), `DROP TABLE ${rel};`];
+    const sql =
+      p.origin === "past-horizon"
+        ? [lockInOrderSql([parent, rel], spec.maintenance), `ALTER TABLE ${parent} DETACH PARTITION ${rel};`, `DROP TABLE ${rel};`]
+        : [lockInOrderSql([rel], spec.maintenance), `DROP TABLE ${rel};`];
     const file = path.join(dir, `${p.schema}.${p.name}.dump`);
     return { ...p, rows: null, file, dumpBytes: null, sha256: null, status: "planned", reason: null, sql };
   });
@@ -96,8 +107,19 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     } catch (err) {
       throw new Error(`cannot create the archive directory ${dir}: ${(err as Error).message}; nothing was dumped or dropped`);
     }
-    const tools = toolsFor(db, session.database, opts.pgBin ?? null);
-    for (const p of partitions) await archiveOne(db, tools, p, log);
+    if (install) await db.query(install);
+    const fence = pairKey(`the maintenance fence of ${t.name}`, MAINTENANCE_FENCE, t.name);
+    try {
+      await lockBefore(db, fence, Date.now() + approxMillis(spec.maintenance.maxLockWait), false);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: maintenance is expiring ${t.name}'s partitions right now; nothing was dumped or dropped, run archive again`);
+    }
+    try {
+      const tools = toolsFor(db, session.database, opts.pgBin ?? null);
+      for (const p of partitions) await archiveOne(db, tools, p, spec.maintenance, log);
+    } finally {
+      await unlock(db, fence).catch(() => {});
+    }
   }
   return {
     table: t.name,
@@ -150,14 +172,16 @@ async function pastHorizon(db: Client, parent: string, horizon: Date): Promise<C
   }));
 }
 
-/** One transaction per partition: lock it against writes, count it, dump it, verify the dump,
- *  drop it. The SHARE lock is what makes the count and the dump see the same rows, and keeps an
- *  attached partition from taking new rows between the dump and the DROP. */
-async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, log: (line: string) => void): Promise<void> {
+/** Two transactions per partition, so it is never locked while its parent is waited for:
+ *  1. lock it against writes (SHARE), take its row count and checksum, dump, checksum and verify
+ *     the dump: a dump that does not hold exactly those rows fails here, and nothing is dropped;
+ *  2. lock its parent and then it (lock_in_order, bounded), check its rows are still those dumped
+ *     (a late write between the two would not be in the dump), then detach and drop it.
+ *  Whatever fails before the drop commits leaves the partition as it was and removes the files. */
+async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: MaintenanceSpec, log: (line: string) => void): Promise<void> {
   const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
   const sumFile = sumFileOf(p.file);
   const created: string[] = [];
-  let inTransaction = false;
   let committing = false;
   try {
     // Claim both names first: an earlier run's dump is never overwritten, nor removed below.
@@ -169,31 +193,37 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, log: (
       }
       created.push(f);
     }
-    await db.query("BEGIN");
-    inTransaction = true;
-    await db.query(`SET LOCAL lock_timeout = ${LOCK.timeoutMs}`);
-    // The transaction idles while pg_dump runs.
-    await db.query(`SET LOCAL idle_in_transaction_session_timeout = 0`);
-    await withLockRetries(db, `LOCK TABLE ${rel} IN SHARE MODE`);
-    p.rows = await countRows(db, p);
-    log(`dumping ${p.schema}.${p.name} (${p.rows} rows) to ${p.file}`);
-    await dumpTable(tools, p.schema, p.name, p.file, LOCK.timeoutMs * LOCK.attempts);
-    p.sha256 = await sha256File(p.file);
-    fs.writeFileSync(sumFile, checksumLine(p.sha256, p.file));
-    p.dumpBytes = fs.statSync(p.file).size;
-    // A DROP that commits must not outlive a dump still in the page cache.
-    for (const f of [p.file, sumFile, path.dirname(p.file)]) fsync(f);
-    await verifyDump(tools, p.schema, p.name, p.file, sumFile, p.rows);
-    for (const sql of p.sql) await withLockRetries(db, sql);
-    committing = true;
-    await db.query("COMMIT");
+    const dumped = await inTransaction(db, async () => {
+      // The transaction idles while pg_dump runs.
+      await db.query(`SET LOCAL idle_in_transaction_session_timeout = 0`);
+      await lockOrThrow(db, lockInOrderSql([rel], m, "SHARE"), "keep writers out of it while it is dumped");
+      const content = await contentOf(db, rel);
+      p.rows = content.rows;
+      log(`dumping ${p.schema}.${p.name} (${p.rows} rows) to ${p.file}`);
+      await dumpTable(tools, p.schema, p.name, p.file, approxMillis(m.maxLockWait));
+      p.sha256 = await sha256File(p.file);
+      fs.writeFileSync(sumFile, checksumLine(p.sha256, p.file));
+      p.dumpBytes = fs.statSync(p.file).size;
+      // A DROP that commits must not outlive a dump still in the page cache.
+      for (const f of [p.file, sumFile, path.dirname(p.file)]) fsync(f);
+      await verifyDump(tools, p.schema, p.name, p.file, sumFile, p.rows);
+      return content;
+    });
+    await inTransaction(db, async () => {
+      await lockOrThrow(db, p.sql[0], "drop it");
+      const now = await contentOf(db, rel);
+      if (now.rows !== dumped.rows || now.checksum !== dumped.checksum) {
+        throw new Error(`its rows changed after the dump (${dumped.rows} dumped, ${now.rows} now): a late write would be lost with it`);
+      }
+      for (const sql of p.sql.slice(1)) await db.query(sql);
+      committing = true;
+    });
     p.status = "archived";
   } catch (err) {
     if (committing) {
       // The connection may have gone after the server committed: the dump is then all there is.
       fail(p, `COMMIT failed (${(err as Error).message}); the dump is kept: check whether ${p.schema}.${p.name} still exists`);
     } else {
-      if (inTransaction) await db.query("ROLLBACK").catch(() => {});
       for (const f of created) fs.rmSync(f, { force: true });
       fail(p, `${(err as Error).message}; nothing was dropped`);
     }
@@ -201,21 +231,10 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, log: (
   }
 }
 
-/** DETACH needs ACCESS EXCLUSIVE on the parent: waiting for it long would queue every query on
- *  the table behind it, so each attempt is short (lock_timeout) and retried after a pause. */
-async function withLockRetries(db: Client, sql: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    await db.query("SAVEPOINT archive_lock");
-    try {
-      await db.query(sql);
-      await db.query("RELEASE SAVEPOINT archive_lock");
-      return;
-    } catch (err) {
-      await db.query("ROLLBACK TO SAVEPOINT archive_lock");
-      if ((err as { code?: string }).code !== "55P03" || attempt >= LOCK.attempts) throw err;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
+/** Row count and a checksum over every row, to tell whether the rows are still those dumped. */
+async function contentOf(db: Client, rel: string): Promise<{ rows: number; checksum: string }> {
+  const r = await db.query<{ n: string; sum: string }>(`SELECT count(*) AS n, coalesce(sum(hashtextextended(t::text, 0)), 0)::text AS sum FROM ONLY ${rel} t`);
+  return { rows: Number(r.rows[0].n), checksum: r.rows[0].sum };
 }
 
 async function countRows(db: Client, p: Pick<ArchivedPartition, "schema" | "name">): Promise<number> {

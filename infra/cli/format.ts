@@ -2,7 +2,7 @@
 
 import type { ApplyResult } from "../engine/apply";
 import type { Plan, Step } from "../engine/plan";
-import type { StatusReport, TableStatus } from "../engine/status";
+import { describeRun, type StatusReport, type TableStatus } from "../engine/status";
 
 const SYMBOL: Record<Step["action"], string> = {
   "create-extension": "+",
@@ -13,8 +13,9 @@ const SYMBOL: Record<Step["action"], string> = {
   "create-default": "+",
   "drop-default": "-",
   "update-config": "~",
+  "set-retention": "~",
   "run-maintenance": ">",
-  "install-procedure": "+",
+  "install-objects": "+",
   "schedule-job": "+",
   "alter-job": "~",
   "reassign-job": "~",
@@ -54,10 +55,14 @@ export function formatPlan(p: Plan): string {
 export function formatApply(p: Plan, r: ApplyResult): string {
   const lines = [`Stack ${p.stack} → database ${p.database}`];
   for (const u of r.applied) lines.push(`  ✓ ${u.unit}${u.database !== p.database ? ` (in database ${u.database})` : ""}: ${u.steps.map((s) => s.summary).join("; ")} (${u.ms} ms)`);
+  for (const m of r.maintenance) {
+    lines.push(`  ${m.notYetExpired.length > 0 ? "!" : "✓"} maintenance of ${m.table}: ${m.run ? describeRun(m.run) : "no run recorded"}`);
+    if (m.notYetExpired.length > 0) lines.push(`      not expired yet, as the plan said they would be: ${m.notYetExpired.join(", ")}; the next maintenance run expires them`);
+  }
   for (const x of r.blocked) lines.push(`  ✗ blocked: ${x.message}`);
   for (const f of r.failed) lines.push(`  ✗ failed: ${f.message.replace(/\n/g, "\n      ")}`);
   const steps = r.applied.reduce((n, u) => n + u.steps.length, 0);
-  const notApplied = r.blocked.length + r.failed.length;
+  const notApplied = r.blocked.length + r.failed.length + r.maintenance.filter((m) => m.notYetExpired.length > 0).length;
   lines.push(
     "",
     r.applied.length === 0 && notApplied === 0
@@ -93,10 +98,12 @@ function formatTable(t: TableStatus): string[] {
       : `${t.name}: ${t.interval} partitions, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
         (t.retentionHorizon ? ` (partitions ending before ${time(t.retentionHorizon)} expire at the next maintenance run)` : "");
   const bounded = t.partitions.filter((p) => !p.isDefault);
+  const run = t.lastMaintenance;
   const lines = [
     head,
     `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of now${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
       (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
+    `  last maintenance: ${run ? `${time(run.startedAt)}: ${describeRun(run)}` : "none recorded yet"}`,
   ];
   const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.estimatedRows === null ? "?" : String(p.estimatedRows)]);
   lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "EST. ROWS"], rows).map((l) => `  ${l}`));

@@ -7,7 +7,7 @@ import { applyHandler } from "./commands/apply";
 import { archiveHandler } from "./commands/archive";
 import { localHandler, type LocalAction } from "./commands/local";
 import { migrateHandler, type MigrateAction } from "./commands/migrate";
-import { MigrationRefused } from "../migrate/run";
+import { lockLimitProblems, MIGRATE_DEFAULTS, MigrationRefused } from "../migrate/run";
 import { planHandler, type PlanFormat } from "./commands/plan";
 import { verifyHandler } from "./commands/verify";
 import { statusHandler } from "./commands/status";
@@ -52,7 +52,12 @@ Options:
   --dry-run              migrate: print every SQL statement, change nothing
   --batch-size <rows>    migrate run: rows per copy batch (default 10000)
   --sleep <ms>           migrate run: pause between batches (default 0)
-  --lock-timeout <ms>    migrate: lock_timeout of each attempt at the swap's lock (default 250)
+  --max-stall <ms>       migrate: the longest one attempt at the swap's (rollback's, finish's) lock may
+                         hold up the table's readers and writers; attempts start at 50 ms and double
+                         up to it (10 to 60000, default 2000)
+  --max-lock-wait <ms>   migrate: how long to keep trying for that lock before giving up, changing
+                         nothing (at least --max-stall, at most 3600000; default 300000)
+  --lock-timeout <ms>    deprecated: the old name of --max-stall
   --yes                  migrate finish: do not ask for confirmation
   --to <dir>             archive: where the dumps and their .sha256 files go (created if missing)
   -h, --help             this text
@@ -73,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
         "dry-run": { type: "boolean", default: false },
         "batch-size": { type: "string" },
         sleep: { type: "string" },
+        "max-stall": { type: "string" },
+        "max-lock-wait": { type: "string" },
         "lock-timeout": { type: "string" },
         yes: { type: "boolean", default: false },
         to: { type: "string" },
@@ -111,18 +118,27 @@ export async function main(argv: string[]): Promise<number> {
       case "migrate": {
         const [action, table] = rest;
         if (!["run", "status", "rollback", "finish"].includes(action) || !table) return usageError("migrate takes run, status, rollback or finish, and a table");
-        const num = (name: string, v: string | undefined, min: number) => {
+        const num = (name: string, v: string | undefined, min: number, unit = "") => {
           if (v === undefined) return undefined;
-          if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} ${v} must be a whole number ≥ ${min}`);
+          if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} ${v} must be a whole number${unit}${min > 0 ? ` ≥ ${min}` : ""}`);
           return Number(v);
         };
+        if (values["lock-timeout"] !== undefined) {
+          if (values["max-stall"] !== undefined) return usageError("--lock-timeout is the deprecated name of --max-stall: give --max-stall only");
+          process.stderr.write(`--lock-timeout is deprecated: it is now --max-stall (the longest one lock attempt holds the table up); --max-lock-wait bounds the whole wait\n`);
+        }
+        const maxStallMs = num("max-stall", values["max-stall"] ?? values["lock-timeout"], 0, " of milliseconds");
+        const maxLockWaitMs = num("max-lock-wait", values["max-lock-wait"], 0, " of milliseconds");
+        const limits = lockLimitProblems({ maxStallMs: maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs, maxLockWaitMs: maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs });
+        if (limits.length > 0) throw new Error(limits.join("\n"));
         return await migrateHandler(action as MigrateAction, table, {
           ...opts,
           dryRun: values["dry-run"]!,
           yes: values.yes!,
           batchSize: num("batch-size", values["batch-size"], 1),
           sleepMs: num("sleep", values.sleep, 0),
-          lockTimeoutMs: num("lock-timeout", values["lock-timeout"], 1),
+          maxStallMs,
+          maxLockWaitMs,
         });
       }
       case "archive": {

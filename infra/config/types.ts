@@ -39,6 +39,10 @@ export interface MaintenanceSpec {
   schedule: string;
   jobName: string;
   analyze: boolean;
+  /** The longest one attempt at a table's locks waits, and so holds other sessions up. */
+  lockTimeout: Interval;
+  /** How long maintenance tries, per table and run, before it defers that table to the next run. */
+  maxLockWait: Interval;
 }
 
 export type DatabaseSpec =

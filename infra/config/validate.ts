@@ -8,7 +8,7 @@ import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError } from "./errors";
 import { identifierProblem } from "./identifiers";
-import { IntervalSyntaxError, parseInterval, type Interval } from "./interval";
+import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
 import type { DatabaseSpec, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
@@ -16,7 +16,7 @@ export const DEFAULTS = {
   retentionKeepTable: false,
   defaultPartition: true,
   infiniteTimePartitions: true,
-  maintenance: { enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false },
+  maintenance: { enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false, lockTimeout: parseInterval("200ms"), maxLockWait: parseInterval("1 min") },
   database: "partman_stack",
   port: 5432,
   dockerPort: 55432,
@@ -28,7 +28,11 @@ const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
   "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss",
 ];
-const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze"];
+const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze", "lockTimeout", "maxLockWait"];
+/** Bounds of maintenance.lockTimeout and maxLockWait: a lock wait longer than a minute is an outage,
+ *  a budget longer than an hour a run that never ends. */
+const LOCK_TIMEOUT_MS = { min: 10, max: 60_000 };
+const MAX_LOCK_WAIT_MS = { max: 3_600_000 };
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
   local: ["mode", "database", "partmanVersion"],
   docker: ["mode", "database", "port", "partmanVersion"],
@@ -241,7 +245,7 @@ function validateMaintenance(raw: unknown, problems: Problems): MaintenanceSpec 
   if (raw === undefined || raw === null) return { ...d };
   const p = (msg: string) => problems.add("partman-stack:maintenance", msg);
   if (!isObject(raw)) {
-    p(`must be a mapping (schedule, jobName, analyze, enabled), got ${describe(raw)}`);
+    p(`must be a mapping (${MAINTENANCE_KEYS.join(", ")}), got ${describe(raw)}`);
     return { ...d };
   }
   unknownKeys(raw, MAINTENANCE_KEYS, (k) => p(`unknown key "${k}" (known: ${MAINTENANCE_KEYS.join(", ")})`));
@@ -257,12 +261,33 @@ function validateMaintenance(raw: unknown, problems: Problems): MaintenanceSpec 
       p(`jobName ${describe(raw.jobName)} must be 1-63 letters, digits, "_", ".", ":" or "-"`);
     } else jobName = raw.jobName;
   }
+  const lockTimeout = durationValue(raw, "lockTimeout", d.lockTimeout, p);
+  const maxLockWait = durationValue(raw, "maxLockWait", d.maxLockWait, p);
+  const ms = approxMillis;
+  if (ms(lockTimeout) < LOCK_TIMEOUT_MS.min || ms(lockTimeout) > LOCK_TIMEOUT_MS.max) {
+    p(`lockTimeout "${lockTimeout.text}" must be between ${LOCK_TIMEOUT_MS.min}ms and 1 min: it is how long one attempt at a table's lock may hold other sessions up (default "${d.lockTimeout.text}")`);
+  } else if (ms(maxLockWait) < ms(lockTimeout) || ms(maxLockWait) > MAX_LOCK_WAIT_MS.max) {
+    p(`maxLockWait "${maxLockWait.text}" must be at least lockTimeout ("${lockTimeout.text}") and at most 1 hour: it is how long maintenance tries a table's locks before deferring it to the next run (default "${d.maxLockWait.text}")`);
+  }
   return {
     enabled: bool(raw, "enabled", d.enabled, p),
     schedule,
     jobName,
     analyze: bool(raw, "analyze", d.analyze, p),
+    lockTimeout,
+    maxLockWait,
   };
+}
+
+/** A duration as a PostgreSQL interval ("200ms", "5 s", "1 min"); months and days are refused. */
+function durationValue(o: Record<string, unknown>, key: string, fallback: Interval, p: (m: string) => void): Interval {
+  const v = intervalValue(o, key, false, p, `"200ms", "5 s" or "1 min"`);
+  if (!v) return fallback;
+  if (v.months > 0 || v.days > 0) {
+    p(`${key} "${v.text}" must be a duration of milliseconds, seconds or minutes, e.g. "200ms" or "30 s"`);
+    return fallback;
+  }
+  return v;
 }
 
 function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
@@ -341,7 +366,7 @@ function requiredString(o: Record<string, unknown>, key: string, p: (m: string) 
   return null;
 }
 
-function intervalValue(o: Record<string, unknown>, key: string, required: boolean, p: (m: string) => void): Interval | null {
+function intervalValue(o: Record<string, unknown>, key: string, required: boolean, p: (m: string) => void, examples = `"90 days", "1 week" or "13 months"`): Interval | null {
   const v = o[key];
   if (v === undefined || v === null) {
     if (required) p(`${key} is required: a PostgreSQL interval such as "1 day", "1 week" or "1 month"`);
@@ -355,7 +380,7 @@ function intervalValue(o: Record<string, unknown>, key: string, required: boolea
     return parseInterval(v);
   } catch (err) {
     if (!(err instanceof IntervalSyntaxError)) throw err;
-    p(`${key} "${v}" is not a PostgreSQL interval: ${err.message}; write e.g. "90 days", "1 week" or "13 months"`);
+    p(`${key} "${v}" is not a PostgreSQL interval: ${err.message}; write e.g. ${examples}`);
     return null;
   }
 }

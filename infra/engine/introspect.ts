@@ -29,6 +29,27 @@ export interface PartitionInfo {
   estimatedRows: number | null;
 }
 
+/** A set's declared retention as partman-stack keeps it (partman_stack.retention). */
+export interface RetentionRow {
+  retention: string;
+  keep_table: boolean;
+  retention_schema: string | null;
+}
+
+/** The latest row of partman_stack.maintenance_runs for a set. */
+export interface MaintenanceRun {
+  startedAt: string;
+  finishedAt: string | null;
+  created: string[];
+  expired: string[];
+  /** Partitions past the horizon the run left in place, and why. */
+  deferred: string[];
+  deferredReason: string | null;
+  attempts: number;
+  waitedMs: number;
+  error: string | null;
+}
+
 export interface TableState {
   name: string;
   /** pg_class.relkind: p = partitioned table, r = plain table, v = view, …; null = absent. */
@@ -40,6 +61,9 @@ export interface TableState {
   hasDefault: boolean;
   childCount: number;
   partConfig: PartConfigRow | null;
+  /** null: no retention in partman_stack.retention (none declared, or partman-stack not installed). */
+  retention: RetentionRow | null;
+  lastRun: MaintenanceRun | null;
   /** Attached partitions, oldest first, the default partition last. */
   partitions: PartitionInfo[];
 }
@@ -93,9 +117,9 @@ export interface DatabaseState {
   tables: Record<string, TableState>;
   /** Partition sets registered with pg_partman that the stack does not declare. */
   undeclared: string[];
-  /** The comment marking the installed maintenance procedure's version (see maintenanceProcedure);
-   *  null when it is not installed. */
-  maintenanceProcedure: string | null;
+  /** The comment marking the installed version of partman-stack's objects (see maintenanceObjects);
+   *  null when they are not installed. */
+  maintenanceObjects: string | null;
 }
 
 export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
@@ -123,8 +147,14 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     await db.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
   ).rows.map((r) => r.nspname);
 
+  const objects = (
+    await db.query<{ mark: string | null; installed: boolean }>(
+      `SELECT obj_description(n.oid, 'pg_namespace') AS mark, to_regclass($2) IS NOT NULL AS installed FROM pg_namespace n WHERE n.nspname = $1`,
+      [MAINTENANCE_SCHEMA, `${MAINTENANCE_SCHEMA}.maintenance_runs`],
+    )
+  ).rows[0];
   const tables: Record<string, TableState> = {};
-  for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman);
+  for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 
   const undeclared = partman
     ? (
@@ -148,17 +178,11 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     schemas,
     tables,
     undeclared,
-    maintenanceProcedure: (
-      await db.query<{ mark: string | null }>(
-        `SELECT obj_description(p.oid, 'pg_proc') AS mark FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname = $1 AND p.proname = 'run_maintenance'`,
-        [MAINTENANCE_SCHEMA],
-      )
-    ).rows[0]?.mark ?? null,
+    maintenanceObjects: objects?.mark ?? null,
   };
 }
 
-async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null): Promise<TableState> {
+async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null, objects: boolean): Promise<TableState> {
   const name = `${schema}.${table}`;
   const rel = (
     await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; columns: string[]; has_default: boolean; children: number }>(
@@ -197,8 +221,40 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     hasDefault: rel?.has_default ?? false,
     childCount: rel?.children ?? 0,
     partConfig,
+    ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),
     partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table) : [],
   };
+}
+
+async function maintenanceState(db: Client, name: string): Promise<Pick<TableState, "retention" | "lastRun">> {
+  const retention = (
+    await db.query<RetentionRow>(`SELECT retention, keep_table, retention_schema FROM ${MAINTENANCE_SCHEMA}.retention WHERE parent_table = $1`, [name])
+  ).rows[0];
+  return { retention: retention ?? null, lastRun: await lastMaintenanceRun(db, name) };
+}
+
+/** The latest maintenance run of a set, from partman_stack.maintenance_runs. */
+export async function lastMaintenanceRun(db: Client, name: string): Promise<MaintenanceRun | null> {
+  const run = (
+    await db.query<{ started_at: Date; finished_at: Date | null; created: string[]; expired: string[]; deferred: string[]; deferred_reason: string | null; attempts: number; waited_ms: number; error: string | null }>(
+      `SELECT started_at, finished_at, created, expired, deferred, deferred_reason, attempts, waited_ms, error
+         FROM ${MAINTENANCE_SCHEMA}.maintenance_runs WHERE parent_table = $1 ORDER BY started_at DESC LIMIT 1`,
+      [name],
+    )
+  ).rows[0];
+  return run
+    ? {
+        startedAt: run.started_at.toISOString(),
+        finishedAt: run.finished_at?.toISOString() ?? null,
+        created: run.created,
+        expired: run.expired,
+        deferred: run.deferred,
+        deferredReason: run.deferred_reason,
+        attempts: run.attempts,
+        waitedMs: run.waited_ms,
+        error: run.error,
+      }
+    : null;
 }
 
 async function partitionsOf(db: Client, schema: string, table: string): Promise<PartitionInfo[]> {

@@ -4,9 +4,9 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { TableSpec } from "../config/types";
+import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
-import type { PartConfigRow } from "./introspect";
+import type { PartConfigRow, RetentionRow } from "./introspect";
 
 export interface PartmanInstall {
   version: string;
@@ -18,7 +18,9 @@ export function partmanInstall(version: string, schema: string): PartmanInstall 
   return { version, major: Number(version.split(".")[0]), schema };
 }
 
-/** The part_config columns partman-stack manages, with the desired value for a table. */
+/** The configuration partman-stack manages for a set, as declared: pg_partman's part_config
+ *  columns (PARTMAN_COLUMNS), and the retention partman-stack keeps in partman_stack.retention
+ *  (RETENTION_COLUMNS), named as pg_partman's columns are. */
 export interface ManagedConfig {
   premake: number;
   retention: string | null;
@@ -28,7 +30,10 @@ export interface ManagedConfig {
   automatic_maintenance: "on" | "off";
 }
 
-/** The declaration key behind each part_config column partman-stack sets from the declaration. */
+export const PARTMAN_COLUMNS = ["premake", "infinite_time_partitions", "automatic_maintenance"] as const;
+export const RETENTION_COLUMNS = ["retention", "retention_keep_table", "retention_schema"] as const;
+
+/** The declaration key behind each managed column. */
 export const DECLARED_COLUMNS = [
   ["premake", "premake"],
   ["retention", "retention"],
@@ -37,24 +42,31 @@ export const DECLARED_COLUMNS = [
   ["infiniteTimePartitions", "infinite_time_partitions"],
 ] as const;
 
+/** Without retention, keeping or moving expired partitions means nothing: normalized away. */
+function retentionOf(retention: string | null, keepTable: boolean, schema: string | null): Pick<ManagedConfig, (typeof RETENTION_COLUMNS)[number]> {
+  return retention === null
+    ? { retention: null, retention_keep_table: false, retention_schema: null }
+    : { retention, retention_keep_table: keepTable, retention_schema: schema };
+}
+
 export function desiredConfig(t: TableSpec): ManagedConfig {
   return {
     premake: t.premake,
-    retention: t.retention?.text ?? null,
-    retention_keep_table: t.retentionKeepTable,
-    retention_schema: t.retentionSchema,
+    ...retentionOf(t.retention?.text ?? null, t.retentionKeepTable, t.retentionSchema),
     infinite_time_partitions: t.infiniteTimePartitions,
-    // run_maintenance_proc() skips sets whose automatic_maintenance is off.
+    // Maintenance of every set (the job's) skips sets whose automatic_maintenance is off.
     automatic_maintenance: "on",
   };
 }
 
-export function managedFromRow(row: PartConfigRow): ManagedConfig {
+/** What is in force: part_config's columns, and the retention in partman_stack.retention, or, until
+ *  partman-stack has moved it there, pg_partman's own (it is what pg_partman would apply). */
+export function liveConfig(row: PartConfigRow, retention: RetentionRow | null): ManagedConfig {
   return {
     premake: row.premake,
-    retention: row.retention,
-    retention_keep_table: row.retention_keep_table,
-    retention_schema: row.retention_schema,
+    ...(retention
+      ? retentionOf(retention.retention, retention.keep_table, retention.retention_schema)
+      : retentionOf(row.retention, row.retention_keep_table, row.retention_schema)),
     infinite_time_partitions: row.infinite_time_partitions,
     automatic_maintenance: row.automatic_maintenance === "off" ? "off" : "on",
   };
@@ -89,38 +101,68 @@ export function createDefaultPartitionSql(t: TableSpec): string {
   return `CREATE TABLE ${quoteIdent(t.schema)}.${quoteIdent(defaultPartitionName(t.table))} PARTITION OF ${quoteIdent(t.schema)}.${quoteIdent(t.table)} DEFAULT;`;
 }
 
-export function updateConfigSql(p: PartmanInstall, t: TableSpec, changed: Partial<ManagedConfig>): string {
-  const sets = Object.entries(changed).map(([col, v]) => `${col} = ${sqlValue(v)}`);
+/** `neutral`: also turns pg_partman's own retention off (retention NULL; were it set again by hand,
+ *  keep_table makes pg_partman detach rather than drop). */
+export function updateConfigSql(p: PartmanInstall, t: TableSpec, changed: Partial<ManagedConfig>, neutral: boolean): string {
+  const sets = [
+    ...Object.entries(changed).map(([col, v]) => `${col} = ${sqlValue(v)}`),
+    ...(neutral ? ["retention = NULL", "retention_keep_table = true", "retention_schema = NULL"] : []),
+  ];
   return `UPDATE ${quoteIdent(p.schema)}.part_config SET ${sets.join(", ")} WHERE parent_table = ${quoteLiteral(`${t.schema}.${t.table}`)};`;
 }
 
-/** The function form: it runs inside apply's transaction (the procedure form commits). */
-export function runTableMaintenanceSql(p: PartmanInstall, t: TableSpec): string {
-  return `SELECT ${quoteIdent(p.schema)}.run_maintenance(p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}, p_analyze => false);`;
+/** The declared retention into partman_stack.retention (or out of it when none is declared). */
+export function retentionSql(t: TableSpec, c: ManagedConfig): string {
+  const name = quoteLiteral(`${t.schema}.${t.table}`);
+  if (c.retention === null) return `DELETE FROM ${MAINTENANCE_SCHEMA}.retention WHERE parent_table = ${name};`;
+  return (
+    `INSERT INTO ${MAINTENANCE_SCHEMA}.retention (parent_table, retention, keep_table, retention_schema) ` +
+    `VALUES (${name}, ${sqlValue(c.retention)}, ${sqlValue(c.retention_keep_table)}, ${sqlValue(c.retention_schema)}) ` +
+    `ON CONFLICT (parent_table) DO UPDATE SET retention = EXCLUDED.retention, keep_table = EXCLUDED.keep_table, retention_schema = EXCLUDED.retention_schema;`
+  );
 }
 
-/** pg_partman's own lock around a maintenance run (both majors): a run_maintenance() that finds it
- *  taken returns with only a NOTICE. 4.7's run_maintenance_proc holds it for its whole loop. */
-export const PARTMAN_MAINTENANCE_LOCK = "pg_partman run_maintenance";
-
-/** partman-stack's schema in the target database: the maintenance procedure the job calls. */
+/** partman-stack's own objects in the target database: its retention table, maintenance runs,
+ *  the lock helper and the maintenance procedures, in the order they are installed. */
 export const MAINTENANCE_SCHEMA = "partman_stack";
-export const MAINTENANCE_PROCEDURE_FILE = "sql/maintenance/run_maintenance.sql";
+/** First key of a set's maintenance fence: one expiry or archive run per set at a time (expire.sql). */
+export const MAINTENANCE_FENCE = "partman-stack maintenance";
+export const MAINTENANCE_SQL_DIR = "sql/maintenance";
+const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "time_partitions.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
 // Read when the module loads, so a closure-serialized provider carries the text.
-const MAINTENANCE_PROCEDURE_SQL = fs.readFileSync(path.join(__dirname, "../..", MAINTENANCE_PROCEDURE_FILE), "utf8");
+const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.join(__dirname, "../..", MAINTENANCE_SQL_DIR, f), "utf8").trim());
 
-/** The procedure's SQL for this pg_partman, ending with a comment that marks the installed version:
- *  introspect reads the mark back, and plan reinstalls the procedure when it differs. */
-export function maintenanceProcedure(p: PartmanInstall): { mark: string; sql: string } {
-  const body = MAINTENANCE_PROCEDURE_SQL.replace(/@extschema@/g, quoteIdent(p.schema)).trim();
-  const mark = `partman-stack ${MAINTENANCE_PROCEDURE_FILE} sha256:${crypto.createHash("sha256").update(body).digest("hex").slice(0, 16)}`;
-  return { mark, sql: `${body}\n\nCOMMENT ON PROCEDURE ${MAINTENANCE_SCHEMA}.run_maintenance(boolean) IS ${quoteLiteral(mark)};` };
+/** The SQL that installs (or updates) those objects for this pg_partman, ending with the comment
+ *  that marks the installed version: introspect reads the mark back, and plan reinstalls when it
+ *  differs. Concurrent installs (the Pulumi engine creates tables side by side) take turns. */
+export function maintenanceObjects(p: PartmanInstall): { mark: string; sql: string } {
+  const body = MAINTENANCE_SQL.join("\n\n").replace(/@extschema@/g, quoteIdent(p.schema));
+  const mark = `partman-stack ${MAINTENANCE_SQL_DIR} sha256:${crypto.createHash("sha256").update(body).digest("hex").slice(0, 16)}`;
+  return {
+    mark,
+    sql: `SELECT pg_advisory_xact_lock(hashtext('partman-stack install'));\n\n${body}\n\nCOMMENT ON SCHEMA ${MAINTENANCE_SCHEMA} IS ${quoteLiteral(mark)};`,
+  };
 }
 
-/** What the pg_cron job runs: pg_partman's run_maintenance_proc (it commits after each partition
- *  set) through the procedure above, so it runs in UTC whatever the server's TimeZone. */
-export function maintenanceCommand(analyze: boolean): string {
-  return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(p_analyze => ${analyze})`;
+/** The install of partman-stack's objects when `installed` (introspect's maintenanceObjects) is
+ *  not this version's mark, for what runs outside a plan (archive, verify --fix, migrate). */
+export function objectsToInstall(p: PartmanInstall, installed: string | null): string | null {
+  const objects = maintenanceObjects(p);
+  return installed === objects.mark ? null : objects.sql;
+}
+
+function maintenanceArgs(m: MaintenanceSpec): string {
+  return `p_analyze => ${m.analyze}, p_lock_timeout => ${quoteLiteral(m.lockTimeout.text)}, p_max_lock_wait => ${quoteLiteral(m.maxLockWait.text)}`;
+}
+
+/** What the pg_cron job runs: every set's maintenance through partman_stack.run_maintenance. */
+export function maintenanceCommand(m: MaintenanceSpec): string {
+  return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(${maintenanceArgs(m)})`;
+}
+
+/** Maintenance of one set, as the job runs it: a procedure, so it runs outside apply's transaction. */
+export function runTableMaintenanceSql(t: TableSpec, m: MaintenanceSpec): string {
+  return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}, ${maintenanceArgs(m)});`;
 }
 
 export function createExtensionSql(schema: string, version: string | null): string[] {

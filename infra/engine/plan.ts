@@ -2,7 +2,7 @@
 // SQL steps that bring the database to the declaration. Pure: no I/O, so preview, the CLI's
 // plan and the tests all see the same steps.
 
-import type { StackSpec, TableSpec } from "../config/types";
+import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { sameInterval, tryParseInterval } from "../config/interval";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
@@ -15,11 +15,15 @@ import {
   createParentSql,
   desiredConfig,
   dropFreshDefaultSql,
-  MAINTENANCE_PROCEDURE_FILE,
+  liveConfig,
+  MAINTENANCE_SCHEMA,
+  MAINTENANCE_SQL_DIR,
   maintenanceCommand,
-  maintenanceProcedure,
-  managedFromRow,
+  maintenanceObjects,
   partmanInstall,
+  PARTMAN_COLUMNS,
+  RETENTION_COLUMNS,
+  retentionSql,
   runTableMaintenanceSql,
   updateConfigSql,
   type ManagedConfig,
@@ -35,8 +39,9 @@ export type StepAction =
   | "drop-default"
   | "create-default"
   | "update-config"
+  | "set-retention"
   | "run-maintenance"
-  | "install-procedure"
+  | "install-objects"
   | "schedule-job"
   | "alter-job"
   | "reassign-job"
@@ -60,6 +65,8 @@ export interface Step {
   /** Partitions this change makes maintenance drop (acknowledged with allowDataLoss). */
   dataLoss?: DataLoss;
   sql: string[];
+  /** A procedure that commits as it goes: run after the unit's transaction, outside any. */
+  ownTransactions?: boolean;
 }
 
 /** Something that blocks a unit: apply leaves that unit alone (and applies the others). */
@@ -83,6 +90,7 @@ export interface Plan {
 
 const PARTMAN_SCHEMA = "partman";
 export const EXTENSIONS_UNIT = "extensions";
+export const OBJECTS_UNIT = "partman-stack objects";
 export const JOB_UNIT = "maintenance job";
 export const tableUnit = (name: string) => `table ${name}`;
 
@@ -100,10 +108,11 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   let partman = state.partman;
   if (parts.includes("extension")) partman = planExtension(spec, state, out);
   else if (!partman) problems.push({ unit: EXTENSIONS_UNIT, message: partmanMissing(state) });
+  if (partman && (parts.includes("tables") || parts.includes("job"))) planObjects(state, partman, out);
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
-      const tableSteps = planTable(t, state.tables[t.name], partman, schemas, state.database, new Date(state.now), out);
+      const tableSteps = planTable(t, spec.maintenance, state.tables[t.name], partman, schemas, state.database, new Date(state.now), out);
       if (tableSteps) steps.push(...tableSteps);
     }
   }
@@ -162,8 +171,23 @@ function planExtension(spec: StackSpec, state: DatabaseState, out: Out): Partman
   return partmanInstall(version, PARTMAN_SCHEMA);
 }
 
+/** partman-stack's retention table, maintenance log and procedures (sql/maintenance), which the
+ *  tables' retention and the job need: installed, or updated when another version installed them. */
+function planObjects(state: DatabaseState, partman: PartmanInstall, out: Out): void {
+  const objects = maintenanceObjects(partman);
+  if (state.maintenanceObjects === objects.mark) return;
+  out.steps.push({
+    unit: OBJECTS_UNIT,
+    database: state.database,
+    action: "install-objects",
+    summary: `${state.maintenanceObjects ? "update" : "install"} schema ${MAINTENANCE_SCHEMA} from ${MAINTENANCE_SQL_DIR}/ (retention, maintenance runs, the lock-first maintenance procedures)`,
+    sql: [objects.sql],
+  });
+}
+
 function planTable(
   t: TableSpec,
+  m: MaintenanceSpec,
   ts: TableState,
   partman: PartmanInstall | null,
   schemas: Set<string>,
@@ -194,7 +218,7 @@ function planTable(
   const desired = desiredConfig(t);
   let current: ManagedConfig;
   if (ts.partConfig) {
-    current = managedFromRow(ts.partConfig);
+    current = liveConfig(ts.partConfig, ts.retention);
     if (t.defaultPartition && !ts.hasDefault) {
       step("create-default", `create default partition ${t.schema}.${t.table}_default`, [createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
@@ -213,7 +237,7 @@ function planTable(
     const dropDefault = dropFreshDefaultSql(partman, t);
     if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);
     // What create_parent leaves in part_config; the update below sets the rest.
-    current = { ...desired, retention: null, retention_keep_table: true, retention_schema: null, infinite_time_partitions: false };
+    current = { ...desired, retention: null, retention_keep_table: false, retention_schema: null, infinite_time_partitions: false };
   }
 
   const changes = configChanges(current, desired);
@@ -231,20 +255,34 @@ function planTable(
     return null;
   }
   if (loss) out.warnings.push(`${describeLoss(t.name, loss)}; acknowledged with allowDataLoss: this apply's maintenance run drops them`);
-  if (changes.length > 0) {
-    const set = Object.fromEntries(changes.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
+  const summary = (cs: PropertyChange[]) => cs.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ");
+  const partmanChanges = changes.filter((c) => (PARTMAN_COLUMNS as readonly string[]).includes(c.property));
+  // pg_partman's own retention is kept off: it would DROP child first, parent second, without a lock_timeout.
+  const ownRetention = ts.partConfig?.retention ?? null;
+  const neutralize: PropertyChange[] = ownRetention !== null ? [{ property: "part_config.retention", from: ownRetention, to: null }] : [];
+  if (partmanChanges.length > 0 || neutralize.length > 0) {
+    const set = Object.fromEntries(partmanChanges.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
+    step("update-config", `set ${summary([...partmanChanges, ...neutralize])}`, [updateConfigSql(partman, t, set, neutralize.length > 0)], [...partmanChanges, ...neutralize]);
+  }
+  const retentionChanges = changes.filter((c) => (RETENTION_COLUMNS as readonly string[]).includes(c.property));
+  const moving = neutralize.length > 0 && desired.retention !== null && ts.retention === null;
+  if (retentionChanges.length > 0 || moving) {
     step(
-      "update-config",
-      `set ${changes.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ")}`,
-      [updateConfigSql(partman, t, set)],
-      changes,
+      "set-retention",
+      retentionChanges.length > 0
+        ? `set ${summary(retentionChanges)} (in ${MAINTENANCE_SCHEMA}.retention: partman-stack expires partitions itself)`
+        : `move retention ${fmt(desired.retention)} from pg_partman's part_config to ${MAINTENANCE_SCHEMA}.retention (partman-stack expires partitions itself)`,
+      [retentionSql(t, desired)],
+      retentionChanges,
       loss ?? undefined,
     );
   }
-  if (steps.some((s) => s.action === "create-parent" || s.action === "update-config")) {
-    step("run-maintenance", `run maintenance for ${t.name} so premake and retention take effect now`, [
-      runTableMaintenanceSql(partman, t),
-    ]);
+  if (steps.some((s) => s.action === "create-parent" || s.action === "update-config" || s.action === "set-retention")) {
+    steps.push({
+      unit, database, action: "run-maintenance", table: t.name, ownTransactions: true,
+      summary: `run maintenance for ${t.name} so premake and retention take effect now (after the changes above commit; parent locked first, within maintenance.lockTimeout per attempt and maxLockWait in all)`,
+      sql: [runTableMaintenanceSql(t, m)],
+    });
   }
   return steps;
 }
@@ -338,15 +376,7 @@ function planJob(spec: StackSpec, state: DatabaseState, partman: PartmanInstall 
     return;
   }
   if (!partman) return;
-  const procedure = maintenanceProcedure(partman);
-  if (state.maintenanceProcedure !== procedure.mark) {
-    step({
-      database: state.database, action: "install-procedure",
-      summary: `${state.maintenanceProcedure ? "update" : "install"} procedure partman_stack.run_maintenance from ${MAINTENANCE_PROCEDURE_FILE} (pg_partman's maintenance, in UTC)`,
-      sql: [procedure.sql],
-    });
-  }
-  const command = maintenanceCommand(m.analyze);
+  const command = maintenanceCommand(m);
   const schedule =
     at === state.database
       ? `SELECT cron.schedule(${quoteLiteral(m.jobName)}, ${quoteLiteral(m.schedule)}, ${quoteLiteral(command)});`

@@ -47,7 +47,7 @@ export async function applyStack(
       }
     }
     const p = await planStack(session, spec, parts);
-    return { plan: p, result: await apply(session, p, { ...opts, deadline, unavailable }) };
+    return { plan: p, result: await apply(session, p, { ...opts, unavailable }) };
   } finally {
     for (const key of held) await unlock(session.target, key).catch(() => {});
   }

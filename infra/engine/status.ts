@@ -5,7 +5,8 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { introspect, type CronJob, type JobRun, type PartitionInfo } from "./introspect";
+import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo } from "./introspect";
+import { liveConfig } from "./partman";
 
 export type PartitionStatus = PartitionInfo;
 
@@ -25,6 +26,8 @@ export interface TableStatus {
   coveredUntil: string | null;
   /** Partitions that start after now(); pg_partman keeps `premake` of them. */
   partitionsAhead: number;
+  /** The latest maintenance run (partman_stack.maintenance_runs): created, expired, deferred. */
+  lastMaintenance: MaintenanceRun | null;
 }
 
 export interface JobStatus extends CronJob {
@@ -54,7 +57,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     const partitions = ts.partitions;
     const def = partitions.find((p) => p.isDefault);
     const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
-    const retention = ts.partConfig?.retention ?? null;
+    const retention = ts.partConfig ? liveConfig(ts.partConfig, ts.retention).retention : null;
     tables.push({
       name: t.name,
       state: kind,
@@ -67,6 +70,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
       defaultRows: def ? await countRows(db, t.schema, def.name) : null,
       coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
       partitionsAhead: bounded.filter((p) => p.from !== null && new Date(p.from) > now).length,
+      lastMaintenance: ts.lastRun,
     });
   }
   const job: JobStatus | null = state.cron.job ? { ...state.cron.job, lastRun: state.cron.lastRun } : null;
@@ -93,4 +97,15 @@ async function horizon(db: Client, retention: string): Promise<string | null> {
 async function countRows(db: Client, schema: string, table: string): Promise<number> {
   const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
   return Number(r.rows[0].n);
+}
+
+/** One maintenance run of a set, in a line. */
+export function describeRun(run: MaintenanceRun): string {
+  const parts = [
+    `${run.created.length} partition(s) created`,
+    `${run.expired.length} expired${run.expired.length ? ` (${run.expired.join(", ")})` : ""}`,
+    ...(run.deferred.length ? [`${run.deferred.length} deferred (${run.deferred.join(", ")})`] : []),
+    `${run.attempts} lock attempt(s), ${run.waitedMs} ms waiting`,
+  ];
+  return `${parts.join(", ")}${run.deferredReason ? `; ${run.deferredReason}` : ""}${run.error ? `; ERROR: ${run.error}` : ""}`;
 }

@@ -5,18 +5,20 @@
 import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
-import { shiftTime, type Interval } from "../config/interval";
-import type { StackSpec, TableSpec } from "../config/types";
+import { shiftTime, tryParseInterval, type Interval } from "../config/interval";
+import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
-import { introspect, type DatabaseState, type PartitionInfo, type TableState } from "./introspect";
-import { defaultPartitionName, maintenanceCommand, maintenanceProcedure, type PartmanInstall } from "./partman";
+import { introspect, type DatabaseState, type MaintenanceRun, type PartitionInfo, type TableState } from "./introspect";
+import { defaultPartitionName, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { inTransaction, lockInOrderSql, lockOrThrow } from "./lock-in-order";
 import { plan } from "./plan";
+import { describeRun } from "./status";
 import { fmt } from "./value-text";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
 export interface Check {
-  check: "table" | "config" | "premake" | "bounds" | "default-partition" | "pruning" | "maintenance-job";
+  check: "table" | "config" | "premake" | "bounds" | "last-run" | "retention" | "default-partition" | "pruning" | "maintenance-job";
   table?: string;
   status: CheckStatus;
   message: string;
@@ -35,18 +37,21 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
   let state = await introspect(session, spec);
   const checks: Check[] = [];
   if (opts.fix && state.partman) {
+    const install = objectsToInstall(state.partman, state.maintenanceObjects);
+    if (install) await session.target.query(install);
     for (const t of spec.tables) {
       const ts = state.tables[t.name];
       if (!ts.partConfig) continue;
       // Rows moved out of the default get partitions of their own, maybe far from the others.
       const moved = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
+      const locked = lockedOn(session.target, t, ts, spec.maintenance);
       if (moved) {
-        opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions`);
-        await session.target.query(moveDefaultRowsSql(state.partman, t));
+        opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions, one partition's worth per transaction`);
+        while (Number((await locked(moveDefaultRowsSql(state.partman, t), "move rows out of the default partition")).rows[0].moved) > 0);
       }
       if (moved || gaps(ts).length > 0) {
         opts.log?.(`filling the gaps between the partitions of ${t.name}`);
-        await session.target.query(fillGapsSql(state.partman, t)).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
+        await locked(fillGapsSql(state.partman, t), "fill gaps").catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
       }
     }
     state = await introspect(session, spec);
@@ -72,6 +77,9 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     checks.push(configCheck(t, p, spec.stack));
     checks.push(premakeCheck(t, ts, now));
     checks.push(boundsCheck(t, ts, state.partman));
+    if (ts.lastRun) checks.push(lastRunCheck(t, ts.lastRun, spec));
+    const retention = await retentionCheck(session.target, t, ts, state, spec, now);
+    if (retention) checks.push(retention);
     checks.push(await defaultCheck(session.target, t, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts.partitions, now)));
   }
@@ -81,13 +89,13 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
 
 function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): Check {
   const problems = p.problems.filter((x) => x.table === t.name);
-  const update = p.steps.find((s) => s.table === t.name && s.action === "update-config");
+  const changes = p.steps.filter((s) => s.table === t.name && (s.action === "update-config" || s.action === "set-retention")).flatMap((s) => s.changes ?? []);
   if (problems.length > 0) return { check: "config", table: t.name, status: "fail", message: problems.map((x) => x.message).join("; ") };
-  if (update) {
-    const diffs = update.changes!.map((c) => `${c.property} is ${fmt(c.from)}, declared ${fmt(c.to)}`);
-    return { check: "config", table: t.name, status: "fail", message: `part_config differs from stack ${stack}: ${diffs.join(", ")}`, fix: `partman-stack plan --stack ${stack}, then apply` };
+  if (changes.length > 0) {
+    const diffs = changes.map((c) => `${c.property} is ${fmt(c.from)}, declared ${fmt(c.to)}`);
+    return { check: "config", table: t.name, status: "fail", message: `configuration differs from stack ${stack}: ${diffs.join(", ")}`, fix: `partman-stack plan --stack ${stack}, then apply` };
   }
-  return { check: "config", table: t.name, status: "ok", message: `part_config matches stack ${stack}` };
+  return { check: "config", table: t.name, status: "ok", message: `part_config and retention match stack ${stack}` };
 }
 
 function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
@@ -147,6 +155,45 @@ function fillGapsSql(partman: PartmanInstall, t: TableSpec): string {
   return `SELECT ${q(partman.schema)}.partition_gap_fill(${quoteLiteral(t.name)})`;
 }
 
+/** The table's latest maintenance run: a failure when it failed (the job itself still succeeds: the
+ *  procedure records a set's error and goes on with the others), a warning when it deferred. */
+function lastRunCheck(t: TableSpec, run: MaintenanceRun, spec: StackSpec): Check {
+  const base = { check: "last-run" as const, table: t.name };
+  if (run.error) {
+    return { ...base, status: "fail", message: `the last maintenance run (${run.startedAt}) failed: ${run.error}`, fix: `see ${MAINTENANCE_SCHEMA}.maintenance_runs; partman-stack apply --stack ${spec.stack} runs it again now` };
+  }
+  return { ...base, status: run.deferredReason ? "warn" : "ok", message: `the last maintenance run (${run.startedAt}): ${describeRun(run)}` };
+}
+
+/** Partitions past the retention horizon wait for the next maintenance run: a warning once a run
+ *  deferred them (their locks were not free within maxLockWait), a failure once runs have deferred
+ *  them for longer than two periods of the schedule. */
+async function retentionCheck(db: Client, t: TableSpec, ts: TableState, state: DatabaseState, spec: StackSpec, now: Date): Promise<Check | null> {
+  const retention = tryParseInterval(liveConfig(ts.partConfig!, ts.retention).retention);
+  if (!retention) return null;
+  const base = { check: "retention" as const, table: t.name };
+  const run = ts.lastRun;
+  const bounded = ts.partitions.filter((p) => !p.isDefault && p.to);
+  const past = bounded.slice(0, -1).filter((p) => shiftTime(new Date(p.to!), retention, 1) < now).map((p) => p.name);
+  if (past.length === 0) return { ...base, status: "ok", message: `no partition past the ${retention.text} horizon` };
+  const first = state.maintenanceObjects
+    ? (await db.query<{ at: Date | null }>(`SELECT min(started_at) AS at FROM ${MAINTENANCE_SCHEMA}.maintenance_runs WHERE parent_table = $1 AND deferred && $2::text[]`, [t.name, past])).rows[0].at
+    : null;
+  const waiting = `${past.length} partition(s) past the ${retention.text} horizon: ${past.join(", ")}`;
+  if (!first) return { ...base, status: "ok", message: `${waiting}; the next maintenance run expires them` };
+  const message = `${waiting}, deferred by maintenance since ${first.toISOString()}${run?.deferredReason ? ` (last run: ${run.deferredReason})` : ""}`;
+  const period = spec.maintenance.enabled ? cronPeriodSeconds(spec.maintenance.schedule) : null;
+  if (period !== null && (now.getTime() - first.getTime()) / 1000 > 2 * period) {
+    return {
+      ...base,
+      status: "fail",
+      message: `${message}: longer than two periods (${2 * period} s) of "${spec.maintenance.schedule}"`,
+      fix: `find what holds the table (a long query, a session idle in a transaction: pg_stat_activity), or raise maintenance.maxLockWait`,
+    };
+  }
+  return { ...base, status: "warn", message };
+}
+
 function aligned(i: Interval, iso: string): boolean {
   const d = new Date(iso);
   if (i.months > 0 || i.days > 0) return d.getTime() % 86_400_000 === 0 && (i.months === 0 || d.getUTCDate() === 1);
@@ -158,8 +205,21 @@ async function defaultRows(db: Client, t: TableSpec): Promise<number> {
   return Number(r.rows[0].n);
 }
 
+/** One partition's worth of rows out of the default partition (the function form, so it runs in
+ *  the transaction that locked the parent first). */
 function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
-  return `CALL ${q(partman.schema)}.partition_data_proc(p_parent_table => ${quoteLiteral(t.name)}, p_wait => 0, p_quiet => true)`;
+  return `SELECT ${q(partman.schema)}.partition_data_time(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false) AS moved`;
+}
+
+/** Runs a statement that attaches partitions to the set in a transaction of its own, the set and
+ *  its default partition locked first, as maintenance locks them. */
+function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) {
+  const tables = [`${q(t.schema)}.${q(t.table)}`, ...(ts.hasDefault ? [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`] : [])];
+  return (sql: string, why: string) =>
+    inTransaction(db, async () => {
+      await lockOrThrow(db, lockInOrderSql(tables, m), why);
+      return db.query(sql);
+    });
 }
 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
@@ -185,7 +245,7 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
     table: t.name,
     status: "fail",
     message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from.toISOString()}: ${r.n}`).join(", ")}`,
-    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)}, then ${fillGapsSql(partman, t)})`,
+    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)} until it returns 0, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
   };
 }
 
@@ -240,13 +300,15 @@ function jobCheck(spec: StackSpec, state: DatabaseState, now: Date): Check {
   if (!job) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} does not exist`, fix: apply };
   if (job.schedule !== m.schedule) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} runs at "${job.schedule}", declared "${m.schedule}"`, fix: apply };
   if (!job.active) return { ...base, status: "fail", message: `pg_cron job ${m.jobName} is not active`, fix: apply };
-  if (job.command !== maintenanceCommand(m.analyze) || (state.partman && state.maintenanceProcedure !== maintenanceProcedure(state.partman).mark)) {
+  const command = maintenanceCommand(m);
+  if (job.command !== command || (state.partman && state.maintenanceObjects !== maintenanceObjects(state.partman).mark)) {
     return {
       ...base,
       status: "fail",
       message:
-        `pg_cron job ${m.jobName} runs "${job.command}"${state.maintenanceProcedure ? "" : " and partman_stack.run_maintenance is not installed"}, ` +
-        `not "${maintenanceCommand(m.analyze)}" as installed by partman-stack: pg_partman's maintenance then runs in the server's TimeZone and can lay partitions out off UTC boundaries`,
+        `pg_cron job ${m.jobName} runs "${job.command}"${state.maintenanceObjects ? "" : " and partman_stack is not installed"}, ` +
+        `not "${command}" with partman-stack's current procedures: pg_partman's maintenance may then run in the server's TimeZone, ` +
+        `or drop partitions without a lock_timeout (deadlocking with queries and stalling the table)`,
       fix: apply,
     };
   }

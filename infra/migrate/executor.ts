@@ -3,6 +3,7 @@
 
 import type { Client, QueryResult, QueryResultRow } from "pg";
 import { quoteLiteral } from "../config/identifiers";
+import { inTransaction } from "../engine/lock-in-order";
 
 export interface Executor {
   dryRun: boolean;
@@ -35,15 +36,7 @@ export function executor(db: Client, dryRun: boolean, print: (sql: string) => vo
         print("COMMIT;");
         return r;
       }
-      await db.query(begin);
-      try {
-        const r = await fn();
-        await db.query("COMMIT");
-        return r;
-      } catch (err) {
-        await db.query("ROLLBACK").catch(() => {});
-        throw err;
-      }
+      return inTransaction(db, fn, begin);
     },
   };
 }

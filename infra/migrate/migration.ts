@@ -2,19 +2,28 @@
 // write: prepare (the partitioned copy in the staging schema, change capture on the live table),
 // copy in key order, replay captured changes, verify, swap under a short lock, and roll back or
 // finish. Each step is one transaction and records its progress in partman_migrate.migrations, so
-// a run killed at any point resumes where it stopped.
+// a run killed at any point resumes where it stopped. Swap, rollback and finish take their locks
+// through partman_stack.lock_in_order, the lock helper maintenance and archive use too.
 
 import fs from "node:fs";
 import path from "node:path";
 import { splitSqlStatements } from "../config/ddl";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
-import type { TableSpec } from "../config/types";
-import { approxMillis } from "../config/interval";
+import type { MaintenanceSpec, TableSpec } from "../config/types";
+import { approxMillis, parseInterval } from "../config/interval";
+import { lockInOrderSql } from "../engine/lock-in-order";
 import { createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { failpoint, type Executor } from "./executor";
 import { STAGING, type MigrationNames } from "./names";
-import { clashingNames, describeColumns, inspectTable, type SourceTable } from "./source";
+import { clashingNames, describeColumns, inspectTable, type Column, type SourceTable } from "./source";
+import { stagedDdl, stagedStatement } from "./staged-ddl";
+
+export class MigrationRefused extends Error {
+  constructor(readonly problems: string[]) {
+    super(`migration refused:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+  }
+}
 
 export interface MigrationState {
   source: string;
@@ -28,6 +37,8 @@ export interface MigrationState {
   source_rows: string;
   renamed: Renamed[];
   swap_lock_ms: number | null;
+  /** The live table's columns when prepare built the copy (null: prepared by an older version). */
+  source_columns: Column[] | null;
   started_at: Date;
   copy_started_at: Date;
   swapped_at: Date | null;
@@ -49,8 +60,19 @@ export interface Migration {
   key: KeyShape;
   /** Columns copied: the live table's, without generated ones. */
   columns: string[];
-  lockTimeoutMs: number;
+  /** The live table's columns the copy was built for: a change to them makes the swap refuse. */
+  preparedColumns: Column[];
+  lock: LockLimits;
   log: (line: string) => void;
+  maintenance: MaintenanceSpec;
+}
+
+/** Bounds on how swap, rollback and finish wait for their locks (partman_stack.lock_in_order). */
+export interface LockLimits {
+  /** The longest one attempt queues, and so holds up the table's readers and writers. */
+  maxStallMs: number;
+  /** The longest all attempts together take before the step gives up and changes nothing. */
+  maxLockWaitMs: number;
 }
 
 const STATE_SQL = path.join(__dirname, "../../sql/migrate/state.sql");
@@ -101,11 +123,23 @@ export async function prepare(m: Migration): Promise<void> {
   const { exec, table: t, names: n, source, partman } = m;
   const staged = { ...t, schema: STAGING };
   const minControl = (await exec.read<{ min: string | null }>(`SELECT min(${q(t.control)})::text AS min FROM ${n.source}`)).rows[0].min;
-  await withLockRetry(m, "prepare", async () => {
+  const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
+  // A state table from before source_columns (ALTER … IF NOT EXISTS would lock it every time).
+  const upgrade = await exec.read<{ old: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass('${STAGING}.migrations')
+        AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'source_columns')) AS old`,
+  );
+  if (upgrade.rows[0].old) await exec.write(`ALTER TABLE ${q(STAGING)}.migrations ADD COLUMN source_columns jsonb`);
+  try {
     await exec.transaction(async () => {
-      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
+      // Bounds the wait of the capture trigger below: it keeps writers out while it waits.
+      await exec.write(`SET LOCAL lock_timeout = '${m.lock.maxStallMs}ms'`);
       for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
-      for (const sql of t.ddlSql !== null ? splitSqlStatements(stagedDdl(t, t.ddlSql)) : await copiedDdl(m)) await exec.write(sql);
+      // A second guard besides stagedDdl: an unqualified name finds the copy before the live table.
+      await exec.write(`SELECT set_config('search_path', $1, true)`, [[q(STAGING), searchPath].filter(Boolean).join(", ")]);
+      for (const sql of t.ddlSql !== null ? stagedDdl(t, t.ddlSql) : await copiedDdl(m)) await exec.write(sql);
+      // Back before create_parent, which saves and restores search_path for the session, not the transaction.
+      await exec.write(`SELECT set_config('search_path', $1, true)`, [searchPath]);
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
@@ -118,22 +152,21 @@ export async function prepare(m: Migration): Promise<void> {
       for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
       failpoint("prepare-before-commit");
       await exec.write(
-        `INSERT INTO ${q(STAGING)}.migrations (source, phase, key_columns, control, source_rows) VALUES ($1, 'copying', $2, $3, $4)`,
-        [n.key, m.key.keyColumns, t.control, source.estimatedRows],
+        `INSERT INTO ${q(STAGING)}.migrations (source, phase, key_columns, control, source_rows, source_columns) VALUES ($1, 'copying', $2, $3, $4, $5)`,
+        [n.key, m.key.keyColumns, t.control, source.estimatedRows, JSON.stringify(source.columns)],
       );
     });
-  });
+  } catch (err) {
+    if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+    throw new MigrationRefused([
+      `prepare: the change-capture trigger could not be added to ${n.key} within --max-stall (${m.lock.maxStallMs} ms): another session's transaction kept it locked ` +
+        `(a long write, or a session idle in a transaction after writing to it); nothing changed. Run again`,
+    ]);
+  }
 }
 
 function grantSql(grants: SourceTable["grants"], on: string): string[] {
   return grants.map((g) => `GRANT ${g.privilege} ON ${on} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : q(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
-}
-
-/** SQL about the live table, made about the copy in the staging schema under the same name. */
-export function stagedDdl(t: Pick<TableSpec, "schema" | "table">, sql: string): string {
-  const ident = (s: string) => `(?:"${s.replace(/"/g, '""')}"|${s})`;
-  const qualified = new RegExp(`(?<![\\w$"])${ident(t.schema)}\\s*\\.\\s*${ident(t.table)}(?![\\w$"])`, "gi");
-  return sql.replace(qualified, `${q(STAGING)}.${q(t.table)}`);
 }
 
 /** Without a DDL file, the copy takes the live table's definition: columns, defaults, identity,
@@ -160,7 +193,7 @@ async function copiedDdl(m: Migration): Promise<string[]> {
       m.log(`warning: exclusion constraint index ${ix.name} is not copied (declare it in a DDL file for the partitioned table)`);
       continue;
     }
-    let def = stagedDdl(t, ix.def);
+    let def = stagedStatement(t, ix.def);
     if (ix.unique && !ix.has_control) {
       const open = def.indexOf("(", def.search(/ USING \w+ /));
       let depth = 0;
@@ -217,7 +250,7 @@ async function moveChildren(m: Migration): Promise<void> {
 /** After the swap, parent and partitions share a schema again and pg_partman can maintain the set
  *  (it looks for partitions in the parent's schema, so it cannot while the copy is staged). */
 export async function maintainAfterSwap(m: Migration): Promise<void> {
-  await m.exec.transaction(() => m.exec.write(runTableMaintenanceSql(m.partman, m.table)));
+  await m.exec.write(runTableMaintenanceSql(m.table, m.maintenance));
 }
 
 /** Partitions made ahead at prepare: the declared premake plus at least a week's worth, because
@@ -272,48 +305,65 @@ export async function pendingChanges(m: Migration, log = m.names.changes): Promi
 }
 
 export interface SwapResult {
-  /** Time from asking for the lock to commit: what a blocked writer waited at most. */
+  /** The longest any other session waited for the swap: the last lock attempt's queue (at most
+   *  max-stall, and never more than waitedMs) plus heldMs. */
   stallMs: number;
-  /** Of that, time holding the lock. */
+  /** From acquiring the lock to commit. */
   heldMs: number;
+  /** Until the lock was acquired, most of it sleeping between attempts without holding anyone up. */
+  waitedMs: number;
   attempts: number;
   replayed: number;
 }
 
-/** Swaps the copy in under a short ACCESS EXCLUSIVE lock, retried with backoff on lock timeout. */
-export async function swap(m: Migration, attempts: number): Promise<SwapResult> {
+/** Swaps the copy in, under the lock on the live table and the copy. */
+export async function swap(m: Migration): Promise<SwapResult> {
   const { exec, names: n } = m;
-  let tries = 0;
-  return withLockRetry(m, "swap", async () => {
-    tries++;
-    const asked = Date.now();
-    let locked = asked;
-    let replayed = 0;
-    await exec.transaction(async () => {
-      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
-      await exec.write(`LOCK TABLE ${n.source} IN ACCESS EXCLUSIVE MODE`);
-      locked = Date.now();
-      // Under the lock no change can arrive: replay the rest exactly.
-      replayed = await replay(m, replaySql(n.changes, n.source, n.staged, m.key, m.columns, null), 2_000_000_000, [], false);
-      // Grants made since prepare, too (GRANT is idempotent).
-      for (const sql of grantSql((await inspectTable(exec.db, n.schema, n.table)).grants, n.staged)) await exec.write(sql);
-      const renamed = await renameClashes(m);
-      await exec.write(`ALTER TABLE ${n.source} RENAME TO ${q(n.retiredName)}`);
-      for (const sql of dropCaptureSql({ ...forwardCapture(n), on: n.retired })) await exec.write(sql);
-      await exec.write(`ALTER TABLE ${n.staged} SET SCHEMA ${q(n.schema)}`);
-      await exec.write(
-        `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.key)}, automatic_maintenance = 'on' WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
-      );
-      await syncSequences(m, n.retired, n.source);
-      for (const sql of createCaptureSql(reverseCapture(n), m.key)) await exec.write(sql);
-      failpoint("swap-before-commit");
-      await exec.write(
-        `UPDATE ${q(STAGING)}.migrations SET phase = 'swapped', swapped_at = now(), renamed = $2, swap_lock_ms = $3, updated_at = now() WHERE source = $1`,
-        [n.key, JSON.stringify(renamed), Date.now() - asked],
-      );
-    });
-    return { stallMs: Date.now() - asked, heldMs: Date.now() - locked, attempts: tries, replayed };
-  }, attempts);
+  let replayed = 0;
+  const r = await underLock(m, "swap", [n.source, n.changes, n.staged], async (lock) => {
+    const live = await inspectTable(exec.db, n.schema, n.table);
+    // The copy was built for these columns; under the lock they cannot change before the swap.
+    columnsUnchanged(m, live.columns);
+    // Under the lock no change can arrive: replay the rest exactly.
+    replayed = await replay(m, replaySql(n.changes, n.source, n.staged, m.key, m.columns, null), 2_000_000_000, [], false);
+    // Grants made since prepare, too (GRANT is idempotent).
+    for (const sql of grantSql(live.grants, n.staged)) await exec.write(sql);
+    const renamed = await renameClashes(m);
+    await exec.write(`ALTER TABLE ${n.source} RENAME TO ${q(n.retiredName)}`);
+    for (const sql of dropCaptureSql({ ...forwardCapture(n), on: n.retired })) await exec.write(sql);
+    await exec.write(`ALTER TABLE ${n.staged} SET SCHEMA ${q(n.schema)}`);
+    await exec.write(
+      `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.key)}, automatic_maintenance = 'on' WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
+    );
+    await syncSequences(m, n.retired, n.source);
+    for (const sql of createCaptureSql(reverseCapture(n), m.key)) await exec.write(sql);
+    failpoint("swap-before-commit");
+    await exec.write(
+      `UPDATE ${q(STAGING)}.migrations SET phase = 'swapped', swapped_at = now(), renamed = $2, swap_lock_ms = $3, updated_at = now() WHERE source = $1`,
+      [n.key, JSON.stringify(renamed), stall(m, lock, Date.now() - lock.at)],
+    );
+  });
+  const heldMs = Date.now() - r.at;
+  return { stallMs: stall(m, r, heldMs), heldMs, waitedMs: r.waitedMs, attempts: r.attempts, replayed };
+}
+
+const stall = (m: Migration, lock: Locked, heldMs: number) => Math.min(lock.waitedMs, m.lock.maxStallMs) + heldMs;
+
+/** Refuses when the live table's columns differ from those the copy was built for. */
+export function columnsUnchanged(m: Migration, now: Column[]): void {
+  const before = m.preparedColumns;
+  const changes = [
+    ...now.filter((c) => !before.some((b) => b.name === c.name)).map((c) => `added ${c.name} ${c.type}`),
+    ...before.filter((b) => !now.some((c) => c.name === b.name)).map((b) => `dropped ${b.name}`),
+    ...now.flatMap((c) => before.filter((b) => b.name === c.name && b.type !== c.type).map((b) => `${c.name} changed from ${b.type} to ${c.type}`)),
+  ];
+  if (changes.length === 0) return;
+  const { names: n, table: t } = m;
+  throw new MigrationRefused([
+    `the columns of ${n.key} changed after the migration built its copy (${n.stagedText}): ${changes.join("; ")}. Swapping would lose or invent data, so nothing was swapped. ` +
+      `Either undo the change on ${n.key}, or roll back (migrate rollback ${t.table}) and run again to copy the table as it is now` +
+      `${t.ddl ? ` (change ${t.ddl} to match it first)` : ""}`,
+  ]);
 }
 
 /** The live table's indexes and sequences whose names the copy's take over when it moves into the
@@ -373,76 +423,98 @@ async function syncSequences(m: Migration, from: string, to: string): Promise<vo
 /** Before the swap: abandons the migration (the live table never stopped being the original).
  *  After it: makes the original live again with every write made since, and keeps the copy in
  *  sync so a later run can swap again. */
-export async function rollback(m: Migration, state: MigrationState, attempts: number): Promise<"abandoned" | "restored"> {
+export async function rollback(m: Migration, state: MigrationState): Promise<"abandoned" | "restored"> {
   const { exec, names: n } = m;
   if (state.phase === "copying") {
-    await withLockRetry(m, "rollback", () =>
-      exec.transaction(async () => {
-        await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
-        for (const sql of dropCaptureSql(forwardCapture(n))) await exec.write(sql);
-        await exec.write(`DELETE FROM ${q(m.partman.schema)}.part_config WHERE parent_table = ${quoteLiteral(n.stagedText)}`);
-        // The copy and its partitions (some already in the table's schema) go together.
-        await exec.write(`DROP TABLE IF EXISTS ${n.staged}`);
-        await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
-      }),
-    attempts);
+    await underLock(m, "rollback", [n.source, n.changes, n.staged], async () => {
+      for (const sql of dropCaptureSql(forwardCapture(n))) await exec.write(sql);
+      await exec.write(`DELETE FROM ${q(m.partman.schema)}.part_config WHERE parent_table = ${quoteLiteral(n.stagedText)}`);
+      // The copy and its partitions (some already in the table's schema) go together.
+      await exec.write(`DROP TABLE IF EXISTS ${n.staged}`);
+      await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+    });
     return "abandoned";
   }
-  await withLockRetry(m, "rollback", () =>
-    exec.transaction(async () => {
-      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
-      await exec.write(`LOCK TABLE ${n.source}, ${n.retired} IN ACCESS EXCLUSIVE MODE`);
-      await replay(m, replaySql(n.reverseChanges, n.source, n.retired, m.key, m.columns, null), 2_000_000_000, [], false);
-      for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
-      await syncSequences(m, n.source, n.retired);
-      await exec.write(`ALTER TABLE ${n.source} SET SCHEMA ${q(STAGING)}`);
-      await exec.write(
-        `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.stagedText)}, automatic_maintenance = 'off' WHERE parent_table = ${quoteLiteral(n.key)}`,
-      );
-      await exec.write(`ALTER TABLE ${n.retired} RENAME TO ${q(n.table)}`);
-      for (const r of state.renamed) await exec.write(`ALTER ${r.kind.toUpperCase()} ${q(n.schema)}.${q(r.to)} RENAME TO ${q(r.from)}`);
-      for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
-      await exec.write(
-        `UPDATE ${q(STAGING)}.migrations SET phase = 'copying', copy_done = true, swapped_at = NULL, renamed = '[]', updated_at = now() WHERE source = $1`,
-        [n.key],
-      );
-    }),
-  attempts);
+  await underLock(m, "rollback", [n.source, n.reverseChanges, n.retired], async () => {
+    await replay(m, replaySql(n.reverseChanges, n.source, n.retired, m.key, m.columns, null), 2_000_000_000, [], false);
+    for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
+    await syncSequences(m, n.source, n.retired);
+    await exec.write(`ALTER TABLE ${n.source} SET SCHEMA ${q(STAGING)}`);
+    await exec.write(
+      `UPDATE ${q(m.partman.schema)}.part_config SET parent_table = ${quoteLiteral(n.stagedText)}, automatic_maintenance = 'off' WHERE parent_table = ${quoteLiteral(n.key)}`,
+    );
+    await exec.write(`ALTER TABLE ${n.retired} RENAME TO ${q(n.table)}`);
+    for (const r of state.renamed) await exec.write(`ALTER ${r.kind.toUpperCase()} ${q(n.schema)}.${q(r.to)} RENAME TO ${q(r.from)}`);
+    for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
+    await exec.write(
+      `UPDATE ${q(STAGING)}.migrations SET phase = 'copying', copy_done = true, swapped_at = NULL, renamed = '[]', updated_at = now() WHERE source = $1`,
+      [n.key],
+    );
+  });
   return "restored";
 }
 
 /** After the swap: drops the retired original and the migration's machinery. */
-export async function finish(m: Migration, attempts: number): Promise<void> {
+export async function finish(m: Migration): Promise<void> {
   const { exec, names: n } = m;
-  await withLockRetry(m, "finish", () =>
-    exec.transaction(async () => {
-      await exec.write(`SET LOCAL lock_timeout = '${m.lockTimeoutMs}ms'`);
-      for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
-      await exec.write(`DROP TABLE ${n.retired}`);
-      await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
-    }),
-  attempts);
+  await underLock(m, "finish", [n.source, n.reverseChanges, n.retired], async () => {
+    for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
+    await exec.write(`DROP TABLE ${n.retired}`);
+    await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+  });
 }
 
 const LOCK_NOT_AVAILABLE = "55P03";
 
-/** Retries `fn` when it hits lock_timeout, backing off (with jitter) so the writers queued behind
- *  the failed attempt get through before the next one. */
-async function withLockRetry<T>(m: Pick<Migration, "log" | "lockTimeoutMs">, what: string, fn: () => Promise<T>, attempts = 10): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= attempts) {
-        if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-          throw new Error(`${what}: could not get the lock within ${m.lockTimeoutMs} ms in ${attempts} attempts (long transactions are holding it); run again later, or raise --lock-timeout`);
-        }
-        throw err;
+interface Locked {
+  attempts: number;
+  waitedMs: number;
+  /** When the lock was acquired (Date.now()). */
+  at: number;
+}
+
+/** Runs `body` in one transaction whose first statement locks `tables` ACCESS EXCLUSIVE through
+ *  partman_stack.lock_in_order, in the order given, each partitioned one followed by its
+ *  partitions (dropping a trigger or a partitioned table takes theirs too; better under the helper
+ *  than waited for unbounded later). No attempt holds the table up longer than max-stall; when
+ *  max-lock-wait runs out it refuses, naming who held the tables, and nothing has changed. */
+async function underLock(m: Migration, what: string, tables: string[], body: (lock: Locked) => Promise<void>): Promise<Locked> {
+  const { exec } = m;
+  const list = exec.dryRun ? tables : await withPartitions(m, tables);
+  const limits = { lockTimeout: parseInterval(`${m.lock.maxStallMs} ms`), maxLockWait: parseInterval(`${m.lock.maxLockWaitMs} ms`) };
+  try {
+    return await exec.transaction(async () => {
+      const r = (await exec.write<{ acquired: boolean; attempts: number; waited_ms: number; blocker: string | null }>(lockInOrderSql(list, limits))).rows[0];
+      if (r && !r.acquired) {
+        throw new MigrationRefused([
+          `${what}: ${list[0]} stayed locked by ${r.blocker ?? "other sessions' transactions"} for all of --max-lock-wait (${r.waited_ms} ms, ${r.attempts} attempt(s) of at most ${m.lock.maxStallMs} ms); ` +
+            `nothing changed. End that transaction (or wait for it) and run migrate ${what === "swap" ? "run" : what} again, or give it longer with --max-lock-wait`,
+        ]);
       }
-      const wait = Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      m.log(`${what}: lock not available within ${m.lockTimeoutMs} ms (attempt ${attempt}); retrying in ${Math.round(wait)} ms`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
+      const lock = { attempts: r?.attempts ?? 0, waitedMs: r?.waited_ms ?? 0, at: Date.now() };
+      // Whatever else the transaction waits for holds the tables locked meanwhile.
+      await exec.write(`SET LOCAL lock_timeout = '${m.lock.maxStallMs}ms'`);
+      await body(lock);
+      return lock;
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+    throw new MigrationRefused([
+      `${what}: holding the lock on ${list[0]}, it waited longer than --max-stall (${m.lock.maxStallMs} ms) for another lock (${(err as Error).message}); rolled back, nothing changed. Run it again`,
+    ]);
   }
 }
 
+/** The tables that exist, in the order given, each partitioned one followed by its partitions. */
+async function withPartitions(m: Migration, tables: string[]): Promise<string[]> {
+  const r = await m.exec.read<{ name: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(name, ord)
+       CROSS JOIN LATERAL (SELECT to_regclass(u.name) AS parent) p
+       JOIN pg_class c ON c.oid = p.parent OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = p.parent)
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      ORDER BY u.ord, c.oid <> p.parent, c.relname`,
+    [tables],
+  );
+  return r.rows.map((x) => x.name);
+}

@@ -4,24 +4,24 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { createExtensionSql, partmanInstall } from "../engine/partman";
+import { createExtensionSql, maintenanceObjects, partmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { executor } from "./executor";
 import {
-  copyBatch, finish, maintainAfterSwap, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
-  type Migration, type MigrationState, type SwapResult,
+  columnsUnchanged, copyBatch, finish, maintainAfterSwap, MigrationRefused, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
+  type LockLimits, type Migration, type MigrationState, type SwapResult,
 } from "./migration";
 import { migrationNames, nameTooLong } from "./names";
 import { etaSeconds, type Progress } from "./progress";
 import { inspectTable } from "./source";
 import { verifyCopy, type Verification } from "./verify";
 
-export interface MigrateOptions {
+export { MigrationRefused };
+
+export interface MigrateOptions extends LockLimits {
   batchSize: number;
   /** Pause between batches, to leave the server room. */
   sleepMs: number;
-  lockTimeoutMs: number;
-  lockAttempts: number;
   dryRun: boolean;
   log: (line: string) => void;
   /** Dry runs print here. */
@@ -29,14 +29,31 @@ export interface MigrateOptions {
   progress?: (p: Progress) => void;
 }
 
-export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, lockTimeoutMs: 250, lockAttempts: 20 };
+/** What rollback and finish take. */
+export type LockOptions = Pick<MigrateOptions, "dryRun" | "maxStallMs" | "maxLockWaitMs" | "log" | "print">;
+
+export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, maxStallMs: 2_000, maxLockWaitMs: 300_000 };
 /** Changes left for the swap to replay under its lock. */
 const SWAP_TAIL = 500;
+const MAX_STALL_MS = { min: 10, max: 60_000 };
+const MAX_LOCK_WAIT_MS = { max: 3_600_000 };
 
-export class MigrationRefused extends Error {
-  constructor(readonly problems: string[]) {
-    super(`migration refused:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+/** What is wrong with the lock limits, named by their CLI options (--max-stall, --max-lock-wait). */
+export function lockLimitProblems(o: LockLimits): string[] {
+  const whole = (v: number) => Number.isInteger(v) && v >= 0;
+  if (!whole(o.maxStallMs) || o.maxStallMs < MAX_STALL_MS.min || o.maxStallMs > MAX_STALL_MS.max) {
+    return [
+      `--max-stall ${o.maxStallMs} must be a whole number of milliseconds from ${MAX_STALL_MS.min} to ${MAX_STALL_MS.max}: ` +
+        `the longest one attempt at a lock may hold up the table's readers and writers (default ${MIGRATE_DEFAULTS.maxStallMs})`,
+    ];
   }
+  if (!whole(o.maxLockWaitMs) || o.maxLockWaitMs < o.maxStallMs || o.maxLockWaitMs > MAX_LOCK_WAIT_MS.max) {
+    return [
+      `--max-lock-wait ${o.maxLockWaitMs} must be a whole number of milliseconds from --max-stall (${o.maxStallMs}) to ${MAX_LOCK_WAIT_MS.max}: ` +
+        `how long swap, rollback and finish keep trying for their locks before giving up (default ${MIGRATE_DEFAULTS.maxLockWaitMs})`,
+    ];
+  }
+  return [];
 }
 
 export function declaredTable(spec: StackSpec, name: string): TableSpec {
@@ -55,8 +72,10 @@ async function open(
   session: Session,
   spec: StackSpec,
   name: string,
-  opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">,
+  opts: LockOptions,
 ): Promise<{ m: Migration; state: MigrationState | null }> {
+  const limits = lockLimitProblems(opts);
+  if (limits.length > 0) throw new MigrationRefused(limits);
   const table = declaredTable(spec, name);
   if (nameTooLong(table.table)) throw new MigrationRefused([`table name ${table.table} is too long for the migration's helper objects (at most 47 bytes)`]);
   const exec = executor(session.target, opts.dryRun, opts.print);
@@ -68,6 +87,9 @@ async function open(
     for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
     partman = partmanInstall(version, "partman");
   }
+  // The swap's maintenance run and the lock helper are partman-stack's own procedures.
+  const objects = maintenanceObjects(partman);
+  if (state.maintenanceObjects !== objects.mark) await exec.write(objects.sql);
   const n = migrationNames(table);
   const source = await inspectTable(session.target, table.schema, table.table);
   if (!source.actsAsOwner) {
@@ -90,8 +112,10 @@ async function open(
     source,
     key: { keyColumns: source.keyColumns, keyTypes: source.keyColumns.map(type), control: table.control, controlType: type(table.control) },
     columns: source.columns.filter((c) => !c.generated).map((c) => c.name),
-    lockTimeoutMs: opts.lockTimeoutMs,
+    preparedColumns: started?.source_columns ?? source.columns,
+    lock: { maxStallMs: opts.maxStallMs, maxLockWaitMs: opts.maxLockWaitMs },
     log: opts.log,
+    maintenance: spec.maintenance,
   };
   return { m, state: started };
 }
@@ -125,6 +149,9 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
     opts.log(`preparing: the partitioned copy of ${n.key} and change capture`);
     await prepare(m);
     state = (await readState(m.exec, n)) ?? dryRunState(m);
+  } else {
+    // Resuming: a column changed since prepare would fail the copy, or be lost by it.
+    columnsUnchanged(m, m.source.columns);
   }
 
   const started = Date.now();
@@ -173,8 +200,8 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
 
   // Verifying a large table takes a while; catch up with what was written meanwhile.
   await catchUp();
-  opts.log(`swapping ${n.key} for its partitioned copy (lock_timeout ${m.lockTimeoutMs} ms)`);
-  const result = await swap(m, MIGRATE_DEFAULTS.lockAttempts);
+  opts.log(`swapping ${n.key} for its partitioned copy (each lock attempt holds the table up at most ${m.lock.maxStallMs} ms; giving up after ${m.lock.maxLockWaitMs} ms)`);
+  const result = await swap(m);
   try {
     await maintainAfterSwap(m);
   } catch (err) {
@@ -197,7 +224,7 @@ function dryRunState(m: Migration): MigrationState {
   const now = new Date();
   return {
     source: m.names.key, phase: "copying", key_columns: m.key.keyColumns, control: m.table.control, copy_done: false, watermark: null,
-    rows_copied: "0", changes_applied: "0", source_rows: String(m.source.estimatedRows), renamed: [], swap_lock_ms: null,
+    rows_copied: "0", changes_applied: "0", source_rows: String(m.source.estimatedRows), renamed: [], swap_lock_ms: null, source_columns: null,
     started_at: now, copy_started_at: now, swapped_at: null, updated_at: now,
   };
 }
@@ -217,7 +244,7 @@ export interface StatusResult {
 }
 
 export async function migrateStatus(session: Session, spec: StackSpec, name: string): Promise<StatusResult> {
-  const { m, state } = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
+  const { m, state } = await open(session, spec, name, { ...MIGRATE_DEFAULTS, dryRun: true, log: () => {}, print: () => {} });
   if (!state) return { table: m.names.key, phase: "none", rowsCopied: 0, rowsRemaining: 0, rowsPerSecond: 0, etaSeconds: null, pendingChanges: 0, swapLockMs: null, retired: null, startedAt: null };
   const copied = Number(state.rows_copied);
   const seconds = (state.updated_at.getTime() - state.copy_started_at.getTime()) / 1000;
@@ -238,10 +265,10 @@ export async function migrateStatus(session: Session, spec: StackSpec, name: str
   };
 }
 
-export async function migrateRollback(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<"abandoned" | "restored"> {
+export async function migrateRollback(session: Session, spec: StackSpec, name: string, opts: LockOptions): Promise<"abandoned" | "restored"> {
   const { m, state } = await open(session, spec, name, opts);
   if (!state) throw new MigrationRefused([`no migration of ${m.names.key} is in progress`]);
-  return rollback(m, state, MIGRATE_DEFAULTS.lockAttempts);
+  return rollback(m, state);
 }
 
 export interface FinishPreview {
@@ -254,7 +281,7 @@ export interface FinishPreview {
 
 /** What finish will drop, and how to back it up first. */
 export async function finishPreview(session: Session, spec: StackSpec, name: string): Promise<FinishPreview> {
-  const { m, state } = await open(session, spec, name, { dryRun: true, lockTimeoutMs: 0, log: () => {}, print: () => {} });
+  const { m, state } = await open(session, spec, name, { ...MIGRATE_DEFAULTS, dryRun: true, log: () => {}, print: () => {} });
   if (state?.phase !== "swapped") {
     throw new MigrationRefused([`${m.names.key} has not been swapped yet (${state ? "the copy is still running: migrate run" : "no migration in progress"}); finish comes after the swap`]);
   }
@@ -269,8 +296,8 @@ export async function finishPreview(session: Session, spec: StackSpec, name: str
   };
 }
 
-export async function migrateFinish(session: Session, spec: StackSpec, name: string, opts: Pick<MigrateOptions, "dryRun" | "lockTimeoutMs" | "log" | "print">): Promise<void> {
+export async function migrateFinish(session: Session, spec: StackSpec, name: string, opts: LockOptions): Promise<void> {
   const { m, state } = await open(session, spec, name, opts);
   if (state?.phase !== "swapped") throw new MigrationRefused([`${m.names.key} has not been swapped yet; finish comes after the swap`]);
-  await finish(m, MIGRATE_DEFAULTS.lockAttempts);
+  await finish(m);
 }

@@ -9,7 +9,7 @@ import * as random from "@pulumi/random";
 import type { StackSpec } from "../config/types";
 import type { Target } from "./target";
 import { dataSchemaOptions } from "./options";
-import { appDefaultPrivileges, appGrants, ownerGrants, PARTMAN_SCHEMA, type GrantSpec } from "./privileges";
+import { appDefaultPrivileges, appGrants, OWNER_MEMBER_OF, ownerGrants, PARTMAN_SCHEMA, type GrantSpec } from "./privileges";
 
 export interface DatabaseObjects {
   owner: postgresql.Role;
@@ -55,6 +55,7 @@ export function databaseObjects(spec: StackSpec, target: Target, after: pulumi.R
   const app = role(spec.roles.app, "app");
   // The providers connect as the admin and SET ROLE to the owner, so tables and the job are the owner's.
   const adminActsAsOwner = new postgresql.GrantRole("admin-acts-as-owner", { role: c.user, grantRole: owner.role.name }, opts());
+  const ownerMemberOf = OWNER_MEMBER_OF.map((r) => new postgresql.GrantRole(`owner-member-of-${r}`, { role: owner.role.name, grantRole: r }, opts()));
 
   const grant = (g: GrantSpec, dependsOn: pulumi.Input<pulumi.Resource>[]) =>
     new postgresql.Grant(
@@ -90,7 +91,7 @@ export function databaseObjects(spec: StackSpec, target: Target, after: pulumi.R
     appPassword: pulumi.secret(app.password),
     partman,
     cron,
-    ownerAccess: [...ownerGrantResources, adminActsAsOwner],
+    ownerAccess: [...ownerGrantResources, adminActsAsOwner, ...ownerMemberOf],
     archiveSchemas,
     grantApp(tables) {
       for (const g of appGrants(spec, database)) grant(g, [app.role, ...tables]);

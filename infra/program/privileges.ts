@@ -53,6 +53,11 @@ export function ownerGrants(spec: StackSpec, database: string, cronDatabase: str
   return grants;
 }
 
+/** Built-in roles the owner is made a member of: pg_read_all_stats lets maintenance see how long
+ *  another role's transaction has held a table, so it waits without queuing behind it (see
+ *  sql/maintenance/lock_in_order.sql) and names it when it gives up. */
+export const OWNER_MEMBER_OF = ["pg_read_all_stats"];
+
 export function appGrants(spec: StackSpec, database: string): GrantSpec[] {
   const role = spec.roles.app;
   return [

@@ -51,7 +51,15 @@ export function buildStack(spec: StackSpec, databasePassword: pulumi.Output<stri
 
   const job = new MaintenanceJob(
     "maintenance-job",
-    { ...owned, jobName: spec.maintenance.jobName, schedule: spec.maintenance.schedule, analyze: spec.maintenance.analyze, enabled: spec.maintenance.enabled },
+    {
+      ...owned,
+      jobName: spec.maintenance.jobName,
+      schedule: spec.maintenance.schedule,
+      analyze: spec.maintenance.analyze,
+      enabled: spec.maintenance.enabled,
+      lockTimeout: spec.maintenance.lockTimeout.text,
+      maxLockWait: spec.maintenance.maxLockWait.text,
+    },
     { dependsOn: [...tables, ...db.ownerAccess, ...(db.cron ? [db.cron] : [])] },
   );
 

@@ -15,6 +15,9 @@ export interface JobInputs extends ConnectedInputs {
   schedule: string;
   analyze: boolean;
   enabled: boolean;
+  /** maintenance.lockTimeout and maxLockWait, as written in the stack file. */
+  lockTimeout: string;
+  maxLockWait: string;
 }
 
 export interface JobOutputs extends JobInputs {
@@ -25,7 +28,7 @@ export interface JobOutputs extends JobInputs {
   cronDatabase: string | null;
 }
 
-const KEYS = ["jobName", "schedule", "analyze", "enabled"] as const;
+const KEYS = ["jobName", "schedule", "analyze", "enabled", "lockTimeout", "maxLockWait"] as const;
 
 function maintenanceSpec(inputs: JobInputs): MaintenanceSpec {
   return validateStack(inputs.stack, ".", { maintenance: Object.fromEntries(KEYS.map((k) => [k, inputs[k]])) }).maintenance;

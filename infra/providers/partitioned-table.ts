@@ -8,7 +8,7 @@ import { sameInterval, tryParseInterval } from "../config/interval";
 import { validateTableEntry } from "../config/validate";
 import type { TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
-import { DECLARED_COLUMNS } from "../engine/partman";
+import { DECLARED_COLUMNS, liveConfig } from "../engine/partman";
 import { applyStack, planStack } from "../engine/reconcile";
 import { hasUnknowns, providerSpec, sameJson, throwUnlessApplied, withInputsSession, type ConnectedInputs } from "./connection";
 
@@ -118,9 +118,10 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
       const row = t.partConfig;
       const live: TableOutputs = { ...props, partmanVersion: state.partman?.version ?? null, defaultPartition: t.hasDefault };
       if (row) {
+        const config = liveConfig(row, t.retention);
         // An equal interval written another way ("1 mon" for "1 month") is no drift.
         const declared = (key: (typeof MANAGED)[number], value: unknown) => (same(key, value, props[key]) ? props[key] : value);
-        Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, row[column])])), {
+        Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, config[column])])), {
           interval: sameInterval(tryParseInterval(row.partition_interval), tryParseInterval(props.interval)) ? props.interval : row.partition_interval,
           control: row.control,
         });

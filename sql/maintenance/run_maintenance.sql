@@ -1,24 +1,68 @@
--- What partman-stack's pg_cron job calls: pg_partman's maintenance, always in UTC.
+-- What partman-stack's pg_cron job calls, and partman-stack apply for the sets it changes:
+-- pg_partman's maintenance without stalls or deadlocks under live traffic, on pg_partman 4.7 and 5.x.
 --
--- pg_partman lays daily, weekly and monthly boundaries out in the session's TimeZone, and a pg_cron
--- job runs in the server's (or its database's or role's) TimeZone. partman-stack's own sessions run
--- in UTC, so the scheduled job must too, or a server in America/New_York would add partitions
--- starting at 05:00 UTC after apply laid out ones starting at midnight UTC.
+-- For each set (p_parent_table, or every set whose automatic_maintenance is on), in separate
+-- transactions: premake() creates the partitions ahead, then expire() expires the old ones, each
+-- with the parent locked first, within p_lock_timeout per attempt and p_max_lock_wait in all (see
+-- lock_in_order). A set whose locks cannot be had is deferred to the next run; a set that fails is
+-- recorded and the others go on. Every run of a set is a row of partman_stack.maintenance_runs.
 --
--- The settings are made in the body: a SET clause on the procedure would forbid the COMMIT that
--- run_maintenance_proc makes after each partition set. pg_cron opens a new session for every run,
--- so they end with the run. @extschema@ is pg_partman's schema, filled in by partman-stack.
--- SECURITY INVOKER (the default): it can do no more than the role that calls it.
-
-CREATE SCHEMA IF NOT EXISTS partman_stack;
-GRANT USAGE ON SCHEMA partman_stack TO PUBLIC;
-
-CREATE OR REPLACE PROCEDURE partman_stack.run_maintenance(p_analyze boolean DEFAULT false)
+-- Always in UTC: pg_partman lays daily and monthly boundaries out in the session's TimeZone, and a
+-- pg_cron job runs in the server's (or its database's or role's). The settings are made in the
+-- body: a SET clause on the procedure would forbid its COMMITs. pg_cron opens a new session for
+-- every run, so they end with the run. @extschema@ is pg_partman's schema.
+CREATE OR REPLACE PROCEDURE partman_stack.run_maintenance(
+    p_parent_table text DEFAULT NULL,
+    p_analyze boolean DEFAULT false,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_max_lock_wait interval DEFAULT '1 min')
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_parent text;
+    v_run    bigint;
+    v_result record;
 BEGIN
     PERFORM set_config('TimeZone', 'UTC', false);
     PERFORM set_config('IntervalStyle', 'postgres', false);
-    CALL @extschema@.run_maintenance_proc(p_analyze => p_analyze);
+    -- A run waits for locks (bounded above); a server-wide statement_timeout must not cut it short.
+    PERFORM set_config('statement_timeout', '0', false);
+
+    FOR v_parent IN
+        SELECT parent_table FROM @extschema@.part_config
+         WHERE CASE WHEN p_parent_table IS NULL THEN automatic_maintenance = 'on' AND NOT undo_in_progress ELSE parent_table = p_parent_table END
+         ORDER BY parent_table
+    LOOP
+        INSERT INTO partman_stack.maintenance_runs (parent_table) VALUES (v_parent) RETURNING id INTO v_run;
+        COMMIT;
+
+        BEGIN
+            SELECT * INTO v_result FROM partman_stack.premake(v_parent, p_lock_timeout, p_max_lock_wait, p_analyze);
+            UPDATE partman_stack.maintenance_runs
+               SET created = v_result.created, attempts = v_result.attempts, waited_ms = v_result.waited_ms,
+                   deferred_reason = CASE WHEN v_result.deferred THEN 'creating partitions deferred: ' || v_result.blocker END
+             WHERE id = v_run;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE partman_stack.maintenance_runs SET error = 'creating partitions: ' || SQLERRM WHERE id = v_run;
+        END;
+        COMMIT;
+
+        BEGIN
+            SELECT * INTO v_result FROM partman_stack.expire(v_parent, p_lock_timeout, p_max_lock_wait);
+            UPDATE partman_stack.maintenance_runs
+               SET expired = v_result.expired, deferred = v_result.deferred,
+                   attempts = attempts + v_result.attempts, waited_ms = waited_ms + v_result.waited_ms,
+                   deferred_reason = nullif(concat_ws('; ', deferred_reason,
+                                               CASE WHEN cardinality(v_result.deferred) > 0 THEN 'expiring deferred: ' || coalesce(v_result.blocker, 'the locks were not free') END), '')
+             WHERE id = v_run;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE partman_stack.maintenance_runs SET error = concat_ws('; ', error, 'expiring partitions: ' || SQLERRM) WHERE id = v_run;
+        END;
+        UPDATE partman_stack.maintenance_runs SET finished_at = clock_timestamp() WHERE id = v_run;
+        COMMIT;
+    END LOOP;
+
+    DELETE FROM partman_stack.maintenance_runs WHERE started_at < now() - interval '30 days';
+    COMMIT;
 END
 $$;

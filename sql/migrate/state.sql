@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS partman_migrate.migrations (
     changes_applied bigint      NOT NULL DEFAULT 0,
     source_rows     bigint      NOT NULL,                -- estimate at prepare, for progress
     renamed         jsonb       NOT NULL DEFAULT '[]',   -- source indexes/sequences renamed at the swap, to undo on rollback
-    swap_lock_ms    integer,                             -- how long writers were blocked by the swap
+    swap_lock_ms    integer,                             -- how long writers were blocked by the swap, at most
+    source_columns  jsonb,                               -- the source's columns at prepare: the swap refuses if they changed
     started_at      timestamptz NOT NULL DEFAULT now(),
     copy_started_at timestamptz NOT NULL DEFAULT now(),
     swapped_at      timestamptz,

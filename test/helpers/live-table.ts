@@ -1,6 +1,7 @@
 // A live, unpartitioned events table as users arrive with it, and a concurrent writer that inserts,
 // updates (including moving rows across days) and deletes throughout, mirroring every write in the
 // same transaction into a plain `expected` table: after the migration, events must equal expected.
+// A writer can hold each transaction open after its write, and measures how long its writes wait.
 
 import { Client } from "pg";
 
@@ -37,14 +38,24 @@ export interface Writer {
   /** Resolves once no write is in flight; writes wait until resume(). */
   pause(): Promise<void>;
   resume(): void;
-  stop(): Promise<{ inserts: number; updates: number; deletes: number; errors: string[] }>;
+  stop(): Promise<{ inserts: number; updates: number; deletes: number; errors: string[]; maxStallMs: number }>;
 }
 
-export async function startWriter(url: string): Promise<Writer> {
+/** `holdMs`: how long each transaction stays open after its write (holding its locks). */
+export async function startWriter(url: string, opts: { holdMs?: number } = {}): Promise<Writer> {
   const c = new Client({ connectionString: url });
   await c.connect();
+  // A dropped database (a failed test's cleanup) ends the connection: an error of the writer's, not the process's.
+  c.on("error", (err) => counts.errors.push(err.message));
   const ids: string[] = (await c.query(`SELECT id::text FROM public.events ORDER BY random() LIMIT 5000`)).rows.map((r) => r.id);
-  const counts = { inserts: 0, updates: 0, deletes: 0, errors: [] as string[] };
+  const counts = { inserts: 0, updates: 0, deletes: 0, errors: [] as string[], maxStallMs: 0 };
+  // The statement on events: where a writer waits for the migration's locks.
+  const write = async (sql: string, params: unknown[] = []) => {
+    const started = Date.now();
+    const r = await c.query(sql, params);
+    counts.maxStallMs = Math.max(counts.maxStallMs, Date.now() - started);
+    return r;
+  };
   let running = true;
   type Pause = { idle: () => void; resume: Promise<void>; release: () => void };
   let paused = null as Pause | null;
@@ -61,14 +72,14 @@ export async function startWriter(url: string): Promise<Writer> {
       try {
         await c.query("BEGIN");
         if (r < 0.5) {
-          const row = await c.query(
+          const row = await write(
             `INSERT INTO public.events (run_id, kind, payload, created_at) VALUES (gen_random_uuid(), 'written', jsonb_build_object('at', clock_timestamp()), now() - random() * interval '10 days') RETURNING id::text, to_jsonb(events.*) AS j`,
           );
           await c.query(`INSERT INTO public.expected SELECT * FROM jsonb_populate_record(NULL::public.expected, $1)`, [row.rows[0].j]);
           ids.push(row.rows[0].id);
           counts.inserts++;
         } else if (r < 0.8) {
-          const row = await c.query(
+          const row = await write(
             `UPDATE public.events SET payload = payload || jsonb_build_object('updated', clock_timestamp()),
                     created_at = CASE WHEN random() < 0.3 THEN created_at + interval '1 day' ELSE created_at END
               WHERE id::text = $1 RETURNING to_jsonb(events.*) AS j`,
@@ -83,12 +94,13 @@ export async function startWriter(url: string): Promise<Writer> {
           }
         } else {
           const id = pick();
-          const row = await c.query(`DELETE FROM public.events WHERE id::text = $1 RETURNING id`, [id]);
+          const row = await write(`DELETE FROM public.events WHERE id::text = $1 RETURNING id`, [id]);
           if (row.rowCount) {
             await c.query(`DELETE FROM public.expected WHERE id::text = $1`, [id]);
             counts.deletes++;
           }
         }
+        if (opts.holdMs) await c.query(`SELECT pg_sleep($1)`, [opts.holdMs / 1000]);
         await c.query("COMMIT");
       } catch (err) {
         counts.errors.push((err as Error).message);

@@ -48,8 +48,10 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
         applyStack(second, specFor(db, [auditLog()], { partmanVersion: version }), {}, ["tables"]),
       ]);
       for (const r of [a, b]) expect(r.result).toMatchObject({ blocked: [], failed: [] });
-      expect(a.result.applied.map((u) => u.unit)).toEqual(["table public.events"]);
-      expect(b.result.applied.map((u) => u.unit)).toEqual(["table public.audit_log"]);
+      // Each also installs partman-stack's objects if it finds them missing; installs take turns.
+      expect(a.result.applied.map((u) => u.unit).filter((u) => u !== "partman-stack objects")).toEqual(["table public.events"]);
+      expect(b.result.applied.map((u) => u.unit).filter((u) => u !== "partman-stack objects")).toEqual(["table public.audit_log"]);
+      for (const r of [a, b]) expect(r.result.maintenance.map((m) => [m.table, m.run?.error])).toEqual([[r === a ? "public.events" : "public.audit_log", null]]);
       const both = specFor(db, [events(), auditLog()], { partmanVersion: version });
       expect((await planStack(session, both, ["tables"])).steps).toEqual([]);
     } finally {
@@ -90,47 +92,48 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
     expect(gaveUp.blocked).toEqual([]);
   });
 
-  it(`pg_partman ${version}: waits for pg_partman's maintenance running elsewhere instead of having it skip the drops it promised, and gives up naming it`, async () => {
+  it(`pg_partman ${version}: pg_partman's own maintenance running elsewhere neither stops partman-stack's expiry nor has it skip partitions ahead silently: the run waits for it, or defers and says so`, async () => {
     const today = Math.floor(Date.now() / DAY) * DAY;
     const start = new Date(today - 20 * DAY).toISOString().slice(0, 10);
-    const table = (extra: Record<string, unknown> = {}) => specFor(db, [events({ startPartition: start, premake: 2, ...extra })], { partmanVersion: version });
+    const table = (extra: Record<string, unknown> = {}, maxLockWait = "2 s") =>
+      specFor(db, [events({ startPartition: start, premake: 2, ...extra })], { partmanVersion: version, maintenance: { maxLockWait } });
     await applyStack(session, table());
     await session.target.query(`INSERT INTO public.events (run_id, kind, created_at) SELECT gen_random_uuid(), 'x', now() - g * interval '1 day' FROM generate_series(0, 19) g`);
-    const shrink = table({ retention: "10 days", allowDataLoss: true });
-    const promised = (await planStack(session, shrink)).steps.find((s) => s.dataLoss)!.dataLoss!.partitions.map((p) => p.name);
+    const shrink = (maxLockWait?: string) => table({ retention: "10 days", allowDataLoss: true, premake: 5 }, maxLockWait);
+    const promised = (await planStack(session, shrink())).steps.find((s) => s.dataLoss)!.dataLoss!.partitions.map((p) => p.name);
     expect(promised).toContain(`events${dailySuffix(version, new Date(today - 15 * DAY))}`);
+    const before = await children("public.events");
 
-    // The scheduled job holds pg_partman's lock (4.7's run_maintenance_proc holds it for its whole run).
+    // Another pg_partman maintenance run holds pg_partman's lock (4.7's run_maintenance_proc holds it for its whole run).
     const job = await holder("pg_cron");
     await job.query(`SELECT pg_advisory_lock(hashtext('pg_partman run_maintenance'))`);
-    // What partman-stack guards against: pg_partman's own call then returns having done nothing.
+    // What that does to pg_partman's own call: it returns having done nothing.
     const bystander = await holder("bystander");
-    await bystander.query(`UPDATE partman.part_config SET retention = '10 days' WHERE parent_table = 'public.events'`);
+    await bystander.query(`UPDATE partman.part_config SET premake = 5 WHERE parent_table = 'public.events'`);
     await bystander.query(`SELECT partman.run_maintenance('public.events')`);
-    expect(await children("public.events")).toEqual(expect.arrayContaining(promised));
-    await bystander.query(`UPDATE partman.part_config SET retention = NULL WHERE parent_table = 'public.events'`);
+    expect(await children("public.events")).toEqual(before);
+    await bystander.query(`UPDATE partman.part_config SET premake = 2 WHERE parent_table = 'public.events'`);
 
-    const gaveUp = (await applyStack(session, shrink, { lockWaitMs: 700 })).result;
-    expect(gaveUp.applied.map((u) => u.unit)).not.toContain("table public.events");
-    expect(gaveUp.failed).toEqual([
-      {
-        unit: "table public.events",
-        message: expect.stringMatching(
-          new RegExp(`^table public\\.events: pg_partman's maintenance is running in another session, .*: waited 0\\.\\d s for pg_partman's maintenance lock, held by pid ${(job as unknown as { processID: number }).processID} \\("pg_cron", .*; nothing was changed for it`),
-        ),
-      },
+    // partman-stack expires on its own, and defers the partitions ahead after maxLockWait, naming why.
+    const deferred = (await applyStack(session, shrink())).result;
+    expect(deferred).toMatchObject({ blocked: [], failed: [] });
+    expect(deferred.maintenance).toEqual([
+      expect.objectContaining({ table: "public.events", notYetExpired: [], run: expect.objectContaining({ created: [], expired: promised, deferred: [], error: null }) }),
     ]);
-    expect((await session.target.query(`SELECT retention FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([{ retention: null }]);
-    expect(await children("public.events")).toEqual(expect.arrayContaining(promised));
+    expect(deferred.maintenance[0].run!.deferredReason).toBe("creating partitions deferred: another pg_partman maintenance run held its lock");
+    expect(deferred.maintenance[0].run!.waitedMs).toBeGreaterThanOrEqual(2000);
+    expect(await children("public.events")).toEqual(before.filter((n) => !promised.includes(n)));
 
-    // Released while apply waits: apply goes on, and its maintenance drops exactly what it promised.
-    const waiting = applyStack(session, shrink, { lockWaitMs: 20_000 });
+    // Released while a run waits for it: the run goes on and makes the partitions ahead.
+    const waiting = bystander.query(`CALL partman_stack.run_maintenance(p_parent_table => 'public.events', p_max_lock_wait => '20 s')`);
     await new Promise((r) => setTimeout(r, 800));
     await job.query(`SELECT pg_advisory_unlock(hashtext('pg_partman run_maintenance'))`);
-    const done = (await waiting).result;
-    expect(done).toMatchObject({ blocked: [], failed: [] });
-    const left = await children("public.events");
-    expect(left.filter((n) => promised.includes(n))).toEqual([]);
+    await waiting;
+    const last = (await session.target.query(`SELECT created, deferred_reason, waited_ms FROM partman_stack.maintenance_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+    expect(last.created.length).toBeGreaterThanOrEqual(3);
+    expect(last.deferred_reason).toBeNull();
+    expect(last.waited_ms).toBeGreaterThanOrEqual(700);
+    expect((await planStack(session, shrink())).steps).toEqual([]);
     expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events`)).rows).toEqual([{ n: 11 }]);
   });
 });

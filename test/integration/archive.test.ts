@@ -119,7 +119,11 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     const horizon = Date.parse(r.horizon!);
     for (const p of r.partitions.filter((x) => x.origin === "past-horizon")) {
       expect(Date.parse(p.to!)).toBeLessThan(horizon);
-      expect(p.sql).toEqual([`ALTER TABLE "public"."events" DETACH PARTITION "public"."${p.name}";`, `DROP TABLE "public"."${p.name}";`]);
+      expect(p.sql).toEqual([
+        `SELECT * FROM partman_stack.lock_in_order(ARRAY['"public"."events"', '"public"."${p.name}"']::regclass[], '200ms', '1 min', 'ACCESS EXCLUSIVE');`,
+        `ALTER TABLE "public"."events" DETACH PARTITION "public"."${p.name}";`,
+        `DROP TABLE "public"."${p.name}";`,
+      ]);
     }
 
     for (const p of r.partitions) {
@@ -246,6 +250,54 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(insert).toContain("rc=1");
   });
 
+  it("keeps a partition whose rows changed between its dump and its drop, and removes that dump", async () => {
+    await expiredHistory();
+    const target = pastHorizon[0];
+    const writer = new Client({ connectionString: db.url });
+    await writer.connect();
+    let late: Promise<unknown> | null = null;
+    try {
+      // Queued behind the dump's SHARE lock, the write lands as soon as the dump's transaction ends.
+      const log = (line: string) => {
+        if (!late && line.startsWith(`dumping ${target} `)) {
+          late = writer.query(`INSERT INTO public.events (run_id, kind, created_at) VALUES (gen_random_uuid(), 'late', timestamptz '${isoDate(new Date(today().getTime() - 15 * DAY))} 12:00Z')`);
+        }
+      };
+      const r = await archivePartitions(session, archiveSpec(), "events", { to: dir, log });
+      await late;
+      const p = r.partitions.find((x) => `${x.schema}.${x.name}` === target)!;
+      expect(p).toMatchObject({ status: "failed", reason: expect.stringMatching(/^its rows changed after the dump \(\d+ dumped, \d+ now\): a late write would be lost with it; nothing was dropped$/) });
+      expect(fs.existsSync(p.file) || fs.existsSync(`${p.file}.sha256`)).toBe(false);
+      expect((await snapshot()).attached).toContain(target);
+      expect(r.partitions.filter((x) => x.status === "archived")).toHaveLength(r.partitions.length - 1);
+    } finally {
+      await writer.end();
+    }
+  });
+
+  it("holds the table's maintenance fence: a maintenance run meanwhile defers its expiry instead of dropping what archive has not dumped", async () => {
+    await expiredHistory();
+    // The live retention now drops what is past 10 days: what this archive run is about to dump.
+    await session.target.query(`UPDATE partman_stack.retention SET retention = '10 days', retention_schema = NULL WHERE parent_table = 'public.events'`);
+    const pgBin = fakeBin(`sleep 1\n"${PG_BIN}/pg_dump" "$@"`);
+    const maintenance = new Client({ connectionString: db.url });
+    await maintenance.connect();
+    try {
+      const archiving = archive({ pgBin });
+      await new Promise((r) => setTimeout(r, 500));
+      await maintenance.query(`CALL partman_stack.run_maintenance(p_parent_table => 'public.events', p_max_lock_wait => '500 ms')`);
+      const run = (await maintenance.query(`SELECT expired, deferred, deferred_reason FROM partman_stack.maintenance_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(run.expired).toEqual([]);
+      expect(run.deferred.length).toBeGreaterThan(0);
+      expect(run.deferred_reason).toContain("held the set's fence");
+      const r = await archiving;
+      expect(r.failed).toBe(0);
+      expect(names(r)).toEqual([...moved, ...pastHorizon]);
+    } finally {
+      await maintenance.end();
+    }
+  });
+
   it("refuses an archive directory it cannot create before touching anything", async () => {
     await expiredHistory();
     const before = await snapshot();
@@ -265,7 +317,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(names(r)).toEqual([...moved, ...pastHorizon]);
     expect(r.partitions.every((p) => p.status === "planned" && p.sha256 === null)).toBe(true);
     expect(r.partitions.map((p) => p.rows)).toEqual(names(r).map((rel) => before.tables[rel].rows));
-    expect(r.partitions[5].sql[0]).toMatch(/^ALTER TABLE "public"\."events" DETACH PARTITION/);
+    expect(r.partitions[5].sql[1]).toMatch(/^ALTER TABLE "public"\."events" DETACH PARTITION/);
     expect(fs.existsSync(dir)).toBe(false);
     expect(await snapshot()).toEqual(before);
   });

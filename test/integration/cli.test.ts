@@ -89,7 +89,7 @@ describe("partman-stack CLI against a database URL", () => {
     const md = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "markdown"]);
     expect(md.code).toBe(2);
     expect(md.stdout).toContain("### partman-stack plan: stack `ci` → database `" + db.name + "`");
-    expect(md.stdout).toContain("| **table public.events** | set premake 1 → 3<br>run maintenance for public.events so premake and retention take effect now |");
+    expect(md.stdout).toContain("| **table public.events** | set premake 1 → 3<br>run maintenance for public.events so premake and retention take effect now (after the changes above commit; parent locked first, within maintenance.lockTimeout per attempt and maxLockWait in all) |");
     expect(md.stdout).toContain("```sql\n-- table public.events\nUPDATE \"partman\".part_config SET premake = 3");
     await c.query(`UPDATE partman.part_config SET premake = 3 WHERE parent_table = 'public.events'`);
     await c.end();

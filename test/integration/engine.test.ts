@@ -45,15 +45,16 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(first.problems).toEqual([]);
     expect(first.steps.map((s) => `${s.unit}: ${s.action}`)).toEqual([
       "extensions: create-extension",
+      "partman-stack objects: install-objects",
       "table public.events: create-table",
       "table public.events: create-parent",
       "table public.events: update-config",
+      "table public.events: set-retention",
       "table public.events: run-maintenance",
       "table public.audit_log: create-table",
       "table public.audit_log: create-parent",
       "table public.audit_log: update-config",
       "table public.audit_log: run-maintenance",
-      "maintenance job: install-procedure",
       "maintenance job: schedule-job",
     ]);
     const createParent = first.steps.find((s) => s.action === "create-parent")!.sql[0];
@@ -62,10 +63,15 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     const { result } = await applyStack(session, spec);
     expect(result.applied.map((u) => `${u.unit} in ${u.database}`)).toEqual([
       `extensions in ${db.name}`,
+      `partman-stack objects in ${db.name}`,
       `table public.events in ${db.name}`,
       `table public.audit_log in ${db.name}`,
-      `maintenance job in ${db.name}`,
       "maintenance job in postgres",
+    ]);
+    // Each table's maintenance ran after its changes committed, and created its partitions ahead.
+    expect(result.maintenance.map((m) => [m.table, m.run?.error, m.notYetExpired])).toEqual([
+      ["public.events", null, []],
+      ["public.audit_log", null, []],
     ]);
     expect(result).toMatchObject({ blocked: [], failed: [] });
 
@@ -75,16 +81,18 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
 
     const ext = await session.target.query(`SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'`);
     expect(ext.rows[0].extversion).toBe(version);
+    // pg_partman's own retention stays off: partman-stack keeps the declared one and expires itself.
     expect(await partConfig("public.events")).toMatchObject({
       control: "created_at",
       partition_interval: "1 day",
       premake: 4,
-      retention: "7 days",
-      retention_keep_table: false,
-      retention_schema: null,
+      retention: null,
       infinite_time_partitions: true,
       automatic_maintenance: "on",
     });
+    expect((await session.target.query(`SELECT parent_table, retention, keep_table, retention_schema FROM partman_stack.retention`)).rows).toEqual([
+      { parent_table: "public.events", retention: "7 days", keep_table: false, retention_schema: null },
+    ]);
     expect(await partConfig("public.audit_log")).toMatchObject({ retention: null, premake: 2, infinite_time_partitions: true });
     const names = await children("events");
     expect(names).toContain(`events${dailySuffix(version, new Date())}`);
@@ -99,27 +107,46 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
 
     const job = await (await cronDb()).query(`SELECT schedule, command, database, active FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]);
     expect(job.rows).toEqual([
-      { schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false)`, database: db.name, active: true },
+      { schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')`, database: db.name, active: true },
     ]);
   });
 
-  it("shows a hand edit of part_config as exactly that change back, and applying it restores sync", async () => {
+  it("shows a hand edit of part_config and of the retention as exactly that change back, and applying it restores sync", async () => {
     const spec = specFor(db, [events({ retention: "7 days" })], { partmanVersion: version });
     await applyStack(session, spec);
+    // pg_partman's own retention switched on by hand would have pg_partman drop without partman-stack's locking.
     await session.target.query(`UPDATE partman.part_config SET retention = '1 day', premake = 9 WHERE parent_table = 'public.events'`);
+    await session.target.query(`UPDATE partman_stack.retention SET retention = '30 days' WHERE parent_table = 'public.events'`);
     await (await cronDb()).query(`SELECT cron.alter_job(jobid, schedule => '5 * * * *') FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]);
 
     const drift = await planStack(session, spec);
-    expect(drift.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance", "alter-job"]);
+    expect(drift.steps.map((s) => s.action)).toEqual(["update-config", "set-retention", "run-maintenance", "alter-job"]);
     expect(drift.steps[0].changes).toEqual([
       { property: "premake", from: 9, to: 4 },
-      { property: "retention", from: "1 day", to: "7 days" },
+      { property: "part_config.retention", from: "1 day", to: null },
     ]);
-    expect(drift.steps[2].changes).toEqual([{ property: "schedule", from: "5 * * * *", to: "0 * * * *" }]);
+    expect(drift.steps[1].changes).toEqual([{ property: "retention", from: "30 days", to: "7 days" }]);
+    expect(drift.steps[3].changes).toEqual([{ property: "schedule", from: "5 * * * *", to: "0 * * * *" }]);
 
     await applyStack(session, spec);
     expect((await planStack(session, spec)).steps).toEqual([]);
-    expect(await partConfig("public.events")).toMatchObject({ retention: "7 days", premake: 4 });
+    expect(await partConfig("public.events")).toMatchObject({ retention: null, premake: 4 });
+  });
+
+  it("moves a retention pg_partman applies itself (set by an earlier partman-stack, or by hand) into partman_stack.retention", async () => {
+    const spec = specFor(db, [events({ retention: "7 days" })], { partmanVersion: version });
+    await applyStack(session, spec);
+    await session.target.query(`DELETE FROM partman_stack.retention; UPDATE partman.part_config SET retention = '7 days', retention_keep_table = false WHERE parent_table = 'public.events'`);
+    const p = await planStack(session, spec);
+    expect(p.problems).toEqual([]);
+    expect(p.steps.map((s) => [s.action, s.summary])).toEqual([
+      ["update-config", `set part_config.retention "7 days" → (none)`],
+      ["set-retention", `move retention "7 days" from pg_partman's part_config to partman_stack.retention (partman-stack expires partitions itself)`],
+      ["run-maintenance", expect.any(String)],
+    ]);
+    await applyStack(session, spec);
+    expect((await planStack(session, spec)).steps).toEqual([]);
+    expect(await partConfig("public.events")).toMatchObject({ retention: null, retention_keep_table: true });
   });
 
   it("treats an equal interval written differently as no change", async () => {
@@ -163,7 +190,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
 
       const shrink = specFor(db, [{ ...history(), retention: "10 days", allowDataLoss: true }], { partmanVersion: version });
       const p = await planStack(session, shrink);
-      expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance"]);
+      expect(p.steps.map((s) => s.action)).toEqual(["set-retention", "run-maintenance"]);
       expect(p.steps[0].changes).toEqual([{ property: "retention", from: null, to: "10 days" }]);
       expect(p.steps[0].dataLoss!.partitions.map((x) => x.name)).toEqual(expectedExpired(version));
       expect(p.warnings).toEqual([expect.stringMatching(/acknowledged with allowDataLoss: this apply's maintenance run drops them$/)]);
@@ -175,7 +202,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       // Growing retention drops nothing and needs no acknowledgement.
       const grow = await planStack(session, specFor(db, [{ ...history(), retention: "15 days" }], { partmanVersion: version }));
       expect(grow.problems).toEqual([]);
-      expect(grow.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance"]);
+      expect(grow.steps.map((s) => s.action)).toEqual(["set-retention", "run-maintenance"]);
       const rows = await session.target.query(`SELECT min(created_at) AS oldest, count(*)::int AS n FROM public.events`);
       expect(rows.rows[0].n).toBe(12); // days -10 … +1
       expect((rows.rows[0].oldest as Date).getTime()).toBe(today().getTime() - 10 * DAY);
@@ -188,7 +215,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       await seed();
       const archive = specFor(db, [{ ...history(), retention: "10 days", retentionSchema: "archive" }], { partmanVersion: version });
       const p = await planStack(session, archive);
-      expect(p.steps.map((s) => s.action)).toEqual(["create-schema", "update-config", "run-maintenance"]);
+      expect(p.steps.map((s) => s.action)).toEqual(["create-schema", "set-retention", "run-maintenance"]);
       await applyStack(session, archive);
 
       const moved = await session.target.query<{ relname: string; n: number }>(
@@ -213,7 +240,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       const { result } = await applyStack(session, spec);
       expect(result.blocked).toEqual(p.problems);
       expect(result.failed).toEqual([]);
-      expect([...new Set(result.applied.map((u) => u.unit))]).toEqual(["extensions", "table public.audit_log", "maintenance job"]);
+      expect([...new Set(result.applied.map((u) => u.unit))]).toEqual(["extensions", "partman-stack objects", "table public.audit_log", "maintenance job"]);
       expect(await partConfig("public.audit_log")).toMatchObject({ partition_interval: "1 mon" });
       const kind = await session.target.query(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`);
       expect(kind.rows).toEqual([{ relkind: "r" }]);
@@ -276,7 +303,11 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(p.steps.map((s) => s.action)).toEqual(["alter-job"]);
     expect(p.steps[0].changes).toEqual([
       { property: "schedule", from: "0 * * * *", to: "*/15 * * * *" },
-      { property: "command", from: `CALL partman_stack.run_maintenance(p_analyze => false)`, to: `CALL partman_stack.run_maintenance(p_analyze => true)` },
+      {
+        property: "command",
+        from: `CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')`,
+        to: `CALL partman_stack.run_maintenance(p_analyze => true, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')`,
+      },
     ]);
     await applyStack(session, every15);
     const job = () => cronDb().then((c) => c.query(`SELECT schedule FROM cron.job WHERE jobname = $1`, [`partman-${db.name}`]));

@@ -76,7 +76,7 @@ ${tables}`;
     const apply = await cli(["apply", "--stack", "one"]);
     expect(apply.stderr).not.toContain("failed");
     expect(apply.code).toBe(0);
-    expect(await jobs()).toEqual([{ username: roles.owner, command: "CALL partman_stack.run_maintenance(p_analyze => false)" }]);
+    expect(await jobs()).toEqual([{ username: roles.owner, command: "CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')" }]);
     expect(await owners()).toEqual([roles.owner]);
     expect((await cli(["plan", "--stack", "one"])).code).toBe(0);
     expect((await cli(["verify", "--stack", "one"])).code).toBe(0);

@@ -1,6 +1,6 @@
 // The migration library against real databases with each pg_partman major: a live table with a
 // concurrent writer is copied, caught up, verified and swapped with no write lost; rollback and
-// finish; what it refuses.
+// finish; what it refuses, the swap included (columns changed during the copy).
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "pg";
@@ -51,12 +51,44 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
     // Now an ordinary managed table: plan only applies the declared retention, installs the maintenance procedure and schedules the job.
     const p = await planStack(session, spec());
     expect(p.problems).toEqual([]);
-    expect(p.steps.map((s) => s.action)).toEqual(["update-config", "run-maintenance", "install-procedure", "schedule-job"]);
+    expect(p.steps.map((s) => s.action)).toEqual(["schedule-job"]);
     // New rows keep getting fresh ids.
     const c = new Client({ connectionString: db.url });
     await c.connect();
     await c.query(`INSERT INTO public.events (run_id, kind) VALUES (gen_random_uuid(), 'after')`);
     await c.end();
+  });
+
+  it(`refuses the swap, changing nothing, when the live table's columns changed during the copy, and swaps once the change is undone (pg_partman ${version})`, { timeout: 60_000 }, async () => {
+    await createLiveEvents(db.url, 5_000);
+    const before = await contents(db.url, "public.events");
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      let altered: Promise<unknown> | null = null;
+      // After the copy, before verify and the swap: the ALTER holds the live table until it commits.
+      // (No change that rewrites the table: a snapshot older than a rewrite sees the table empty,
+      // so verify would refuse first.)
+      const log = (line: string) => {
+        if (line.startsWith("catching up") && !altered) altered = other.query(`ALTER TABLE public.events ADD COLUMN source text DEFAULT 'api', ALTER COLUMN kind TYPE varchar`);
+      };
+      const refusal =
+        /the columns of public\.events changed after the migration built its copy \(partman_migrate\.events\): added source text; kind changed from text to character varying\. Swapping would lose or invent data, so nothing was swapped\. Either undo the change on public\.events, or roll back \(migrate rollback events\) and run again to copy the table as it is now \(change sql\/tables\/events\.sql to match it first\)/;
+      await expect(migrateRun(session, spec(), "events", { ...quiet, log })).rejects.toThrow(refusal);
+      await altered;
+      expect((await session.target.query(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ relkind: "r" }]);
+      expect((await migrateStatus(session, spec(), "events")).phase).toBe("catching-up");
+      // A resumed run refuses before copying anything.
+      await expect(migrateRun(session, spec(), "events", quiet)).rejects.toThrow(refusal);
+
+      await other.query(`ALTER TABLE public.events DROP COLUMN source, ALTER COLUMN kind TYPE text`);
+      const r = await migrateRun(session, spec(), "events", quiet);
+      expect(r.verification!.ok).toBe(true);
+      expect(await contents(db.url, "public.events")).toEqual(before);
+      await migrateFinish(session, spec(), "events", quiet);
+    } finally {
+      await other.end();
+    }
   });
 });
 
@@ -133,7 +165,10 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
     expect(text).toMatch(/CREATE TRIGGER "partman_migrate_capture" AFTER INSERT OR UPDATE OR DELETE ON "public"\."events"/);
     expect(text).toContain(`SELECT "id", "run_id", "agent_id", "kind", "payload", "created_at" FROM "public"."events" ORDER BY "id" LIMIT 2000`);
     expect(text).toContain(`INSERT INTO "partman_migrate"."events" ("id", "run_id", "agent_id", "kind", "payload", "created_at") OVERRIDING SYSTEM VALUE SELECT`);
-    expect(text).toContain(`LOCK TABLE "public"."events" IN ACCESS EXCLUSIVE MODE;`);
+    expect(text).toContain(
+      `SELECT * FROM partman_stack.lock_in_order(ARRAY['"public"."events"', '"partman_migrate"."events_changes"', '"partman_migrate"."events"']::regclass[], '2000 ms', '300000 ms', 'ACCESS EXCLUSIVE');`,
+    );
+    expect(text).toContain(`SET LOCAL lock_timeout = '2000ms';`);
     expect(text).toContain(`ALTER TABLE "public"."events" RENAME TO "events_retired";`);
     expect(text).toContain(`ALTER TABLE "partman_migrate"."events" SET SCHEMA "public";`);
   });

@@ -71,12 +71,13 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       const updated = await tables.update!(created.id, read.props, shorter);
       outs = (await tables.read!(created.id, updated.outs!)).props as TableOutputs;
       expect(outs.retention).toBe("7 days");
-      const live = await sql.query(`SELECT retention FROM partman.part_config WHERE parent_table = 'public.events'`);
+      const live = await sql.query(`SELECT retention FROM partman_stack.retention WHERE parent_table = 'public.events'`);
       expect(live.rows).toEqual([{ retention: "7 days" }]);
     });
 
-    it("shows a hand edit of part_config in read, and update puts it back", async () => {
-      await sql.query(`UPDATE partman.part_config SET premake = 9, retention_keep_table = true WHERE parent_table = 'public.events'`);
+    it("shows a hand edit of part_config and of the retention in read, and update puts it back", async () => {
+      await sql.query(`UPDATE partman.part_config SET premake = 9 WHERE parent_table = 'public.events'`);
+      await sql.query(`UPDATE partman_stack.retention SET keep_table = true WHERE parent_table = 'public.events'`);
       const read = (await tables.read!("public.events", outs)).props as TableOutputs;
       expect(read).toMatchObject({ premake: 9, retentionKeepTable: true });
       const wanted = tableInputs({ retention: "7 days" });
@@ -96,6 +97,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
         expect((await sql.query(`SELECT count(*)::int AS n FROM ${child}`)).rows[0].n).toBe(1);
         await expect(sql.query(`DROP TABLE public.events`)).rejects.toThrow(/must be owner/);
         await expect(sql.query(`UPDATE partman.part_config SET premake = 1`)).rejects.toThrow(/permission denied/);
+        await expect(sql.query(`UPDATE partman_stack.retention SET retention = '1 day'`)).rejects.toThrow(/permission denied/);
       } finally {
         await sql.query(`RESET ROLE`);
       }
@@ -143,7 +145,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
 
   describe("MaintenanceJob", () => {
     const jobName = () => `partman-${db.name}`;
-    const jobInputs = (overrides: Partial<JobInputs> = {}): JobInputs => ({ ...connected(), jobName: jobName(), schedule: "0 * * * *", analyze: false, enabled: true, ...overrides });
+    const jobInputs = (overrides: Partial<JobInputs> = {}): JobInputs => ({ ...connected(), jobName: jobName(), schedule: "0 * * * *", analyze: false, enabled: true, lockTimeout: "200ms", maxLockWait: "1 min", ...overrides });
     const cronJob = async () => {
       const c = new Client({ connectionString: inject("pgUrl") });
       await c.connect();
@@ -159,8 +161,8 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
         { property: "schedule", reason: expect.stringContaining(`has 6 field(s); pg_cron takes 5`) },
       ]);
       const created = await jobs.create(jobInputs());
-      expect(created.outs).toMatchObject({ jobId: expect.any(Number), cronDatabase: "postgres", command: `CALL partman_stack.run_maintenance(p_analyze => false)` });
-      expect(await cronJob()).toEqual([{ schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false)`, database: db.name, username: roles.owner, active: true }]);
+      expect(created.outs).toMatchObject({ jobId: expect.any(Number), cronDatabase: "postgres", command: `CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')` });
+      expect(await cronJob()).toEqual([{ schedule: "0 * * * *", command: `CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')`, database: db.name, username: roles.owner, active: true }]);
 
       const c = new Client({ connectionString: inject("pgUrl") });
       await c.connect();

@@ -73,7 +73,7 @@ describe("dynamic providers after closure serialization", () => {
     const input = {
       preflight: { ...connected, partmanVersion: "5.2.4", needCron: true, cronDatabase: "postgres" },
       table: eventsTableInputs(connected),
-      job: { ...connected, jobName: `partman-${db.name}`, schedule: "*/30 * * * *", analyze: false, enabled: true },
+      job: { ...connected, jobName: `partman-${db.name}`, schedule: "*/30 * * * *", analyze: false, enabled: true, lockTimeout: "200ms", maxLockWait: "1 min" },
     };
     const result = JSON.parse(execFileSync(process.execPath, [exercise, serialized, JSON.stringify(input)], { cwd: REPO_ROOT }).toString());
 
@@ -86,8 +86,10 @@ describe("dynamic providers after closure serialization", () => {
 
     const c = new Client({ connectionString: db.url });
     await c.connect();
-    const cfg = await c.query(`SELECT retention, premake FROM partman.part_config WHERE parent_table = 'public.events'`);
+    const cfg = await c.query(
+      `SELECT r.retention, c.premake, c.retention AS partman_retention FROM partman.part_config c JOIN partman_stack.retention r USING (parent_table) WHERE parent_table = 'public.events'`,
+    );
     await c.end();
-    expect(cfg.rows).toEqual([{ retention: "30 days", premake: 4 }]);
+    expect(cfg.rows).toEqual([{ retention: "30 days", premake: 4, partman_retention: null }]);
   });
 });

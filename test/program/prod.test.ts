@@ -17,7 +17,8 @@ describe("the prod stack's resources", () => {
     expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "prod-db.internal.example.com", username: "platform_admin", sslmode: "verify-full", superuser: "false" });
     expect(run.one(TYPES.extension, "pg_cron").inputs).toMatchObject({ database: "postgres" });
     expect(run.one(TYPES.grant, "owner-cron-database").inputs).toMatchObject({ database: "postgres", role: "partman_owner", privileges: ["CONNECT"] });
-    expect(run.one(TYPES.grantRole).inputs).toEqual({ role: "platform_admin", grantRole: "partman_owner" });
+    expect(run.one(TYPES.grantRole, "admin-acts-as-owner").inputs).toEqual({ role: "platform_admin", grantRole: "partman_owner" });
+    expect(run.one(TYPES.grantRole, "owner-member-of-pg_read_all_stats").inputs).toEqual({ role: "partman_owner", grantRole: "pg_read_all_stats" });
   });
 
   it("declares prod's retention and premake per table, with the archive schema owned by the owner", () => {

@@ -49,9 +49,18 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
   let owner: string;
 
   const partitions = async () => (await query<{ relname: string }>(db.url, `${PARTITIONS} ORDER BY 1`)).map((r) => r.relname);
+  /** premake from pg_partman's part_config, retention from partman-stack's (part_config's stays NULL). */
   const partConfig = async () =>
-    Object.fromEntries((await query(db.url, "SELECT parent_table, premake, retention FROM partman.part_config")).map((r) => [r.parent_table, { premake: r.premake, retention: r.retention }]));
-  const declaredConfig = () => Object.fromEntries(tables(doc).map((t) => [t.name, { premake: t.premake, retention: t.retention }]));
+    Object.fromEntries(
+      (
+        await query(
+          db.url,
+          `SELECT c.parent_table, c.premake, r.retention, c.retention AS partman_retention
+             FROM partman.part_config c LEFT JOIN partman_stack.retention r USING (parent_table)`,
+        )
+      ).map((r) => [r.parent_table, { premake: r.premake, retention: r.retention, partmanRetention: r.partman_retention }]),
+    );
+  const declaredConfig = () => Object.fromEntries(tables(doc).map((t) => [t.name, { premake: t.premake, retention: t.retention, partmanRetention: null }]));
   const save = () => writeStack(build, stack, doc);
 
   /** What every `up` must leave: the CLI in sync and healthy, one pg_cron job, everything owned by the owner role. */

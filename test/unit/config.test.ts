@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { cronPeriodSeconds } from "../../infra/config/cron";
 import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
@@ -96,7 +96,14 @@ describe("table entries", () => {
       interval: { text: "1 week", months: 0, days: 7, microseconds: 0 },
     });
     expect(spec.tables[0].ddlSql).toContain("PARTITION BY RANGE (created_at)");
-    expect(spec.maintenance).toEqual({ enabled: true, schedule: "0 * * * *", jobName: "partman-maintenance", analyze: false });
+    expect(spec.maintenance).toEqual({
+      enabled: true,
+      schedule: "0 * * * *",
+      jobName: "partman-maintenance",
+      analyze: false,
+      lockTimeout: { text: "200ms", months: 0, days: 0, microseconds: 200_000 },
+      maxLockWait: { text: "1 min", months: 0, days: 0, microseconds: 60_000_000 },
+    });
     expect(spec.database).toEqual({ mode: "local", database: "partman_stack", partmanVersion: null });
   });
 
@@ -106,8 +113,13 @@ describe("table entries", () => {
 });
 
 describe("DDL files", () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
   const project = (files: Record<string, string>) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ddl-"));
+    dirs.push(dir);
     for (const [name, text] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       fs.writeFileSync(path.join(dir, name), text);
@@ -163,6 +175,12 @@ describe("maintenance", () => {
     [{ jobName: "x'; select 1; --" }, `jobName "x'; select 1; --" must be 1-63 letters`],
     [{ analyze: "sometimes" }, `analyze "sometimes" must be true or false`],
     [{ every: "hour" }, `unknown key "every"`],
+    [{ lockTimeout: "fast" }, `lockTimeout "fast" is not a PostgreSQL interval: cannot read "fast"; write e.g. "200ms", "5 s" or "1 min"`],
+    [{ lockTimeout: "5ms" }, `lockTimeout "5ms" must be between 10ms and 1 min: it is how long one attempt at a table's lock may hold other sessions up (default "200ms")`],
+    [{ lockTimeout: "1 day" }, `lockTimeout "1 day" must be a duration of milliseconds, seconds or minutes, e.g. "200ms" or "30 s"`],
+    [{ lockTimeout: "2 s", maxLockWait: "1 s" }, `maxLockWait "1 s" must be at least lockTimeout ("2 s") and at most 1 hour`],
+    [{ maxLockWait: "2 hours" }, `maxLockWait "2 hours" must be at least lockTimeout ("200ms") and at most 1 hour`],
+    [{ maxLockWait: 30 }, `maxLockWait 30 must be a PostgreSQL interval written as text`],
   ])("rejects %j", (maintenance, message) => {
     expect(problems({ maintenance }).join("\n")).toContain(message);
   });
@@ -174,6 +192,11 @@ describe("maintenance", () => {
     expect(cronPeriodSeconds("30 2 * * *")).toBe(86_400);
     expect(cronPeriodSeconds("0 3 * * sun")).toBe(7 * 86_400);
     expect(cronPeriodSeconds("0 0,12 * * 1-5")).toBe(60 * 3600);
+  });
+
+  it("takes lock settings as PostgreSQL durations", () => {
+    const m = validateStack("s", REPO_ROOT, { maintenance: { lockTimeout: "500 ms", maxLockWait: "5 min" } }).maintenance;
+    expect([m.lockTimeout.text, m.lockTimeout.microseconds, m.maxLockWait.text, m.maxLockWait.microseconds]).toEqual(["500 ms", 500_000, "5 min", 300_000_000]);
   });
 
   it("accepts ranges, lists, steps and names", () => {
@@ -221,9 +244,13 @@ describe("stack files", () => {
 
   it("rejects an unknown partman-stack key and ignores other namespaces", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-file-"));
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: partman-stack\nruntime: nodejs\nstackConfigDir: stacks\n");
-    fs.mkdirSync(path.join(dir, "stacks"));
-    fs.writeFileSync(path.join(dir, "stacks/Pulumi.x.yaml"), "config:\n  partman-stack:table: []\n  aws:region: eu-west-1\n");
-    expect(() => readStackConfig(dir, "x")).toThrow(`unknown config key "partman-stack:table"`);
+    try {
+      fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: partman-stack\nruntime: nodejs\nstackConfigDir: stacks\n");
+      fs.mkdirSync(path.join(dir, "stacks"));
+      fs.writeFileSync(path.join(dir, "stacks/Pulumi.x.yaml"), "config:\n  partman-stack:table: []\n  aws:region: eu-west-1\n");
+      expect(() => readStackConfig(dir, "x")).toThrow(`unknown config key "partman-stack:table"`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,7 +14,7 @@ const spec = (partmanVersion?: string) =>
     database: { mode: "external", host: "db", database: "app", user: "owner", ...(partmanVersion ? { partmanVersion } : {}) },
   });
 
-const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], columns: [], hasDefault: false, childCount: 0, partConfig: null, partitions: [] };
+const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], columns: [], hasDefault: false, childCount: 0, partConfig: null, retention: null, lastRun: null, partitions: [] };
 
 function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
   return {
@@ -30,7 +30,7 @@ function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
     schemas: ["public"],
     tables: { "public.events": absent },
     undeclared: [],
-    maintenanceProcedure: null,
+    maintenanceObjects: null,
     ...overrides,
   };
 }
@@ -64,14 +64,17 @@ describe("plan on servers that lack what partman-stack needs", () => {
     const job = p.steps.filter((s) => s.unit === "maintenance job");
     expect(job.map((s) => [s.action, s.database])).toEqual([
       ["create-cron-extension", "postgres"],
-      ["install-procedure", "app"],
       ["schedule-job", "postgres"],
     ]);
-    expect(job[1].sql[0]).toContain(`CALL "partman".run_maintenance_proc(p_analyze => p_analyze);`);
-    expect(job[1].sql[0]).toMatch(/COMMENT ON PROCEDURE partman_stack\.run_maintenance\(boolean\) IS 'partman-stack sql\/maintenance\/run_maintenance\.sql sha256:[0-9a-f]{16}';$/);
-    expect(job[2].sql).toEqual([
-      `SELECT cron.schedule_in_database('partman-maintenance', '0 * * * *', 'CALL partman_stack.run_maintenance(p_analyze => false)', 'app');`,
+    expect(job[1].sql).toEqual([
+      `SELECT cron.schedule_in_database('partman-maintenance', '0 * * * *', 'CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => ''200ms'', p_max_lock_wait => ''1 min'')', 'app');`,
     ]);
+    // partman-stack's objects come first, in the target database, marked with their version.
+    const objects = p.steps.find((s) => s.action === "install-objects")!;
+    expect([objects.unit, objects.database]).toEqual(["partman-stack objects", "app"]);
+    expect(objects.sql[0]).toMatch(/^SELECT pg_advisory_xact_lock\(hashtext\('partman-stack install'\)\);/);
+    expect(objects.sql[0]).toContain(`PERFORM "partman".run_maintenance(p_parent_table := p_parent_table, p_analyze := p_analyze);`);
+    expect(objects.sql[0]).toMatch(/COMMENT ON SCHEMA partman_stack IS 'partman-stack sql\/maintenance sha256:[0-9a-f]{16}';$/);
   });
 
   it("refuses to create a missing table that declares no DDL file", () => {

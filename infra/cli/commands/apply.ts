@@ -9,11 +9,13 @@ export function applyCommand(opts: StackOptions): Promise<{ plan: Plan; result: 
 }
 
 /** Exit codes: 0 everything applied (or nothing to do), 3 some tables or the job were blocked by a
- *  problem or failed (each named; nothing of those was kept, the rest was applied), 1 error. */
+ *  problem or failed (each named; nothing of those was kept, the rest was applied), or a table's
+ *  maintenance deferred partitions the plan said it would expire, 1 error. */
 export const APPLY_EXIT = { applied: 0, error: 1, partial: 3 } as const;
 
 export async function applyHandler(opts: StackOptions & { json: boolean }): Promise<number> {
   const { plan, result } = await applyCommand(opts);
   process.stdout.write(opts.json ? JSON.stringify({ plan, ...result }, null, 2) + "\n" : formatApply(plan, result));
-  return result.blocked.length + result.failed.length > 0 ? APPLY_EXIT.partial : APPLY_EXIT.applied;
+  const deferred = result.maintenance.some((m) => m.notYetExpired.length > 0);
+  return result.blocked.length + result.failed.length > 0 || deferred ? APPLY_EXIT.partial : APPLY_EXIT.applied;
 }

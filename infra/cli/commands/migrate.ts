@@ -14,7 +14,8 @@ export interface MigrateCliOptions extends StackOptions {
   yes: boolean;
   batchSize?: number;
   sleepMs?: number;
-  lockTimeoutMs?: number;
+  maxStallMs?: number;
+  maxLockWaitMs?: number;
 }
 
 /** Exit codes: 0 done (run: swapped; finish: dropped; rollback: restored or abandoned), 1 error,
@@ -24,8 +25,8 @@ export async function migrateHandler(action: MigrateAction, table: string, opts:
   const base: MigrateOptions = {
     batchSize: opts.batchSize ?? MIGRATE_DEFAULTS.batchSize,
     sleepMs: opts.sleepMs ?? MIGRATE_DEFAULTS.sleepMs,
-    lockTimeoutMs: opts.lockTimeoutMs ?? MIGRATE_DEFAULTS.lockTimeoutMs,
-    lockAttempts: MIGRATE_DEFAULTS.lockAttempts,
+    maxStallMs: opts.maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs,
+    maxLockWaitMs: opts.maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs,
     dryRun: opts.dryRun,
     log: (line) => process.stderr.write(`${line}\n`),
     print: (sql) => out.write(`${sql}\n\n`),
@@ -90,7 +91,9 @@ function formatRun(r: RunResult): string {
   return [
     `${r.table} is now partitioned: ${r.rowsCopied.toLocaleString("en")} rows copied, ${r.changesApplied.toLocaleString("en")} captured change(s) replayed.`,
     v ? `verified before the swap: ${v.rows.toLocaleString("en")} rows, checksum ${v.checksum}, ${Object.keys(v.partitions).length} partition range(s) equal${v.defaultRows ? `; ${v.defaultRows} row(s) outside the declared partitions are in the default partition` : ""}.` : "",
-    r.swap ? `swap: writers waited at most ${r.swap.stallMs} ms (lock held ${r.swap.heldMs} ms, ${r.swap.attempts} attempt(s)).` : "",
+    r.swap
+      ? `swap: writers waited at most ${r.swap.stallMs} ms (lock taken after ${r.swap.waitedMs} ms in ${r.swap.attempts} attempt(s), held ${r.swap.heldMs} ms).`
+      : "",
     `the original is kept as ${r.retired}: migrate rollback restores it, migrate finish drops it.`,
   ].filter(Boolean).join("\n") + "\n";
 }
@@ -101,6 +104,6 @@ function formatStatus(s: StatusResult): string {
     `${s.table}: ${s.phase} (started ${s.startedAt})`,
     `  rows copied ${s.rowsCopied.toLocaleString("en")}, remaining ~${s.rowsRemaining.toLocaleString("en")}, ${Math.round(s.rowsPerSecond).toLocaleString("en")} rows/s${s.etaSeconds !== null && s.phase === "copying" ? `, ETA ${duration(s.etaSeconds)}` : ""}`,
     `  captured changes pending: ${s.pendingChanges.toLocaleString("en")}${s.phase === "swapped" ? " (writes since the swap, replayed into the original by rollback)" : ""}`,
-    s.phase === "swapped" ? `  swapped (writers blocked ${s.swapLockMs} ms); original kept as ${s.retired}` : "",
+    s.phase === "swapped" ? `  swapped (writers blocked at most ${s.swapLockMs} ms); original kept as ${s.retired}` : "",
   ].filter(Boolean).join("\n") + "\n";
 }

@@ -1,0 +1,77 @@
+-- Expires one managed set's partitions past its horizon (partman_stack.retention), in the caller's
+-- transaction: those whose upper bound is older than now() - retention, never the default
+-- partition nor the last remaining one (pg_partman's rules), with the parent locked first and then
+-- each of them (lock_in_order). Dropped, or detached (keep_table), or detached and moved to
+-- retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
+-- returned as deferred, with who held them.
+-- One expiry (or archive run) per set at a time: both take the set's fence, an advisory lock on
+-- ('partman-stack maintenance', the set's name).
+CREATE OR REPLACE FUNCTION partman_stack.expire(
+    p_parent_table text,
+    p_lock_timeout interval,
+    p_max_wait interval,
+    OUT expired text[],
+    OUT deferred text[],
+    OUT attempts integer,
+    OUT waited_ms integer,
+    OUT blocker text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_parent    regclass := p_parent_table::regclass;
+    v_started   timestamptz := clock_timestamp();
+    v_retention partman_stack.retention;
+    v_victims   regclass[];
+    v_names     text[];
+    v_lock      record;
+    v_i         integer;
+BEGIN
+    expired := '{}';
+    deferred := '{}';
+    attempts := 0;
+    waited_ms := 0;
+    SELECT * INTO v_retention FROM partman_stack.retention WHERE parent_table = p_parent_table;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+
+    IF NOT partman_stack.advisory_lock_within('partman-stack maintenance', p_parent_table, p_max_wait) THEN
+        blocker := 'another maintenance run or partman-stack archive held the set''s fence';
+    END IF;
+
+    SELECT array_agg(partition ORDER BY upper_bound), array_agg(c.relname::text ORDER BY upper_bound) INTO v_victims, v_names
+      FROM (SELECT partition, upper_bound, row_number() OVER (ORDER BY upper_bound) AS i, count(*) OVER () AS n
+              FROM partman_stack.time_partitions(v_parent)) p
+      JOIN pg_class c ON c.oid = p.partition
+     WHERE p.upper_bound < now() - v_retention.retention::interval AND p.i < p.n;
+    IF v_victims IS NULL THEN
+        RETURN;
+    END IF;
+    IF blocker IS NOT NULL THEN
+        deferred := v_names;
+        waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
+        RETURN;
+    END IF;
+
+    v_lock := partman_stack.lock_in_order(ARRAY[v_parent] || v_victims, p_lock_timeout, p_max_wait - (clock_timestamp() - v_started));
+    attempts := v_lock.attempts;
+    waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
+    IF NOT v_lock.acquired THEN
+        deferred := v_names;
+        blocker := v_lock.blocker;
+        RETURN;
+    END IF;
+
+    FOR v_i IN 1 .. array_length(v_victims, 1) LOOP
+        IF NOT v_retention.keep_table AND v_retention.retention_schema IS NULL THEN
+            EXECUTE format('DROP TABLE %s', v_victims[v_i]);
+        ELSE
+            EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', v_parent, v_victims[v_i]);
+            IF v_retention.retention_schema IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %s SET SCHEMA %I', v_victims[v_i], v_retention.retention_schema);
+            END IF;
+        END IF;
+    END LOOP;
+    expired := v_names;
+END
+$$;

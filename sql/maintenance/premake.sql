@@ -1,0 +1,67 @@
+-- Creates the partitions pg_partman's maintenance makes ahead of time for one set, in the caller's
+-- transaction: pg_partman's run_maintenance() for that set, with its parent and default partition
+-- locked first (lock_in_order) so no query that holds the parent waits for a new partition while it
+-- waits for the parent. A time set whose partitions already reach premake intervals past now needs
+-- no lock at all. pg_partman's own advisory lock is taken first (within p_max_wait): its
+-- run_maintenance() returns with only a NOTICE when another run holds it.
+-- On a set partman-stack manages part_config.retention is NULL, so this creates only; on another
+-- set pg_partman also expires, now behind the parent's lock.
+CREATE OR REPLACE FUNCTION partman_stack.premake(
+    p_parent_table text,
+    p_lock_timeout interval,
+    p_max_wait interval,
+    p_analyze boolean,
+    OUT created text[],
+    OUT deferred boolean,
+    OUT attempts integer,
+    OUT waited_ms integer,
+    OUT blocker text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_parent   regclass := p_parent_table::regclass;
+    v_started  timestamptz := clock_timestamp();
+    v_config   record;
+    v_newest   timestamptz;
+    v_tables   regclass[];
+    v_before   text[];
+    v_lock     record;
+BEGIN
+    created := '{}';
+    deferred := false;
+    attempts := 0;
+    waited_ms := 0;
+    SELECT premake, partition_interval, retention INTO v_config FROM @extschema@.part_config WHERE parent_table = p_parent_table;
+    SELECT max(upper_bound) INTO v_newest FROM partman_stack.time_partitions(v_parent);
+    IF v_config.retention IS NULL AND v_newest IS NOT NULL THEN
+        IF v_newest >= now() + v_config.premake * v_config.partition_interval::interval THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    IF NOT partman_stack.advisory_lock_within('pg_partman run_maintenance', NULL, p_max_wait) THEN
+        deferred := true;
+        blocker := 'another pg_partman maintenance run held its lock';
+        waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
+        RETURN;
+    END IF;
+
+    SELECT ARRAY[v_parent] || array_agg(c.oid::regclass) INTO v_tables
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = v_parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';
+    v_lock := partman_stack.lock_in_order(array_remove(v_tables, NULL), p_lock_timeout, p_max_wait - (clock_timestamp() - v_started));
+    attempts := v_lock.attempts;
+    waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
+    IF NOT v_lock.acquired THEN
+        deferred := true;
+        blocker := v_lock.blocker;
+        RETURN;
+    END IF;
+
+    SELECT array_agg(c.relname::text) INTO v_before FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = v_parent;
+    PERFORM @extschema@.run_maintenance(p_parent_table := p_parent_table, p_analyze := p_analyze);
+    SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO created
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = v_parent AND c.relname <> ALL (coalesce(v_before, '{}'));
+END
+$$;

@@ -1,0 +1,34 @@
+-- partman-stack's own objects in the target database, installed and versioned by partman-stack
+-- apply (see README, "Maintenance under live traffic"). This file: the schema and its tables.
+
+CREATE SCHEMA IF NOT EXISTS partman_stack;
+-- The job may run as another role than the one that installed this (the procedures are SECURITY
+-- INVOKER: a caller can do no more than it could without them).
+GRANT USAGE ON SCHEMA partman_stack TO PUBLIC;
+
+-- The declared retention of each managed partition set. It lives here, not in pg_partman's
+-- part_config, whose retention partman-stack keeps NULL: pg_partman's own maintenance, however it is
+-- called, then never runs its unbounded DROP (child first, then parent) on a managed set.
+CREATE TABLE IF NOT EXISTS partman_stack.retention (
+    parent_table     text    PRIMARY KEY,    -- schema.table, as part_config names it
+    retention        text    NOT NULL,       -- an interval: partitions ending before now() - retention expire
+    keep_table       boolean NOT NULL DEFAULT false,  -- detach instead of drop
+    retention_schema text                    -- detach and move there instead of drop
+);
+
+-- One row per partition set and maintenance run: what it created, expired and deferred, and how
+-- long it waited for locks. Kept 30 days.
+CREATE TABLE IF NOT EXISTS partman_stack.maintenance_runs (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent_table    text        NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at     timestamptz,
+    created         text[]      NOT NULL DEFAULT '{}',
+    expired         text[]      NOT NULL DEFAULT '{}',
+    deferred        text[]      NOT NULL DEFAULT '{}',   -- partitions past the horizon left for the next run
+    deferred_reason text,
+    attempts        integer     NOT NULL DEFAULT 0,      -- lock attempts
+    waited_ms       integer     NOT NULL DEFAULT 0,      -- time spent waiting for locks
+    error           text
+);
+CREATE INDEX IF NOT EXISTS maintenance_runs_parent_table_started_at_idx ON partman_stack.maintenance_runs (parent_table, started_at DESC);
