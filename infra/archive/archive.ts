@@ -15,7 +15,7 @@ import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { lockBefore, pairKey, unlock } from "../db/advisory-lock";
 import type { Session } from "../db/session";
 import { introspect } from "../engine/introspect";
-import { inTransaction, lockInOrderSql, lockOrThrow } from "../engine/lock-in-order";
+import { inTransaction, requireLocksSql } from "../engine/lock-in-order";
 import { MAINTENANCE_FENCE, objectsToInstall } from "../engine/partman";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
 
@@ -89,8 +89,8 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
     const sql =
       p.origin === "past-horizon"
-        ? [lockInOrderSql([parent, rel], spec.maintenance), `ALTER TABLE ${parent} DETACH PARTITION ${rel};`, `DROP TABLE ${rel};`]
-        : [lockInOrderSql([rel], spec.maintenance), `DROP TABLE ${rel};`];
+        ? [requireLocksSql([parent, rel], spec.maintenance), `ALTER TABLE ${parent} DETACH PARTITION ${rel};`, `DROP TABLE ${rel};`]
+        : [requireLocksSql([rel], spec.maintenance), `DROP TABLE ${rel};`];
     const file = path.join(dir, `${p.schema}.${p.name}.dump`);
     return { ...p, rows: null, file, dumpBytes: null, sha256: null, status: "planned", reason: null, sql };
   });
@@ -196,7 +196,8 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
     const dumped = await inTransaction(db, async () => {
       // The transaction idles while pg_dump runs.
       await db.query(`SET LOCAL idle_in_transaction_session_timeout = 0`);
-      await lockOrThrow(db, lockInOrderSql([rel], m, "SHARE"), "keep writers out of it while it is dumped");
+      // Writers wait, readers go on: the count and the dump see the same rows.
+      await db.query(requireLocksSql([rel], m, "SHARE"));
       const content = await contentOf(db, rel);
       p.rows = content.rows;
       log(`dumping ${p.schema}.${p.name} (${p.rows} rows) to ${p.file}`);
@@ -210,7 +211,7 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
       return content;
     });
     await inTransaction(db, async () => {
-      await lockOrThrow(db, p.sql[0], "drop it");
+      await db.query(p.sql[0]);
       const now = await contentOf(db, rel);
       if (now.rows !== dumped.rows || now.checksum !== dumped.checksum) {
         throw new Error(`its rows changed after the dump (${dumped.rows} dumped, ${now.rows} now): a late write would be lost with it`);

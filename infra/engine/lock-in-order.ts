@@ -10,19 +10,22 @@ import { MAINTENANCE_SCHEMA } from "./partman";
 
 export type LockMode = "ACCESS EXCLUSIVE" | "SHARE";
 
-/** The helper's call for these tables (quoted names, parent first), as plans and dry runs show it. */
-export function lockInOrderSql(tables: string[], m: Pick<MaintenanceSpec, "lockTimeout" | "maxLockWait">, mode: LockMode = "ACCESS EXCLUSIVE"): string {
-  return (
-    `SELECT * FROM ${MAINTENANCE_SCHEMA}.lock_in_order(ARRAY[${tables.map((x) => quoteLiteral(x)).join(", ")}]::regclass[], ` +
-    `${quoteLiteral(m.lockTimeout.text)}, ${quoteLiteral(m.maxLockWait.text)}, ${quoteLiteral(mode)});`
-  );
+type LockSettings = Pick<MaintenanceSpec, "lockTimeout" | "maxLockWait">;
+
+function args(tables: string[], m: LockSettings, mode: LockMode): string {
+  return `ARRAY[${tables.map((x) => quoteLiteral(x)).join(", ")}]::regclass[], ${quoteLiteral(m.lockTimeout.text)}, ${quoteLiteral(m.maxLockWait.text)}, ${quoteLiteral(mode)}`;
 }
 
-/** Runs the helper's call inside the caller's open transaction; throws, naming who held the tables,
- *  when the budget ran out. */
-export async function lockOrThrow(db: Client, lockSql: string, why: string): Promise<void> {
-  const r = (await db.query<{ acquired: boolean; waited_ms: number; blocker: string | null }>(lockSql)).rows[0];
-  if (!r.acquired) throw new Error(`could not lock to ${why} within ${r.waited_ms} ms: held by ${r.blocker ?? "other sessions"}`);
+/** The helper's call for these tables (quoted names, parent first), returning whether it got them,
+ *  its attempts, the time it waited and who held them. */
+export function lockInOrderSql(tables: string[], m: LockSettings, mode: LockMode = "ACCESS EXCLUSIVE"): string {
+  return `SELECT * FROM ${MAINTENANCE_SCHEMA}.lock_in_order(${args(tables, m, mode)});`;
+}
+
+/** The same, for work that cannot be deferred: an error naming who held the tables when the
+ *  budget runs out. As plans and dry runs show it. */
+export function requireLocksSql(tables: string[], m: LockSettings, mode: LockMode = "ACCESS EXCLUSIVE"): string {
+  return `SELECT ${MAINTENANCE_SCHEMA}.lock_in_order_or_raise(${args(tables, m, mode)});`;
 }
 
 /** fn in a transaction, rolled back if it throws. */

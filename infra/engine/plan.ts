@@ -6,6 +6,7 @@ import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { sameInterval, tryParseInterval } from "../config/interval";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
+import { requireLocksSql } from "./lock-in-order";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
@@ -214,13 +215,15 @@ function planTable(
     }
   }
   if (ts.relkind === null) step("create-table", `create table ${t.name} from ${t.ddl}`, [t.ddlSql!.trim()]);
+  // Partitions attached to a table that already exists (and may be busy): its lock first, bounded.
+  const liveLock = ts.relkind === null ? [] : [requireLocksSql([`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`], m)];
 
   const desired = desiredConfig(t);
   let current: ManagedConfig;
   if (ts.partConfig) {
     current = liveConfig(ts.partConfig, ts.retention);
     if (t.defaultPartition && !ts.hasDefault) {
-      step("create-default", `create default partition ${t.schema}.${t.table}_default`, [createDefaultPartitionSql(t)]);
+      step("create-default", `create default partition ${t.schema}.${t.table}_default`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
       out.warnings.push(
         `table ${t.name}: declared without a default partition but has one; partman-stack does not drop it ` +
@@ -232,7 +235,7 @@ function planTable(
       "create-parent",
       `register ${t.name} with pg_partman ${partman.version}: ${t.interval.text} partitions on ${t.control}, premake ${t.premake}` +
         (t.startPartition ? `, from ${t.startPartition}` : ""),
-      [createParentSql(partman, t)],
+      [...liveLock, createParentSql(partman, t)],
     );
     const dropDefault = dropFreshDefaultSql(partman, t);
     if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);

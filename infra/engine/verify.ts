@@ -10,7 +10,7 @@ import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type PartitionInfo, type TableState } from "./introspect";
 import { defaultPartitionName, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
-import { inTransaction, lockInOrderSql, lockOrThrow } from "./lock-in-order";
+import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { describeRun } from "./status";
 import { fmt } from "./value-text";
@@ -47,11 +47,11 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
       const locked = lockedOn(session.target, t, ts, spec.maintenance);
       if (moved) {
         opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions, one partition's worth per transaction`);
-        while (Number((await locked(moveDefaultRowsSql(state.partman, t), "move rows out of the default partition")).rows[0].moved) > 0);
+        while (Number((await locked(moveDefaultRowsSql(state.partman, t))).rows[0].moved) > 0);
       }
       if (moved || gaps(ts).length > 0) {
         opts.log?.(`filling the gaps between the partitions of ${t.name}`);
-        await locked(fillGapsSql(state.partman, t), "fill gaps").catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
+        await locked(fillGapsSql(state.partman, t)).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
       }
     }
     state = await introspect(session, spec);
@@ -215,9 +215,9 @@ function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
  *  its default partition locked first, as maintenance locks them. */
 function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) {
   const tables = [`${q(t.schema)}.${q(t.table)}`, ...(ts.hasDefault ? [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`] : [])];
-  return (sql: string, why: string) =>
+  return (sql: string) =>
     inTransaction(db, async () => {
-      await lockOrThrow(db, lockInOrderSql(tables, m), why);
+      await db.query(requireLocksSql(tables, m));
       return db.query(sql);
     });
 }

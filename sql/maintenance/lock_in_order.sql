@@ -109,3 +109,25 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- lock_in_order for work that cannot be deferred (apply's DDL on a live set, archive, verify --fix):
+-- an error, naming who held the tables, when they were not free within p_max_wait.
+CREATE OR REPLACE FUNCTION partman_stack.lock_in_order_or_raise(
+    p_tables regclass[],
+    p_lock_timeout interval,
+    p_max_wait interval,
+    p_mode text DEFAULT 'ACCESS EXCLUSIVE')
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_lock record;
+BEGIN
+    v_lock := partman_stack.lock_in_order(p_tables, p_lock_timeout, p_max_wait, p_mode);
+    IF NOT v_lock.acquired THEN
+        RAISE EXCEPTION 'could not lock % in % mode within % (% attempt(s)): held by %',
+            array_to_string(p_tables::text[], ', '), p_mode, p_max_wait, v_lock.attempts, coalesce(v_lock.blocker, 'other sessions, each briefly')
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+END
+$$;

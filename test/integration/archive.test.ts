@@ -120,7 +120,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     for (const p of r.partitions.filter((x) => x.origin === "past-horizon")) {
       expect(Date.parse(p.to!)).toBeLessThan(horizon);
       expect(p.sql).toEqual([
-        `SELECT * FROM partman_stack.lock_in_order(ARRAY['"public"."events"', '"public"."${p.name}"']::regclass[], '200ms', '1 min', 'ACCESS EXCLUSIVE');`,
+        `SELECT partman_stack.lock_in_order_or_raise(ARRAY['"public"."events"', '"public"."${p.name}"']::regclass[], '200ms', '1 min', 'ACCESS EXCLUSIVE');`,
         `ALTER TABLE "public"."events" DETACH PARTITION "public"."${p.name}";`,
         `DROP TABLE "public"."${p.name}";`,
       ]);

@@ -1,6 +1,7 @@
 // The engine against real PostgreSQL 15 with each pg_partman major: plan, apply, idempotency,
 // drift, retention, conflicts and the maintenance job.
 
+import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
@@ -294,6 +295,29 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     await applyStack(session, spec);
     expect(await children("events")).not.toContain("events_default");
     expect((await planStack(session, spec)).steps).toEqual([]);
+  });
+
+  it("attaches a default partition to a live set only with its lock taken first, within maxLockWait, naming who held it", async () => {
+    await applyStack(session, specFor(db, [events({ defaultPartition: false })], { partmanVersion: version }));
+    const spec = specFor(db, [events()], { partmanVersion: version, maintenance: { maxLockWait: "1 s" } });
+    const p = await planStack(session, spec);
+    expect(p.steps.filter((s) => s.table).map((s) => [s.action, s.sql[0]])).toEqual([
+      ["create-default", `SELECT partman_stack.lock_in_order_or_raise(ARRAY['"public"."events"']::regclass[], '200ms', '1 s', 'ACCESS EXCLUSIVE');`],
+    ]);
+    const reader = new Client({ connectionString: db.url, application_name: "nightly report" });
+    await reader.connect();
+    try {
+      await reader.query(`BEGIN; SELECT count(*) FROM public.events`);
+      const { result } = await applyStack(session, spec);
+      expect(result.failed).toEqual([
+        expect.objectContaining({ unit: "table public.events", message: expect.stringMatching(/could not lock events in ACCESS EXCLUSIVE mode within 00:00:01 \(\d+ attempt\(s\)\): held by pid \d+ \(nightly report, user postgres, idle in transaction, in a transaction for /) }),
+      ]);
+      await reader.query(`ROLLBACK`);
+      expect((await applyStack(session, spec)).result).toMatchObject({ failed: [], blocked: [] });
+      expect(await children("events")).toContain("events_default");
+    } finally {
+      await reader.end();
+    }
   });
 
   it("alters the job's schedule and unschedules it when maintenance is disabled", async () => {
