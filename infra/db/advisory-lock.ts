@@ -24,16 +24,6 @@ export function pairKey(what: string, space: string, name: string): AdvisoryKey 
   };
 }
 
-/** The one-bigint form (objsubid 1) of hashtext(name), as pg_partman takes its locks. */
-export function textKey(what: string, name: string): AdvisoryKey {
-  return {
-    what,
-    args: "hashtext($1)",
-    params: [name],
-    inPgLocks: "l.objsubid = 1 AND ((l.classid::int8 << 32) | l.objid::int8) = hashtext($1)::int8",
-  };
-}
-
 export class LockWaitTimeout extends Error {
   constructor(
     readonly key: AdvisoryKey,

@@ -67,8 +67,3 @@ function sslFor(mode: SslMode): ClientConfig["ssl"] {
       return { rejectUnauthorized: true };
   }
 }
-
-/** A connection described for humans: never the password. */
-export function describeConnection(c: ClientConfig): string {
-  return `postgres://${c.user ?? ""}@${c.host ?? "localhost"}:${c.port ?? 5432}/${c.database ?? ""}`;
-}

@@ -4,7 +4,7 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { createExtensionSql, maintenanceObjects, partmanInstall } from "../engine/partman";
+import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { executor } from "./executor";
 import {
@@ -88,8 +88,8 @@ async function open(
     partman = partmanInstall(version, "partman");
   }
   // The swap's maintenance run and the lock helper are partman-stack's own procedures.
-  const objects = maintenanceObjects(partman);
-  if (state.maintenanceObjects !== objects.mark) await exec.write(objects.sql);
+  const install = objectsToInstall(partman, state.maintenanceObjects);
+  if (install) await exec.write(install);
   const n = migrationNames(table);
   const source = await inspectTable(session.target, table.schema, table.table);
   if (!source.actsAsOwner) {
