@@ -3,10 +3,11 @@
 // Debian trixie's postgresql-17-partman (its SQL runs on PG 15; only the .sql files are needed).
 // Elsewhere it says exactly what to install. Idempotent: a complete machine costs a few stat calls.
 
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
@@ -32,30 +33,39 @@ export function missingComponents(): Missing {
   };
 }
 
-export function ensurePostgres(log: (line: string) => void = () => {}): void {
+export async function ensurePostgres(log: (line: string) => void = () => {}): Promise<void> {
   const missing = missingComponents();
   if (missing.packages.length === 0 && !missing.partman5) return;
   const isRoot = process.getuid?.() === 0;
   const hasApt = fs.existsSync("/usr/bin/apt-get") && fs.existsSync("/usr/bin/dpkg-deb");
   if (!isRoot || !hasApt) throw new Error(installInstructions(missing, hasApt));
   if (missing.packages.length > 0) {
-    log(`installing ${missing.packages.join(", ")} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    run("apt-get", ["update", "-qq"], env);
-    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing.packages], env);
+    await timed(log, "updating the machine's apt package lists", () => run("apt-get", ["update", "-q"], { env, log }));
+    await timed(log, `installing ${missing.packages.join(", ")} with apt-get (10–30 s on a fresh machine)`, () =>
+      run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing.packages], { env, log }),
+    );
     const still = missingComponents().packages;
     if (still.length > 0) throw new Error(`apt-get installed ${missing.packages.join(", ")} but ${still.join(", ")} still lacks its files; ${installInstructions(missingComponents(), true)}`);
   }
   if (missingComponents().partman5) {
-    log(`installing pg_partman 5.2.4's extension SQL from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}`);
-    installPartman5Sql(EXTENSION_DIR);
+    await timed(log, `installing pg_partman 5.2.4's extension SQL from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}`, () => installPartman5Sql(EXTENSION_DIR, log));
   }
+}
+
+/** Logs `what` before running it and its duration after: installs and initdb take seconds. */
+export async function timed<T>(log: (line: string) => void, what: string, step: () => Promise<T>): Promise<T> {
+  log(`${what}…`);
+  const started = Date.now();
+  const result = await step();
+  log(`${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return result;
 }
 
 /** Downloads trixie's postgresql-17-partman with a private apt configuration (the machine's
  *  sources are not touched) and copies its pg_partman--*.sql files that `extensionDir` lacks;
  *  the control file stays PG 15's own. Returns the files copied. */
-export function installPartman5Sql(extensionDir: string): string[] {
+export async function installPartman5Sql(extensionDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-apt-"));
   // apt downloads as the unprivileged _apt user, which must reach this folder.
   fs.chmodSync(tmp, 0o755);
@@ -74,11 +84,11 @@ export function installPartman5Sql(extensionDir: string): string[] {
       "-o", `Dir::Cache=${tmp}/cache`,
       "-o", "Debug::NoLocking=1",
     ];
-    run("apt-get", [...apt, "update", "-qq"]);
-    run("apt-get", [...apt, "download", "-qq", PARTMAN5.pkg], process.env, tmp);
+    await timed(log, `downloading Debian ${PARTMAN5.suite}'s package lists (into a temporary folder)`, () => run("apt-get", [...apt, "update", "-q"], { log }));
+    await timed(log, `downloading ${PARTMAN5.pkg}`, () => run("apt-get", [...apt, "download", "-q", PARTMAN5.pkg], { cwd: tmp, log }));
     const deb = fs.readdirSync(tmp).find((f) => f.startsWith(`${PARTMAN5.pkg}_`) && f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download ${PARTMAN5.pkg} from ${PARTMAN5.suite} produced no .deb`);
-    run("dpkg-deb", ["-x", path.join(tmp, deb), path.join(tmp, "root")]);
+    await run("dpkg-deb", ["-x", path.join(tmp, deb), path.join(tmp, "root")]);
     const from = path.join(tmp, "root/usr/share/postgresql/17/extension");
     const sql = fs.readdirSync(from).filter((f) => /^pg_partman--.*\.sql$/.test(f));
     if (!sql.includes(PARTMAN5.file)) {
@@ -109,11 +119,24 @@ export function installInstructions(missing: Missing, hasApt: boolean): string {
   return `PostgreSQL ${PG_MAJOR} with pg_partman and pg_cron is not fully installed, and partman-stack installs it itself only as root on Debian. To do it by hand:\n${steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\nor run the same partman-stack command once as root.`;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): void {
-  try {
-    execFileSync(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-  } catch (err) {
-    const e = err as { stderr?: Buffer; message: string };
-    throw new Error(`${cmd} ${args.filter((a) => !a.startsWith("Dir::") && a !== "-o").join(" ")} failed: ${e.stderr?.toString().trim() || e.message}`);
-  }
+/** Runs a command, passing each line it prints to `log` (apt's own progress, indented), and
+ *  naming what it said on failure. */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; log?: (line: string) => void } = {}): Promise<void> {
+  const shown = `${cmd} ${args.filter((a) => !a.startsWith("Dir::") && a !== "-o" && a !== "Debug::NoLocking=1").join(" ")}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const said = { stdout: [] as string[], stderr: [] as string[] };
+    for (const name of ["stdout", "stderr"] as const) {
+      readline.createInterface({ input: child[name] }).on("line", (line) => {
+        said[name].push(line);
+        if (line.trim()) opts.log?.(`  ${line}`);
+      });
+    }
+    child.on("error", (err) => reject(new Error(`${shown} failed: ${err.message}`)));
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolve();
+      const output = (said.stderr.length > 0 ? said.stderr : said.stdout).slice(-20).join("\n").trim();
+      reject(new Error(`${shown} failed: ${output || (signal ? `killed by ${signal}` : `exit code ${code}`)}`));
+    });
+  });
 }

@@ -8,11 +8,17 @@ import { describe, expect, it } from "vitest";
 import { EXTENSION_DIR, installInstructions, installPartman5Sql, missingComponents } from "../../infra/local/install";
 
 describe("installing pg_partman 5.2.4's SQL from Debian trixie", () => {
-  it("copies only the pg_partman--*.sql files the folder lacks, including the 4.7 → 5 update path", { timeout: 180_000 }, () => {
+  it("copies only the pg_partman--*.sql files the folder lacks, including the 4.7 → 5 update path, saying what it does", { timeout: 180_000 }, async () => {
     const ext = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ext-"));
     try {
       fs.writeFileSync(path.join(ext, "pg_partman--4.7.2.sql"), "-- the 4.7.2 package's own file\n");
-      const copied = installPartman5Sql(ext);
+      const log: string[] = [];
+      const copied = await installPartman5Sql(ext, (line) => log.push(line));
+      // Each step before it starts and with its duration after, apt's own lines indented between.
+      expect(log[0]).toBe("downloading Debian trixie's package lists (into a temporary folder)…");
+      expect(log).toContain("downloading postgresql-17-partman…");
+      expect(log.some((l) => /^downloading postgresql-17-partman: done in \d+\.\d s$/.test(l))).toBe(true);
+      expect(log.some((l) => /^  .*trixie/.test(l))).toBe(true);
       expect(copied).toContain("pg_partman--5.2.4.sql");
       expect(copied).toEqual(expect.arrayContaining(["pg_partman--4.7.2--4.7.3.sql", "pg_partman--4.7.4--4.8.0.sql", "pg_partman--4.8.0--5.0.0.sql"]));
       expect(copied.every((f) => /^pg_partman--.*\.sql$/.test(f))).toBe(true);
@@ -20,7 +26,7 @@ describe("installing pg_partman 5.2.4's SQL from Debian trixie", () => {
       expect(fs.readFileSync(path.join(ext, "pg_partman--4.7.2.sql"), "utf8")).toBe("-- the 4.7.2 package's own file\n");
       // Identical to what the throwaway cluster installs from (the global setup installed it).
       expect(fs.readFileSync(path.join(ext, "pg_partman--5.2.4.sql"))).toEqual(fs.readFileSync(path.join(EXTENSION_DIR, "pg_partman--5.2.4.sql")));
-      expect(installPartman5Sql(ext)).toEqual([]);
+      expect(await installPartman5Sql(ext)).toEqual([]);
     } finally {
       fs.rmSync(ext, { recursive: true, force: true });
     }

@@ -1,12 +1,47 @@
-// The embedded cluster's lifecycle, on a cluster of its own (not the tests' shared one): idempotent
-// start, the settings pg_cron and pg_partman need, data that survives stop/start, and removal.
+// The embedded cluster's lifecycle, on clusters of their own (not the tests' shared one): idempotent
+// start, the settings pg_cron and pg_partman need, data that survives stop/start, and removal;
+// where its folder is (a clone in an open folder, in a 0700 home as root, an existing cluster, the
+// environment variable), and `local start/url/status/stop` as the CLI runs them.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { Client } from "pg";
-import { destroyCluster, isRunning, readCluster, startCluster, stopCluster } from "../../infra/local/cluster";
+import { localCommand, localHandler } from "../../infra/cli/commands/local";
+import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
+import { REPO_ROOT } from "../helpers/spec";
+
+const query = async (url: string, sql: string) => {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+};
+
+/** A project folder (a clone) at `dir`. */
+function clone(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  return dir;
+}
+
+/** Runs the CLI's handler for `local <action>`, returning its exit code and what it printed. */
+async function handle(action: "url" | "status", root: string): Promise<{ code: number; stdout: string }> {
+  let stdout = "";
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const cwd = vi.spyOn(process, "cwd").mockReturnValue(root);
+  try {
+    return { code: await localHandler(action, {}), stdout };
+  } finally {
+    write.mockRestore();
+    cwd.mockRestore();
+  }
+}
 
 describe("the local cluster", () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-local-"));
@@ -17,15 +52,9 @@ describe("the local cluster", () => {
     fs.rmSync(parent, { recursive: true, force: true });
   });
 
-  const query = async (url: string, sql: string) => {
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  it("lives in the clone's .partman/local when the clone is open to other users, as for a normal user", () => {
+    expect(localClusterDir(parent)).toBe(dir);
+  });
 
   it("starts once, reports the same cluster when started again, and keeps data across stop and start", { timeout: 120_000 }, async () => {
     const first = await startCluster(dir, { database: "partman_stack" });
@@ -58,5 +87,76 @@ describe("the local cluster", () => {
 
     await destroyCluster(dir);
     expect(fs.existsSync(dir)).toBe(false);
+  });
+});
+
+describe("where the local stack's cluster lives", () => {
+  // Like /root: a home only its owner (root) may enter, so `postgres` cannot reach a clone in it.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-home-"));
+  fs.chmodSync(home, 0o700);
+  const hadSystemDir = fs.existsSync(SYSTEM_CLUSTERS_DIR);
+  const made: string[] = [];
+  afterAll(async () => {
+    for (const d of made) await destroyCluster(d);
+    fs.rmSync(home, { recursive: true, force: true });
+    if (!hadSystemDir && fs.existsSync(SYSTEM_CLUSTERS_DIR) && fs.readdirSync(SYSTEM_CLUSTERS_DIR).length === 0) fs.rmdirSync(SYSTEM_CLUSTERS_DIR);
+  });
+
+  it("as root with the clone in a 0700 home: under /var/lib/partman-stack, where postgres reaches it; start, url, status, stop find it", { timeout: 120_000 }, async (ctx) => {
+    ctx.skip(process.getuid?.() !== 0, "only root runs the server as another user (postgres)");
+    const project = clone(path.join(home, "partman-stack"));
+    const dir = localClusterDir(project);
+    made.push(dir);
+    expect(path.dirname(dir)).toBe(SYSTEM_CLUSTERS_DIR);
+    expect(path.basename(dir)).toMatch(/^partman-stack-[0-9a-f]{8}$/);
+
+    const started = await localCommand("start", { root: project });
+    expect(started).toMatchObject({ dir, created: true, running: true, cluster: { dir, database: "partman_stack" } });
+    expect(dir.startsWith(home)).toBe(false);
+    const data = fs.statSync(path.join(dir, "data"));
+    expect([data.uid, data.mode & 0o777]).toEqual([Number(execFileSync("id", ["-u", "postgres"]).toString()), 0o700]);
+    expect(() => execFileSync("runuser", ["-u", "postgres", "--", "test", "-w", path.join(dir, "data")])).not.toThrow();
+    expect(await query(started.cluster!.url, "SELECT current_database() AS db")).toEqual([{ db: "partman_stack" }]);
+    // Nothing was written into the clone: postgres could not have reached it.
+    expect(fs.existsSync(path.join(project, ".partman"))).toBe(false);
+    // Every caller resolves the same folder, now that it holds the cluster.
+    expect(localClusterDir(project)).toBe(dir);
+
+    expect(await handle("url", project)).toEqual({ code: 0, stdout: `${started.cluster!.url}\n` });
+    const status = await handle("status", project);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("state:    running\n");
+    expect(status.stdout).toContain(`folder:   ${dir}\n`);
+    expect(status.stdout).toContain(`port:     ${started.cluster!.port}\n`);
+    expect(status.stdout).toContain(`url:      ${started.cluster!.url}\n`);
+
+    expect(await localCommand("stop", { root: project })).toMatchObject({ dir, created: true, running: false });
+    await expect(localCommand("url", { root: project })).rejects.toThrow(`the local cluster in ${dir} is stopped: run \`npx partman-stack local start\``);
+    const stopped = await handle("status", project);
+    expect(stopped.code).toBe(3);
+    expect(stopped.stdout).toMatch(/^state: +stopped/);
+  });
+
+  it("keeps using a cluster already in the clone's .partman/local (made before /var/lib was used)", () => {
+    const project = clone(path.join(home, "upgraded"));
+    const inClone = path.join(project, ".partman", "local");
+    fs.mkdirSync(path.join(inClone, "data"), { recursive: true });
+    fs.writeFileSync(path.join(inClone, "data", "PG_VERSION"), "15\n");
+    expect(localClusterDir(project)).toBe(inClone);
+  });
+
+  it(`${LOCAL_DIR_ENV} chooses the folder (relative to the project), and local url/status say there is no cluster yet`, async () => {
+    const project = clone(path.join(home, "chosen"));
+    vi.stubEnv(LOCAL_DIR_ENV, "../chosen-cluster");
+    try {
+      const dir = path.join(home, "chosen-cluster");
+      expect(localClusterDir(project)).toBe(dir);
+      await expect(localCommand("url", { root: project })).rejects.toThrow(`no local cluster in ${dir}: run \`npx partman-stack local start\``);
+      const status = await handle("status", project);
+      expect(status.code).toBe(3);
+      expect(status.stdout).toBe(`state:    not created yet: \`npx partman-stack local start\` (or \`apply --stack local\`) creates it\nfolder:   ${dir}\n`);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -1,32 +1,71 @@
+import path from "node:path";
 import { findProjectRoot } from "../../config/stack-file";
-import { localClusterDir, readCluster, startCluster, stopCluster, type ClusterInfo } from "../../local/cluster";
+import { hasCluster, isRunning, localClusterDir, readCluster, startCluster, stopCluster, type ClusterInfo } from "../../local/cluster";
 
-export type LocalAction = "start" | "stop" | "url";
+export type LocalAction = "start" | "stop" | "url" | "status";
 
 /** The embedded cluster's database: the local stack's default `database.database`. */
 const LOCAL_DATABASE = "partman_stack";
 
-export async function localCommand(action: LocalAction, opts: { root?: string; log?: (line: string) => void }): Promise<ClusterInfo | null> {
+export interface LocalState {
+  /** The cluster's folder (localClusterDir): its data in data/, cluster.json, postgres.log. */
+  dir: string;
+  /** Whether initdb has run there. */
+  created: boolean;
+  running: boolean;
+  /** Port, database and URL of its last start; null before the first. */
+  cluster: ClusterInfo | null;
+}
+
+export async function localCommand(action: LocalAction, opts: { root?: string; log?: (line: string) => void }): Promise<LocalState> {
   const dir = localClusterDir(opts.root ?? findProjectRoot());
   switch (action) {
     case "start":
-      return startCluster(dir, { database: LOCAL_DATABASE, log: opts.log });
+      await startCluster(dir, { database: LOCAL_DATABASE, log: opts.log });
+      break;
     case "stop":
       await stopCluster(dir);
-      return readCluster(dir);
+      break;
     case "url": {
-      const info = readCluster(dir);
-      if (!info) throw new Error(`no local cluster in ${dir}: run \`npx partman-stack local start\``);
-      return info;
+      const state = localState(dir);
+      if (!state.created || !state.cluster) throw new Error(`no local cluster in ${dir}: run \`npx partman-stack local start\``);
+      if (!state.running) throw new Error(`the local cluster in ${dir} is stopped: run \`npx partman-stack local start\``);
+      return state;
     }
+    case "status":
+      break;
+  }
+  return localState(dir);
+}
+
+function localState(dir: string): LocalState {
+  return { dir, created: hasCluster(dir), running: isRunning(dir), cluster: readCluster(dir) };
+}
+
+/** Exit codes: 0 done (status: running), 3 status: stopped or not created yet, 1 error (url: the
+ *  cluster is not running). `url` prints only the URL, for `psql "$(npx partman-stack local url)"`. */
+export async function localHandler(action: LocalAction, opts: { log?: (line: string) => void }): Promise<number> {
+  const state = await localCommand(action, opts);
+  switch (action) {
+    case "url":
+      process.stdout.write(`${state.cluster!.url}\n`);
+      return 0;
+    case "start":
+      process.stdout.write(`local cluster running: ${state.cluster!.url}\n`);
+      return 0;
+    case "stop":
+      process.stdout.write(state.created ? `local cluster stopped (its data stays in ${state.dir})\n` : `no local cluster in ${state.dir}: nothing to stop\n`);
+      return 0;
+    case "status":
+      process.stdout.write(statusText(state));
+      return state.running ? 0 : 3;
   }
 }
 
-/** Exit codes: 0 done, 1 error. `url` prints only the URL, for `psql "$(npx partman-stack local url)"`. */
-export async function localHandler(action: LocalAction, opts: { log?: (line: string) => void }): Promise<number> {
-  const info = await localCommand(action, opts);
-  if (action === "url") process.stdout.write(`${info!.url}\n`);
-  else if (action === "start") process.stdout.write(`local cluster running: ${info!.url}\n`);
-  else process.stdout.write("local cluster stopped\n");
-  return 0;
+function statusText(s: LocalState): string {
+  const state = s.running ? "running" : s.created ? "stopped: `npx partman-stack local start` starts it" : "not created yet: `npx partman-stack local start` (or `apply --stack local`) creates it";
+  const lines = [["state", state], ["folder", s.dir]];
+  if (s.cluster) lines.push(["port", String(s.cluster.port)], ["database", s.cluster.database], ["url", s.cluster.url]);
+  if (s.created) lines.push(["log", path.join(s.dir, "postgres.log")]);
+  return `${lines.map(([k, v]) => `${`${k}:`.padEnd(10)}${v}`).join("\n")}\n`;
 }
