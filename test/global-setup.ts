@@ -15,8 +15,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** URL of the throwaway cluster's `postgres` database. */
     pgUrl: string;
-    /** The project compiled by tsc, itself a Pulumi project: Pulumi.yaml, sql/, an empty stacks/,
-     *  the program at infra/program/index.js. Inside the repo, so its requires resolve from the
+    /** The project compiled by tsc, itself a Pulumi project: Pulumi.yaml, package.json, sql/, an
+     *  empty stacks/, the program at infra/program/index.js, the CLI at infra/cli/bin.js. Inside the repo, so its requires resolve from the
      *  repo's node_modules. Use through test/helpers/build.ts. */
     buildDir: string;
     /** tsc's errors when the build failed. */
@@ -30,7 +30,7 @@ function build(dir: string): Promise<string | null> {
   return new Promise((resolve) => {
     execFile(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.json", "--noEmit", "false", "--outDir", dir], { cwd: ROOT }, (err, stdout, stderr) => {
       if (err) return resolve(`${err.message}\n${stdout}${stderr}`);
-      fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+      for (const file of ["Pulumi.yaml", "package.json"]) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
       fs.cpSync(path.join(ROOT, "sql"), path.join(dir, "sql"), { recursive: true });
       fs.mkdirSync(path.join(dir, "stacks"));
       resolve(null);

@@ -85,10 +85,41 @@ export interface RolesSpec {
   app: string;
 }
 
+/** A stack's declaration apart from where its database is. */
+export type Declaration = Pick<StackSpec, "stack" | "tables" | "maintenance" | "roles">;
+
 /** Stack config as it comes out of a stack file or Pulumi config, keys without the project prefix. */
 export interface RawStackConfig {
   tables?: unknown;
   maintenance?: unknown;
   database?: unknown;
   roles?: unknown;
+}
+
+/** One table as declared in a stack file's `partman-stack:tables` or a PartmanDatabase's `tables`:
+ *  validated into a TableSpec. Keys and meanings are the README's declaration table. */
+export interface TableDeclaration {
+  name: string;
+  /** Path of the DDL file, relative to the project root. */
+  ddl?: string;
+  control: string;
+  interval: string;
+  premake?: number;
+  retention?: string | null;
+  retentionKeepTable?: boolean;
+  retentionSchema?: string | null;
+  startPartition?: string;
+  defaultPartition?: boolean;
+  infiniteTimePartitions?: boolean;
+  allowDataLoss?: boolean;
+}
+
+/** `partman-stack:maintenance` as declared. */
+export interface MaintenanceDeclaration {
+  enabled?: boolean;
+  schedule?: string;
+  jobName?: string;
+  analyze?: boolean;
+  lockTimeout?: string;
+  maxLockWait?: string;
 }

@@ -9,7 +9,7 @@ import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
-import type { DatabaseSpec, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
+import type { DatabaseSpec, Declaration, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
   premake: 4,
@@ -53,12 +53,23 @@ class Problems {
 
 export function validateStack(stack: string, root: string, raw: RawStackConfig): StackSpec {
   const problems = new Problems(stack);
-  const tables = validateTables(raw.tables, root, problems);
-  const maintenance = validateMaintenance(raw.maintenance, problems);
+  const declared = declaration(stack, root, raw, problems);
   const database = validateDatabase(raw.database, problems);
-  const roles = validateRoles(raw.roles, problems);
   if (problems.list.length > 0) throw new ConfigError(problems.list);
-  return { stack, root, tables, maintenance, database, roles };
+  return { ...declared, root, database };
+}
+
+/** Everything but where the database is: what a PartmanDatabase component is given, its server
+ *  coming from other resources' outputs. `ddl` paths are relative to `root`. */
+export function validateDeclaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">): Declaration {
+  const problems = new Problems(stack);
+  const declared = declaration(stack, root, raw, problems);
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+  return declared;
+}
+
+function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">, problems: Problems): Declaration {
+  return { stack, tables: validateTables(raw.tables, root, problems), maintenance: validateMaintenance(raw.maintenance, problems), roles: validateRoles(raw.roles, problems) };
 }
 
 /** One table entry whose DDL arrives as text (a Pulumi resource's inputs), checked as the CLI

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { PartConfigRow, RetentionRow } from "./introspect";
+import { PACKAGE_ROOT } from "../package-root";
 
 export interface PartmanInstall {
   version: string;
@@ -130,7 +131,7 @@ export const MAINTENANCE_FENCE = "partman-stack maintenance";
 export const MAINTENANCE_SQL_DIR = "sql/maintenance";
 const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "time_partitions.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
 // Read when the module loads, so a closure-serialized provider carries the text.
-const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.join(__dirname, "../..", MAINTENANCE_SQL_DIR, f), "utf8").trim());
+const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.join(PACKAGE_ROOT, MAINTENANCE_SQL_DIR, f), "utf8").trim());
 
 /** The SQL that installs (or updates) those objects for this pg_partman, ending with the comment
  *  that marks the installed version: introspect reads the mark back, and plan reinstalls when it

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { splitSqlStatements } from "../config/ddl";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
+import { PACKAGE_ROOT } from "../package-root";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { lockInOrderSql } from "../engine/lock-in-order";
@@ -75,7 +76,7 @@ export interface LockLimits {
   maxLockWaitMs: number;
 }
 
-const STATE_SQL = path.join(__dirname, "../../sql/migrate/state.sql");
+const STATE_SQL = path.join(PACKAGE_ROOT, "sql/migrate/state.sql");
 const FORWARD_TRIGGER = "partman_migrate_capture";
 const REVERSE_TRIGGER = "partman_migrate_reverse";
 

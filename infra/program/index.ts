@@ -1,6 +1,6 @@
-// The Pulumi program (Pulumi.yaml `main`). Validates the stack's declaration with the same
-// validator as the CLI, so `pulumi preview` fails on the same bad input before anything runs, then
-// declares the stack's resources (stack.ts).
+// The Pulumi program (Pulumi.yaml `main`), a thin user of the PartmanDatabase component. Validates
+// the stack's whole declaration with the CLI's validator first, so `pulumi preview` lists every
+// problem the CLI would before anything runs, then declares the stack's resources (stack.ts).
 
 import * as pulumi from "@pulumi/pulumi";
 import { findProjectRoot } from "../config/stack-file";
@@ -8,13 +8,14 @@ import { validateStack } from "../config/validate";
 import { buildStack } from "./stack";
 
 const config = new pulumi.Config("partman-stack");
-const spec = validateStack(pulumi.getStack(), findProjectRoot(__dirname), {
+const raw = {
   tables: config.getObject("tables"),
   maintenance: config.getObject("maintenance"),
   database: config.getObject("database"),
   roles: config.getObject("roles"),
-});
-const stack = buildStack(spec, config.getSecret("databasePassword"));
+};
+const spec = validateStack(pulumi.getStack(), findProjectRoot(__dirname), raw);
+const stack = buildStack(spec, raw, config.getSecret("databasePassword"));
 
 /** Host, port, database, admin user and password (secret). */
 export const connection = stack.connection;

@@ -8,7 +8,7 @@ import * as random from "@pulumi/random";
 import type { StackSpec } from "../config/types";
 import { localClusterDir, readCluster } from "../local/cluster";
 import type { ConnectionInputs } from "../providers/connection";
-import { dataVolumeOptions } from "./options";
+import { dataVolumeOptions } from "../component/options";
 
 export interface Target {
   connection: pulumi.Output<ConnectionInputs>;

@@ -7,10 +7,10 @@ import { DEFAULTS } from "../config/validate";
 import { clientConfig } from "../db/connection";
 import { withSession, type Session } from "../db/session";
 import type { ApplyResult } from "../engine/apply";
-import pkg from "../../package.json";
+import { PACKAGE_VERSION } from "../package-root";
 
 /** Changes with the provider code, so a new release shows up in `pulumi preview` as an update. */
-export const PROVIDER_VERSION: string = pkg.version;
+export const PROVIDER_VERSION = PACKAGE_VERSION;
 
 export interface ConnectionInputs {
   host: string;

@@ -4,9 +4,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { sharedBuild } from "./build";
 import { REPO_ROOT } from "./spec";
-
-const BIN = path.join(REPO_ROOT, "infra/cli/bin.js");
 
 export interface CliRun {
   code: number | null;
@@ -17,7 +16,8 @@ export interface CliRun {
 
 export function runCli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, PARTMAN_STACK_DATABASE_URL: "", ...env } });
+    // The compiled binary, as the package ships it (package.json `bin`).
+    const child = spawn(process.execPath, [path.join(sharedBuild(), "infra/cli/bin.js"), ...args], { cwd, env: { ...process.env, PARTMAN_STACK_DATABASE_URL: "", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
 import type { StackSpec } from "../../infra/config/types";
-import { appDefaultPrivileges, appGrants, defaultPrivilegeSql, grantSql, OWNER_MEMBER_OF, ownerGrants, type GrantSpec } from "../../infra/program/privileges";
+import { appDefaultPrivileges, appGrants, defaultPrivilegeSql, grantSql, OWNER_MEMBER_OF, ownerGrants, type GrantSpec } from "../../infra/component/privileges";
 import type { TestDatabase } from "./database";
 import { REPO_ROOT } from "./spec";
 

@@ -24,18 +24,21 @@ describe("the dev stack's resources", () => {
   });
 
   it("creates the extensions, roles and grants in the container's database", () => {
-    expect(run.one(TYPES.extension, "pg_partman").inputs).toMatchObject({ name: "pg_partman", schema: "partman", version: "5.2.4", database: "partman_stack" });
-    expect(run.one(TYPES.extension, "pg_cron").inputs).toMatchObject({ name: "pg_cron", database: "partman_stack" });
+    expect(run.one(TYPES.extension, "partman-pg_partman").inputs).toMatchObject({ name: "pg_partman", schema: "partman", version: "5.2.4", database: "partman_stack" });
+    expect(run.one(TYPES.extension, "partman-pg_cron").inputs).toMatchObject({ name: "pg_cron", database: "partman_stack" });
     expect(run.byType(TYPES.role).map((r) => [r.inputs.name, r.inputs.login])).toEqual([["partman_owner", true], ["partman_app", true]]);
     expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "127.0.0.1", port: "55432", username: "postgres", sslmode: "disable", superuser: "false" });
-    expect(run.one(TYPES.grant, "app-tables-public").inputs).toMatchObject({ role: "partman_app", objectType: "table", objects: ["events", "audit_log"], privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"] });
+    expect(run.one(TYPES.grant, "partman-app-tables-public").inputs).toMatchObject({ role: "partman_app", objectType: "table", objects: ["events", "audit_log"], privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"] });
     expect(run.one(TYPES.defaultPrivileges).inputs).toMatchObject({ role: "partman_app", owner: "partman_owner", schema: "public", objectType: "table" });
     expect(run.byType(TYPES.schema).map((s) => s.inputs.name)).toEqual(["partman"]);
   });
 
   it("declares each table with the dev stack's retention and premake, acting as the owner", () => {
     const tables = run.byType(TYPES.table);
-    expect(tables.map((t) => [t.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
+    // Children of the program's PartmanDatabase "partman", named after it.
+    expect(run.one("partman-stack:index:PartmanDatabase", "partman")).toBeDefined();
+    expect(tables.map((t) => t.name)).toEqual(["partman-public.events", "partman-public.audit_log"]);
+    expect(tables.map((t) => [t.inputs.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
       ["public.events", "1 day", 7, "14 days"],
       ["public.audit_log", "1 day", 7, "30 days"],
     ]);

@@ -15,18 +15,18 @@ describe("the prod stack's resources", () => {
     const connection = { host: "prod-db.internal.example.com", port: 5432, database: "app", user: "platform_admin", sslmode: "verify-full" };
     expect(run.one(TYPES.preflight).inputs).toMatchObject({ connection, owner: null, needCron: true, cronDatabase: "postgres", partmanVersion: null });
     expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "prod-db.internal.example.com", username: "platform_admin", sslmode: "verify-full", superuser: "false" });
-    expect(run.one(TYPES.extension, "pg_cron").inputs).toMatchObject({ database: "postgres" });
-    expect(run.one(TYPES.grant, "owner-cron-database").inputs).toMatchObject({ database: "postgres", role: "partman_owner", privileges: ["CONNECT"] });
-    expect(run.one(TYPES.grantRole, "admin-acts-as-owner").inputs).toEqual({ role: "platform_admin", grantRole: "partman_owner" });
-    expect(run.one(TYPES.grantRole, "owner-member-of-pg_read_all_stats").inputs).toEqual({ role: "partman_owner", grantRole: "pg_read_all_stats" });
+    expect(run.one(TYPES.extension, "partman-pg_cron").inputs).toMatchObject({ database: "postgres" });
+    expect(run.one(TYPES.grant, "partman-owner-cron-database").inputs).toMatchObject({ database: "postgres", role: "partman_owner", privileges: ["CONNECT"] });
+    expect(run.one(TYPES.grantRole, "partman-admin-acts-as-owner").inputs).toEqual({ role: "platform_admin", grantRole: "partman_owner" });
+    expect(run.one(TYPES.grantRole, "partman-owner-member-of-pg_read_all_stats").inputs).toEqual({ role: "partman_owner", grantRole: "pg_read_all_stats" });
   });
 
   it("declares prod's retention and premake per table, with the archive schema owned by the owner", () => {
-    expect(run.byType(TYPES.table).map((t) => [t.name, t.inputs.interval, t.inputs.premake, t.inputs.retention, t.inputs.retentionSchema])).toEqual([
+    expect(run.byType(TYPES.table).map((t) => [t.inputs.name, t.inputs.interval, t.inputs.premake, t.inputs.retention, t.inputs.retentionSchema])).toEqual([
       ["public.events", "1 week", 4, "90 days", null],
       ["public.audit_log", "1 month", 3, "13 months", "archive"],
     ]);
-    expect(run.one(TYPES.schema, "schema-archive").inputs).toMatchObject({ name: "archive", owner: "partman_owner", database: "app" });
+    expect(run.one(TYPES.schema, "partman-schema-archive").inputs).toMatchObject({ name: "archive", owner: "partman_owner", database: "app" });
     expect(run.one(TYPES.job).inputs).toMatchObject({ schedule: "5 * * * *", analyze: false });
   });
 

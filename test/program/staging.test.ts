@@ -10,7 +10,7 @@ describe("the staging stack's resources", () => {
   });
 
   it("carries staging's retention and premake, and no archive schema", () => {
-    expect(run.byType(TYPES.table).map((t) => [t.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
+    expect(run.byType(TYPES.table).map((t) => [t.inputs.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
       ["public.events", "1 day", 7, "30 days"],
       ["public.audit_log", "1 month", 3, "90 days"],
     ]);

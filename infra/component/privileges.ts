@@ -34,9 +34,9 @@ export interface DefaultPrivilegeSpec {
 export const PARTMAN_SCHEMA = "partman";
 const DML = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
-const tableSchemas = (spec: StackSpec) => [...new Set(spec.tables.map((t) => t.schema))];
+const tableSchemas = (spec: Pick<StackSpec, "tables" | "roles">) => [...new Set(spec.tables.map((t) => t.schema))];
 
-export function ownerGrants(spec: StackSpec, database: string, cronDatabase: string): GrantSpec[] {
+export function ownerGrants(spec: Pick<StackSpec, "tables" | "roles">, database: string, cronDatabase: string): GrantSpec[] {
   const role = spec.roles.owner;
   const grants: GrantSpec[] = [
     { key: "owner-database", database, role, objectType: "database", privileges: ["CONNECT", "CREATE", "TEMPORARY"] },
@@ -58,7 +58,7 @@ export function ownerGrants(spec: StackSpec, database: string, cronDatabase: str
  *  sql/maintenance/lock_in_order.sql) and names it when it gives up. */
 export const OWNER_MEMBER_OF = ["pg_read_all_stats"];
 
-export function appGrants(spec: StackSpec, database: string): GrantSpec[] {
+export function appGrants(spec: Pick<StackSpec, "tables" | "roles">, database: string): GrantSpec[] {
   const role = spec.roles.app;
   return [
     { key: "app-database", database, role, objectType: "database", privileges: ["CONNECT"] },
@@ -77,7 +77,7 @@ export function appGrants(spec: StackSpec, database: string): GrantSpec[] {
   ];
 }
 
-export function appDefaultPrivileges(spec: StackSpec, database: string): DefaultPrivilegeSpec[] {
+export function appDefaultPrivileges(spec: Pick<StackSpec, "tables" | "roles">, database: string): DefaultPrivilegeSpec[] {
   return tableSchemas(spec).map((schema) => ({ key: `app-future-partitions-${schema}`, database, role: spec.roles.app, owner: spec.roles.owner, schema, privileges: DML }));
 }
 
