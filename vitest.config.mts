@@ -1,6 +1,17 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+
 export default defineConfig({
+  // The examples import the package by name, as its users do (tsconfig.json `paths` for tsc).
+  resolve: {
+    alias: [
+      { find: /^partman-stack$/, replacement: path.join(ROOT, "infra/index.ts") },
+      { find: /^partman-stack\/pulumi$/, replacement: path.join(ROOT, "infra/pulumi.ts") },
+    ],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
