@@ -1,6 +1,8 @@
 // Human-readable output of plans and status reports; --json prints the same data unformatted.
 
-import type { ApplyResult } from "../engine/apply";
+import type { ApplyEvent, ApplyResult, MaintenanceResult } from "../engine/apply";
+import { rowCount } from "../engine/data-loss";
+import { EXACT_COUNT_MAX_BYTES } from "../engine/introspect";
 import type { Plan, Step } from "../engine/plan";
 import { describeRun, type StatusReport, type TableStatus } from "../engine/status";
 
@@ -51,13 +53,35 @@ export function formatPlan(p: Plan): string {
   return lines.join("\n") + "\n";
 }
 
-/** What an apply did: each transaction that committed, and what was blocked or failed instead. */
+/** apply's progress (stderr): each transaction and step as it starts and as it ends, with its time. */
+export function applyProgress(write: (line: string) => void): (e: ApplyEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case "transaction":
+        return write(`${e.unit} (database ${e.database}): ${e.steps} change(s) in one transaction`);
+      case "step":
+        return write(`  … ${e.summary}`);
+      case "step-done":
+        return write(`    done in ${elapsed(e.ms)}${e.maintenance ? `: ${maintenanceLine(e.maintenance)}` : ""}`);
+      case "committed":
+        return write(`  ✓ committed in ${elapsed(e.ms)}`);
+      case "failed":
+        return write(`  ✗ failed after ${elapsed(e.ms)}: ${e.failure.message.split("\n")[0]}`);
+    }
+  };
+}
+
+/** What an apply did, per unit: the steps that committed (their SQL is what `plan` printed; --json
+ *  has it), the maintenance run's results, and what was blocked or failed instead. */
 export function formatApply(p: Plan, r: ApplyResult): string {
   const lines = [`Stack ${p.stack} → database ${p.database}`];
-  for (const u of r.applied) lines.push(`  ✓ ${u.unit}${u.database !== p.database ? ` (in database ${u.database})` : ""}: ${u.steps.map((s) => s.summary).join("; ")} (${u.ms} ms)`);
-  for (const m of r.maintenance) {
-    lines.push(`  ${m.notYetExpired.length > 0 ? "!" : "✓"} maintenance of ${m.table}: ${m.run ? describeRun(m.run) : "no run recorded"}`);
-    if (m.notYetExpired.length > 0) lines.push(`      not expired yet, as the plan said they would be: ${m.notYetExpired.join(", ")}; the next maintenance run expires them`);
+  for (const u of r.applied) {
+    lines.push(`  ✓ ${u.unit}${u.database !== p.database ? ` (in database ${u.database})` : ""}: applied in ${elapsed(u.ms)}`);
+    for (const s of u.steps) lines.push(`      ${SYMBOL[s.action]} ${s.summary}`);
+    for (const m of r.maintenance.filter((m) => m.unit === u.unit)) {
+      lines.push(`      ${m.notYetExpired.length > 0 ? "!" : SYMBOL["run-maintenance"]} maintenance of ${m.table}: ${maintenanceLine(m)}`);
+      if (m.notYetExpired.length > 0) lines.push(`        not expired yet, as the plan said they would be: ${m.notYetExpired.join(", ")}; the next maintenance run expires them`);
+    }
   }
   for (const x of r.blocked) lines.push(`  ✗ blocked: ${x.message}`);
   for (const f of r.failed) lines.push(`  ✗ failed: ${f.message.replace(/\n/g, "\n      ")}`);
@@ -72,9 +96,19 @@ export function formatApply(p: Plan, r: ApplyResult): string {
   return lines.join("\n") + "\n";
 }
 
+function maintenanceLine(m: MaintenanceResult): string {
+  return m.run ? describeRun(m.run) : "no run recorded";
+}
+
 export function formatStatus(r: StatusReport): string {
   const lines = [`Stack ${r.stack} → database ${r.database}, pg_partman ${r.partmanVersion ?? "not installed"}, now ${time(r.now)}`];
   for (const t of r.tables) lines.push("", ...formatTable(t));
+  if (r.tables.some((t) => t.partitions.length > 0)) {
+    lines.push(
+      "",
+      `ROWS: counted exactly for partitions up to ${bytes(EXACT_COUNT_MAX_BYTES)}; ~ an estimate from the last ANALYZE; "not analyzed": a bigger partition never analyzed yet (ANALYZE it for an estimate).`,
+    );
+  }
   lines.push("");
   if (r.job) {
     const run = r.job.lastRun;
@@ -105,8 +139,8 @@ function formatTable(t: TableStatus): string[] {
       (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
     `  last maintenance: ${run ? `${time(run.startedAt)}: ${describeRun(run)}` : "none recorded yet"}`,
   ];
-  const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.estimatedRows === null ? "?" : String(p.estimatedRows)]);
-  lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "EST. ROWS"], rows).map((l) => `  ${l}`));
+  const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.rows === null ? "not analyzed" : rowCount(p.rows, p.rowsExact)]);
+  lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "ROWS"], rows).map((l) => `  ${l}`));
   return lines;
 }
 
@@ -120,7 +154,11 @@ export function time(iso: string | null): string {
 }
 
 function duration(from: string | null, to: string): string {
-  return from ? `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)} s` : "?";
+  return from ? elapsed(Date.parse(to) - Date.parse(from)) : "?";
+}
+
+function elapsed(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 export function bytes(n: number): string {

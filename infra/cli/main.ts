@@ -1,166 +1,219 @@
-// `partman-stack <command>`: parses arguments and hands over to a command's handler. Each command
-// module also exports a library function returning data, for programs and tests.
+// `partman-stack <command>`: each command's options, help and exit codes (commander), handed over
+// to the command's handler. Each command module also exports a library function returning data,
+// for programs and tests.
 
-import { parseArgs } from "node:util";
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/errors";
-import { applyHandler } from "./commands/apply";
-import { archiveHandler } from "./commands/archive";
-import { localHandler, type LocalAction } from "./commands/local";
-import { migrateHandler, type MigrateAction } from "./commands/migrate";
 import { lockLimitProblems, MIGRATE_DEFAULTS, MigrationRefused } from "../migrate/run";
-import { planHandler, type PlanFormat } from "./commands/plan";
-import { verifyHandler } from "./commands/verify";
-import { statusHandler } from "./commands/status";
+import { APPLY_EXIT_HELP, applyHandler } from "./commands/apply";
+import { ARCHIVE_EXIT_HELP, archiveHandler } from "./commands/archive";
+import { localHandler, type LocalAction } from "./commands/local";
+import { MIGRATE_EXIT_HELP, migrateHandler, type MigrateAction } from "./commands/migrate";
+import { PLAN_EXIT_HELP, planHandler, type PlanFormat } from "./commands/plan";
+import { STATUS_EXIT_HELP, statusHandler } from "./commands/status";
+import { VERIFY_EXIT_HELP, verifyHandler } from "./commands/verify";
 
-export const USAGE = `Usage: partman-stack <command> [options]
-
-Commands:
-  plan     Show the changes that would bring the database to the stack's declaration, with their SQL.
-           Exit 0 = in sync, 2 = changes pending, 1 = error.
-  apply    Apply those changes (each table in one transaction). A table or the job that is blocked
-           by a problem, or whose transaction fails, is left unchanged and the rest is applied.
-           Exit 0 = all applied, 3 = some blocked or failed (named), 1 = error.
-  verify   Health checks to alert on: tables partitioned and registered, part_config as declared,
-           partitions premade ahead, contiguous and on UTC boundaries, default partitions empty,
-           pruning works, the maintenance job scheduled (running in UTC), active and succeeding.
-           Exit 0 = healthy (warnings allowed), 1 = a check failed.
-           --fix moves rows out of default partitions (pg_partman's partition_data_proc) and fills
-           gaps between partitions (partition_gap_fill).
-  status   Partitions per table (range, size, estimated rows), default-partition rows,
-           how far ahead partitions exist, the retention horizon, the maintenance job and its last run.
-  migrate run|status|rollback|finish <table>
-           Move a live, unpartitioned table onto its declared partitions without downtime:
-           run prepares, copies, catches up, verifies and swaps (resumes after an interruption);
-           status shows progress; rollback restores the original (until finish); finish drops
-           the original after confirmation. Exit 0 = done, 1 = error or refused.
-  archive <table> --to <dir>
-           Dump each expired partition (in the table's retentionSchema, or attached past the
-           retention horizon) to <dir>/<schema>.<partition>.dump with a .sha256 beside it, verify
-           the dump, and only then drop the partition; a failed dump drops nothing. --dry-run lists
-           them and changes nothing; --json prints the result. Exit 0 = all archived (or none
-           expired), 1 = a failure.
-  local start|stop|url
-           The embedded PostgreSQL 15 cluster (pg_partman 4.7.2 and 5.2.4, pg_cron) under .partman/local/,
-           used by --stack local. On Debian as root, start installs what is missing.
-
-Options:
-  --stack <name>         stacks/Pulumi.<name>.yaml (default: local)
-  --database-url <url>   connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)
-  --format <f>           plan: text (default), json or markdown (a pull-request comment)
-  --fix                  verify: move rows out of default partitions and fill gaps, then check
-  --json                 machine-readable output (plan, apply, status, migrate run/status)
-  --dry-run              migrate: print every SQL statement, change nothing
-  --batch-size <rows>    migrate run: rows per copy batch (default 10000)
-  --sleep <ms>           migrate run: pause between batches (default 0)
-  --max-stall <ms>       migrate: the longest one attempt at the swap's (rollback's, finish's) lock may
-                         hold up the table's readers and writers; attempts start at 50 ms and double
-                         up to it (10 to 60000, default 2000)
-  --max-lock-wait <ms>   migrate: how long to keep trying for that lock before giving up, changing
-                         nothing (at least --max-stall, at most 3600000; default 300000)
-  --lock-timeout <ms>    deprecated: the old name of --max-stall
-  --yes                  migrate finish: do not ask for confirmation
-  --to <dir>             archive: where the dumps and their .sha256 files go (created if missing)
-  -h, --help             this text
-`;
-
+/** Runs one command line (without `node` and the script) and returns its exit code; commander
+ *  never exits the process: bin.js sets the code. */
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let code = 0;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        stack: { type: "string", default: "local" },
-        "database-url": { type: "string" },
-        json: { type: "boolean", default: false },
-        format: { type: "string" },
-        fix: { type: "boolean", default: false },
-        "dry-run": { type: "boolean", default: false },
-        "batch-size": { type: "string" },
-        sleep: { type: "string" },
-        "max-stall": { type: "string" },
-        "max-lock-wait": { type: "string" },
-        "lock-timeout": { type: "string" },
-        yes: { type: "boolean", default: false },
-        to: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
+    await program((c) => (code = c)).parseAsync(argv, { from: "user" });
+    return code;
   } catch (err) {
-    return usageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return values.help ? 0 : 1;
-  }
-  const opts = {
-    stack: values.stack!,
-    databaseUrl: values["database-url"],
-    json: values.json!,
-    log: (line: string) => process.stderr.write(`${line}\n`),
-    command: positionals.join(" "),
-  };
-  try {
-    switch (command) {
-      case "plan": {
-        const format = values.format ?? (values.json ? "json" : "text");
-        if (!["text", "json", "markdown"].includes(format)) return usageError(`--format takes text, json or markdown, not "${format}"`);
-        return await planHandler({ ...opts, format: format as PlanFormat });
-      }
-      case "verify":
-        return await verifyHandler({ ...opts, fix: values.fix! });
-      case "apply":
-        return await applyHandler(opts);
-      case "status":
-        return await statusHandler(opts);
-      case "migrate": {
-        const [action, table] = rest;
-        if (!["run", "status", "rollback", "finish"].includes(action) || !table) return usageError("migrate takes run, status, rollback or finish, and a table");
-        const num = (name: string, v: string | undefined, min: number, unit = "") => {
-          if (v === undefined) return undefined;
-          if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} ${v} must be a whole number${unit}${min > 0 ? ` ≥ ${min}` : ""}`);
-          return Number(v);
-        };
-        if (values["lock-timeout"] !== undefined) {
-          if (values["max-stall"] !== undefined) return usageError("--lock-timeout is the deprecated name of --max-stall: give --max-stall only");
-          process.stderr.write(`--lock-timeout is deprecated: it is now --max-stall (the longest one lock attempt holds the table up); --max-lock-wait bounds the whole wait\n`);
-        }
-        const maxStallMs = num("max-stall", values["max-stall"] ?? values["lock-timeout"], 0, " of milliseconds");
-        const maxLockWaitMs = num("max-lock-wait", values["max-lock-wait"], 0, " of milliseconds");
-        const limits = lockLimitProblems({ maxStallMs: maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs, maxLockWaitMs: maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs });
-        if (limits.length > 0) throw new Error(limits.join("\n"));
-        return await migrateHandler(action as MigrateAction, table, {
-          ...opts,
-          dryRun: values["dry-run"]!,
-          yes: values.yes!,
-          batchSize: num("batch-size", values["batch-size"], 1),
-          sleepMs: num("sleep", values.sleep, 0),
-          maxStallMs,
-          maxLockWaitMs,
-        });
-      }
-      case "archive": {
-        const table = rest[0];
-        if (!table || !values.to) return usageError("archive takes a table and --to <dir>");
-        return await archiveHandler(table, { ...opts, to: values.to, dryRun: values["dry-run"]! });
-      }
-      case "local": {
-        const action = rest[0];
-        if (action !== "start" && action !== "stop" && action !== "url") return usageError("local takes start, stop or url");
-        return await localHandler(action as LocalAction, opts);
-      }
-      default:
-        return usageError(`unknown command "${command}"`);
-    }
-  } catch (err) {
+    // Usage errors and --help: commander has printed the message and the command's help.
+    if (err instanceof CommanderError) return err.exitCode;
     process.stderr.write(err instanceof ConfigError || err instanceof MigrationRefused ? `${err.message}\n` : `error: ${(err as Error).message}\n`);
     return 1;
   }
 }
 
-function usageError(message: string): number {
-  process.stderr.write(`partman-stack: ${message}\n\n${USAGE}`);
-  return 1;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface StackFlags {
+  stack: string;
+  databaseUrl?: string;
+}
+
+/** A new program per call: commander keeps parsed option values on its commands. */
+function program(exit: (code: number) => void): Command {
+  const root = new Command("partman-stack")
+    .description("PostgreSQL time-partitioning (pg_partman + pg_cron) as reviewed, per-environment infrastructure.")
+    .exitOverride()
+    .showHelpAfterError()
+    .addHelpText("after", "\nRun `partman-stack <command> --help` for a command's options and exit codes.");
+  const run = async (handler: Promise<number>) => exit(await handler);
+
+  // The stack options, on the commands that read a stack; `command` is how other sessions see
+  // this one in pg_stat_activity.
+  const stackCommand = (parent: Command, name: string, summary: string) =>
+    parent
+      .command(name)
+      .summary(summary)
+      .option("--stack <name>", "the stack: stacks/Pulumi.<name>.yaml", "local")
+      .option("--database-url <url>", "connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)");
+  const stackOpts = (flags: StackFlags, cmd: Command) => ({ stack: flags.stack, databaseUrl: flags.databaseUrl, log, command: commandLine(cmd) });
+  const json = "print the result as JSON";
+
+  stackCommand(root, "plan", "show the changes apply would make, with their SQL")
+    .description(
+      "Show the changes that would bring the database to the stack's declaration, with their SQL, grouped by transaction; " +
+        "problems that block them; warnings.",
+    )
+    .addOption(new Option("--format <format>", "text, json, or markdown (a pull-request comment)").choices(["text", "json", "markdown"]))
+    .option("--json", "the same as --format json")
+    .addHelpText("after", `\n${PLAN_EXIT_HELP}`)
+    .action((flags: StackFlags & { format?: PlanFormat; json?: boolean }, cmd: Command) =>
+      run(planHandler({ ...stackOpts(flags, cmd), format: flags.format ?? (flags.json ? "json" : "text") })),
+    );
+
+  stackCommand(root, "apply", "apply those changes, each table in one transaction")
+    .description(
+      "Plan again under the apply locks, then run each table's changes (and the extensions', and the job's) in one transaction, " +
+        "and each table's maintenance. Progress goes to stderr as it runs; a summary of what ran to stdout. A unit blocked by a " +
+        "problem, or whose transaction fails, is left unchanged and the rest is applied.",
+    )
+    .option("--json", `${json}: the plan and everything that ran`)
+    .addHelpText("after", `\n${APPLY_EXIT_HELP}`)
+    .action((flags: StackFlags & { json?: boolean }, cmd: Command) => run(applyHandler({ ...stackOpts(flags, cmd), json: !!flags.json })));
+
+  stackCommand(root, "verify", "health checks to alert on")
+    .description(
+      "Health checks to alert on: tables partitioned and registered, part_config as declared, partitions premade ahead, " +
+        "contiguous and on UTC boundaries, default partitions empty, pruning works, the maintenance job scheduled (running in UTC), " +
+        "active and succeeding, retention not deferred too long.",
+    )
+    .option("--fix", "first move rows out of default partitions (pg_partman's partition_data_proc) and fill gaps between partitions (partition_gap_fill)")
+    .option("--json", json)
+    .addHelpText("after", `\n${VERIFY_EXIT_HELP}`)
+    .action((flags: StackFlags & { json?: boolean; fix?: boolean }, cmd: Command) =>
+      run(verifyHandler({ ...stackOpts(flags, cmd), json: !!flags.json, fix: !!flags.fix })),
+    );
+
+  stackCommand(root, "status", "partitions, rows, coverage, retention and the maintenance job")
+    .description(
+      "Per table: partitions (range, size, rows: counted up to 10 MB, estimated beyond), default-partition rows, how far ahead " +
+        "partitions exist, the retention horizon, the last maintenance run; the maintenance job and its last run.",
+    )
+    .option("--json", json)
+    .addHelpText("after", `\n${STATUS_EXIT_HELP}`)
+    .action((flags: StackFlags & { json?: boolean }, cmd: Command) => run(statusHandler({ ...stackOpts(flags, cmd), json: !!flags.json })));
+
+  const migrate = root
+    .command("migrate")
+    .summary("move a live table onto partitions without downtime")
+    .description(
+      "Move a live, unpartitioned table onto its declared partitions without downtime: run prepares, copies, catches up, verifies " +
+        "and swaps (resuming after an interruption); status shows progress; rollback restores the original (until finish); " +
+        "finish drops the original after confirmation.",
+    )
+    .addHelpText("after", `\n${MIGRATE_EXIT_HELP}`);
+  const migrateCommand = (action: MigrateAction, summary: string, locks: boolean) => {
+    const c = stackCommand(migrate, action, summary).argument("<table>", "a table the stack declares (schema optional)").addHelpText("after", `\n${MIGRATE_EXIT_HELP}`);
+    if (!locks) return c;
+    return c
+      .option("--dry-run", "print every SQL statement, change nothing")
+      .option(
+        "--max-stall <ms>",
+        `the longest one attempt at the table's lock may hold up its readers and writers; attempts start at 50 ms and double up to it (10 to 60000, default ${MIGRATE_DEFAULTS.maxStallMs})`,
+      )
+      .option("--max-lock-wait <ms>", `how long to keep trying for that lock before giving up, changing nothing (--max-stall to 3600000, default ${MIGRATE_DEFAULTS.maxLockWaitMs})`)
+      .addOption(new Option("--lock-timeout <ms>", "deprecated: the old name of --max-stall").hideHelp());
+  };
+  migrateCommand("run", "prepare, copy, catch up, verify and swap (resumes after an interruption)", true)
+    .option("--batch-size <rows>", `rows per copy batch (default ${MIGRATE_DEFAULTS.batchSize})`)
+    .option("--sleep <ms>", `pause between batches (default ${MIGRATE_DEFAULTS.sleepMs})`)
+    .option("--json", json)
+    .action(migrateAction("run"));
+  migrateCommand("status", "the migration's phase and progress", false).option("--json", json).action(migrateAction("status"));
+  migrateCommand("rollback", "restore the original table (until finish), or abandon a migration not swapped yet", true).action(migrateAction("rollback"));
+  migrateCommand("finish", "drop the original table kept since the swap, after confirmation", true)
+    .option("--yes", "do not ask for confirmation (needed when not on a terminal)")
+    .action(migrateAction("finish"));
+
+  function migrateAction(action: MigrateAction) {
+    return async (table: string, flags: MigrateFlags, cmd: Command) => {
+      if (flags.lockTimeout !== undefined) {
+        if (flags.maxStall !== undefined) cmd.error("error: --lock-timeout is the deprecated name of --max-stall: give --max-stall only");
+        log("--lock-timeout is deprecated: it is now --max-stall (the longest one lock attempt holds the table up); --max-lock-wait bounds the whole wait");
+      }
+      const num = (name: string, v: string | undefined, min: number, unit = "") => {
+        if (v === undefined) return undefined;
+        if (!/^\d+$/.test(v) || Number(v) < min) cmd.error(`error: --${name} ${v} must be a whole number${unit}${min > 0 ? ` ≥ ${min}` : ""}`);
+        return Number(v);
+      };
+      const maxStallMs = num("max-stall", flags.maxStall ?? flags.lockTimeout, 0, " of milliseconds");
+      const maxLockWaitMs = num("max-lock-wait", flags.maxLockWait, 0, " of milliseconds");
+      const limits = lockLimitProblems({ maxStallMs: maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs, maxLockWaitMs: maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs });
+      if (limits.length > 0) cmd.error(`error: ${limits.join("\n")}`);
+      exit(
+        await migrateHandler(action, table, {
+          ...stackOpts(flags, cmd),
+          json: !!flags.json,
+          dryRun: !!flags.dryRun,
+          yes: !!flags.yes,
+          batchSize: num("batch-size", flags.batchSize, 1),
+          sleepMs: num("sleep", flags.sleep, 0),
+          maxStallMs,
+          maxLockWaitMs,
+        }),
+      );
+    };
+  }
+
+  stackCommand(root, "archive", "dump expired partitions, verify each dump, then drop them")
+    .description(
+      "Dump each expired partition (in the table's retentionSchema, or attached past the retention horizon) to " +
+        "<dir>/<schema>.<partition>.dump with a .sha256 beside it, verify the dump, and only then drop the partition; " +
+        "a failed dump drops nothing.",
+    )
+    .argument("<table>", "a table the stack declares (schema optional)")
+    .requiredOption("--to <dir>", "where the dumps and their .sha256 files go (created if missing)")
+    .option("--dry-run", "list what would be archived and the SQL, change nothing")
+    .option("--json", json)
+    .addHelpText("after", `\n${ARCHIVE_EXIT_HELP}`)
+    .action((table: string, flags: StackFlags & { to: string; dryRun?: boolean; json?: boolean }, cmd: Command) =>
+      run(archiveHandler(table, { ...stackOpts(flags, cmd), to: flags.to, dryRun: !!flags.dryRun, json: !!flags.json })),
+    );
+
+  const local = root
+    .command("local")
+    .summary("the embedded PostgreSQL cluster --stack local uses")
+    .description(
+      "The embedded PostgreSQL 15 cluster (pg_partman 4.7.2 and 5.2.4, pg_cron) used by --stack local. " +
+        "On Debian as root, start installs what is missing.",
+    );
+  // Exit codes as localHandler (commands/local.ts) returns them.
+  const localActions: [LocalAction, string, string][] = [
+    ["start", "start it, creating it (and installing what is missing) first", "0  running\n  1  error"],
+    ["stop", "stop it; its data stays", "0  stopped (or there was none)\n  1  error"],
+    ["url", "print its URL, for psql \"$(npx partman-stack local url)\"", "0  printed\n  1  error, or the cluster is not running"],
+    ["status", "whether it is running, its folder, port and URL", "0  running\n  3  stopped, or not created yet\n  1  error"],
+  ];
+  for (const [action, summary, exitCodes] of localActions) {
+    local
+      .command(action)
+      .description(summary)
+      .addHelpText("after", `\nExit codes:\n  ${exitCodes}`)
+      .action(() => run(localHandler(action, { log })));
+  }
+  return root;
+}
+
+interface MigrateFlags extends StackFlags {
+  json?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  batchSize?: string;
+  sleep?: string;
+  maxStall?: string;
+  maxLockWait?: string;
+  lockTimeout?: string;
+}
+
+/** The command as typed, without the options: `apply`, `migrate run public.events`. */
+function commandLine(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return [...names, ...cmd.args].join(" ");
 }

@@ -1,6 +1,7 @@
 // `plan --format markdown`: a pull-request comment. Per table, what changes, the SQL (folded), and
 // any data-loss warning or blocking problem in plain sight.
 
+import { rowCount } from "../engine/data-loss";
 import type { Plan, Step } from "../engine/plan";
 
 export function formatPlanMarkdown(p: Plan): string {
@@ -15,7 +16,7 @@ export function formatPlanMarkdown(p: Plan): string {
     out.push(`> [!WARNING]`, `> **Data loss acknowledged (allowDataLoss): this apply drops partitions.**`);
     for (const s of loss) {
       const d = s.dataLoss!;
-      out.push(`> - \`${s.table}\`: ${d.partitions.length} partition(s), ~${d.estimatedRows.toLocaleString("en")} rows${d.unknownRows ? ` (+${d.unknownRows} never analyzed)` : ""}: ${d.partitions.map((x) => `\`${x.name}\``).join(", ")}`);
+      out.push(`> - \`${s.table}\`: ${d.partitions.length} partition(s), ${rowCount(d.rows, d.rowsExact)} rows${d.unknownRows ? ` (+${d.unknownRows} not analyzed yet)` : ""}: ${d.partitions.map((x) => `\`${x.name}\``).join(", ")}`);
     }
     out.push("");
   }

@@ -42,8 +42,17 @@ export interface ApplyResult {
   maintenance: MaintenanceResult[];
 }
 
+/** What apply reports while it runs (the CLI's progress lines); `ms` is how long that step or
+ *  transaction took. */
+export type ApplyEvent =
+  | { type: "transaction"; unit: string; database: string; steps: number }
+  | { type: "step"; unit: string; summary: string }
+  | { type: "step-done"; unit: string; summary: string; ms: number; maintenance?: MaintenanceResult }
+  | { type: "committed"; unit: string; ms: number }
+  | { type: "failed"; failure: FailedUnit; ms: number };
+
 export interface ApplyOptions {
-  log?: (line: string) => void;
+  progress?: (event: ApplyEvent) => void;
   /** How long, in all, this apply may wait for another apply of the same table or job before
    *  giving up on it. (Maintenance's own waits are maintenance.lockTimeout and maxLockWait.) */
   lockWaitMs?: number;
@@ -57,7 +66,7 @@ export interface ApplyContext extends ApplyOptions {
 }
 
 export async function apply(session: Session, p: Plan, ctx: ApplyContext): Promise<ApplyResult> {
-  const log = ctx.log ?? (() => {});
+  const progress = ctx.progress ?? (() => {});
   const result: ApplyResult = { applied: [], blocked: p.problems, failed: [], maintenance: [] };
   const blocked = new Set(p.problems.map((x) => x.unit));
   result.failed.push(...ctx.unavailable.filter((f) => p.steps.some((s) => s.unit === f.unit)));
@@ -68,38 +77,44 @@ export async function apply(session: Session, p: Plan, ctx: ApplyContext): Promi
     if (blocked.has(name) || result.failed.some((f) => f.unit === name)) continue;
     const client = await session.on(unit[0].database);
     const started = Date.now();
-    log(`${name}:`);
     const inTransaction = unit.filter((s) => !s.ownTransactions);
+    progress({ type: "transaction", unit: name, database: unit[0].database, steps: inTransaction.length });
     let current: { step?: Step; sql?: string } = {};
     try {
       await client.query("BEGIN");
       for (const step of inTransaction) {
-        log(`  ${step.summary}`);
+        const stepStarted = Date.now();
+        progress({ type: "step", unit: name, summary: step.summary });
         for (const sql of step.sql) {
           current = { step, sql };
           await client.query(sql);
         }
+        progress({ type: "step-done", unit: name, summary: step.summary, ms: Date.now() - stepStarted });
       }
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
       const failure = describeFailure(name, err as PgError, current, "and its transaction was rolled back");
-      log(`  failed: ${failure.message}`);
+      progress({ type: "failed", failure, ms: Date.now() - started });
       result.failed.push(failure);
       continue;
     }
     result.applied.push({ unit: name, database: unit[0].database, steps: inTransaction.map(({ action, summary, sql }) => ({ action, summary, sql })), ms: Date.now() - started });
+    progress({ type: "committed", unit: name, ms: Date.now() - started });
     for (const step of unit.filter((s) => s.ownTransactions)) {
-      log(`  ${step.summary}`);
+      const stepStarted = Date.now();
+      progress({ type: "step", unit: name, summary: step.summary });
       try {
         for (const sql of step.sql) {
           current = { step, sql };
           await client.query(sql);
         }
-        result.maintenance.push(await maintenanceResult(client, name, step.table!, unit));
+        const maintenance = await maintenanceResult(client, name, step.table!, unit);
+        result.maintenance.push(maintenance);
+        progress({ type: "step-done", unit: name, summary: step.summary, ms: Date.now() - stepStarted, maintenance });
       } catch (err) {
         const failure = describeFailure(name, err as PgError, current, "after the changes above were committed");
-        log(`  failed: ${failure.message}`);
+        progress({ type: "failed", failure, ms: Date.now() - stepStarted });
         result.failed.push(failure);
       }
     }

@@ -10,8 +10,11 @@ import { fmt } from "./value-text";
 export interface DataLoss {
   partitions: PartitionInfo[];
   bytes: number;
-  /** Sum of estimates; partitions never analyzed count as unknown. */
-  estimatedRows: number;
+  /** Rows in them: counted for small partitions, estimated for the others (see PartitionInfo.rows). */
+  rows: number;
+  /** Every partition's rows were counted exactly. */
+  rowsExact: boolean;
+  /** Partitions too big to count that were never analyzed: their rows are not in `rows`. */
   unknownRows: number;
   /** The changed settings that cause it, e.g. `retention (none) → "30 days"`. */
   because: string[];
@@ -41,16 +44,22 @@ export function dataLoss(current: RetentionConfig, desired: RetentionConfig, par
   return {
     partitions: lost,
     bytes: lost.reduce((n, p) => n + p.bytes, 0),
-    estimatedRows: lost.reduce((n, p) => n + (p.estimatedRows ?? 0), 0),
-    unknownRows: lost.filter((p) => p.estimatedRows === null).length,
+    rows: lost.reduce((n, p) => n + (p.rows ?? 0), 0),
+    rowsExact: lost.every((p) => p.rowsExact),
+    unknownRows: lost.filter((p) => p.rows === null).length,
     because,
   };
 }
 
 export function describeLoss(table: string, loss: DataLoss): string {
-  const rows = `~${loss.estimatedRows.toLocaleString("en")} rows${loss.unknownRows ? ` (${loss.unknownRows} partition(s) never analyzed: row counts unknown)` : ""}`;
-  const list = loss.partitions.map((p) => `${p.name} [${day(p.from)} → ${day(p.to)}, ${mb(p.bytes)}, ${p.estimatedRows === null ? "rows unknown" : `~${p.estimatedRows.toLocaleString("en")} rows`}]`);
+  const rows = `${rowCount(loss.rows, loss.rowsExact)} rows${loss.unknownRows ? ` (${loss.unknownRows} partition(s) not analyzed yet: row counts unknown)` : ""}`;
+  const list = loss.partitions.map((p) => `${p.name} [${day(p.from)} → ${day(p.to)}, ${mb(p.bytes)}, ${p.rows === null ? "rows unknown (not analyzed yet)" : `${rowCount(p.rows, p.rowsExact)} rows`}]`);
   return `table ${table}: ${loss.because.join(", ")} makes maintenance DROP ${loss.partitions.length} partition(s) holding ${rows}, ${mb(loss.bytes)}: ${list.join(", ")}`;
+}
+
+/** "1,200" when counted, "~1,200" when estimated. */
+export function rowCount(rows: number, exact: boolean): string {
+  return `${exact ? "" : "~"}${rows.toLocaleString("en")}`;
 }
 
 function day(iso: string | null): string {

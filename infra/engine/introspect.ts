@@ -25,9 +25,15 @@ export interface PartitionInfo {
   to: string | null;
   isDefault: boolean;
   bytes: number;
-  /** pg_class.reltuples; null until the partition has been analyzed or vacuumed. */
-  estimatedRows: number | null;
+  /** Counted (rowsExact) when the partition's heap is at most EXACT_COUNT_MAX_BYTES, otherwise
+   *  pg_class.reltuples, ANALYZE's estimate; null: a bigger partition never analyzed or vacuumed. */
+  rows: number | null;
+  rowsExact: boolean;
 }
+
+/** Partitions up to this size (heap, as pg_relation_size) are counted exactly: a count(*) that
+ *  reads at most 10 MB, where reltuples would be missing (-1 until ANALYZE) or stale. */
+export const EXACT_COUNT_MAX_BYTES = 10 * 1024 * 1024;
 
 /** A set's declared retention as partman-stack keeps it (partman_stack.retention). */
 export interface RetentionRow {
@@ -258,10 +264,11 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
 }
 
 async function partitionsOf(db: Client, schema: string, table: string): Promise<PartitionInfo[]> {
-  const rows = await db.query<{ name: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number }>(
-    `SELECT c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
+  const rows = await db.query<{ name: string; rel: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
+    `SELECT c.relname AS name, c.oid::regclass::text AS rel, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
-            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples
+            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples,
+            pg_relation_size(c.oid) <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
@@ -269,16 +276,40 @@ async function partitionsOf(db: Client, schema: string, table: string): Promise<
       WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
                             WHERE n.nspname = $1 AND c2.relname = $2)
       ORDER BY is_default, "from"`,
-    [schema, table],
+    [schema, table, EXACT_COUNT_MAX_BYTES],
   );
-  return rows.rows.map((r) => ({
-    name: r.name,
-    from: r.from ? r.from.toISOString() : null,
-    to: r.to ? r.to.toISOString() : null,
-    isDefault: r.is_default,
-    bytes: Number(r.bytes),
-    estimatedRows: r.reltuples < 0 ? null : Math.round(r.reltuples),
-  }));
+  const counts = await exactCounts(db, rows.rows.filter((r) => r.countable).map((r) => r.rel));
+  return rows.rows.map((r) => {
+    const exact = counts.get(r.rel);
+    return {
+      name: r.name,
+      from: r.from ? r.from.toISOString() : null,
+      to: r.to ? r.to.toISOString() : null,
+      isDefault: r.is_default,
+      bytes: Number(r.bytes),
+      rows: exact ?? (r.reltuples < 0 ? null : Math.round(r.reltuples)),
+      rowsExact: exact !== undefined,
+    };
+  });
+}
+
+/** count(*) of the given (small) partitions in one statement. Bounded: it waits at most 100 ms for
+ *  a lock (ACCESS SHARE, queued only behind a DROP, DETACH or similar) and runs at most 2 s; when
+ *  either runs out, no count is returned and the estimates stand. */
+async function exactCounts(db: Client, rels: string[]): Promise<Map<string, number>> {
+  if (rels.length === 0) return new Map();
+  await db.query("BEGIN READ ONLY");
+  try {
+    await db.query("SET LOCAL lock_timeout = '100ms'; SET LOCAL statement_timeout = '2s'");
+    const r = await db.query<{ i: number; n: string }>(rels.map((rel, i) => `SELECT ${i} AS i, count(*) AS n FROM ${rel}`).join(" UNION ALL "));
+    return new Map(r.rows.map((x) => [rels[x.i], Number(x.n)]));
+  } catch (err) {
+    // 55P03 lock_not_available, 57014 query_canceled (the statement timeout).
+    if (["55P03", "57014"].includes((err as { code?: string }).code ?? "")) return new Map();
+    throw err;
+  } finally {
+    await db.query("COMMIT");
+  }
 }
 
 async function cronState(session: Session, jobName: string): Promise<CronState> {

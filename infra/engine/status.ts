@@ -67,7 +67,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
       retentionHorizon: retention ? await horizon(db, retention) : null,
       partitions,
       totalBytes: partitions.reduce((n, p) => n + p.bytes, 0),
-      defaultRows: def ? await countRows(db, t.schema, def.name) : null,
+      defaultRows: def ? (def.rowsExact ? def.rows! : await countRows(db, t.schema, def.name)) : null,
       coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
       partitionsAhead: bounded.filter((p) => p.from !== null && new Date(p.from) > now).length,
       lastMaintenance: ts.lastRun,

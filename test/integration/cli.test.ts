@@ -12,6 +12,62 @@ import { REPO_ROOT } from "../helpers/spec";
 
 const ciStack = (jobName: string, retention = "30 days") => eventsStack({ jobName, retention });
 
+// The stack files below install pg_partman 5.2.4 into a database without it.
+const version = "5.2.4";
+
+describe("partman-stack commands, options and help", () => {
+  it("each command has its own options, help and exit codes; unknown or misplaced options and commands are usage errors", async () => {
+    const dir = project({});
+    try {
+      const [top, plan, migrateRun, local, none, misplaced, notStatus, unknown, stackless, noTable] = await Promise.all(
+        [["--help"], ["plan", "--help"], ["migrate", "run", "--help"], ["local", "url", "--help"], [], ["plan", "--batch-size", "5"], ["status", "--fix"], ["frobnicate"], ["local", "url", "--stack", "ci"], ["archive", "--to", "x"]].map((args) => run(dir, args)),
+      );
+      expect(top.code).toBe(0);
+      for (const c of ["plan", "apply", "verify", "status", "migrate", "archive", "local"]) expect(top.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toMatch(/^Usage: partman-stack plan \[options\]/);
+      expect(plan.stdout).toContain("--format <format>");
+      expect(plan.stdout).toContain("--database-url <url>");
+      expect(plan.stdout).not.toContain("--batch-size");
+      expect(plan.stdout).toMatch(/Exit codes:\n  0  in sync: nothing to change\n  2  changes pending\n  1  error/);
+
+      expect(migrateRun.code).toBe(0);
+      expect(migrateRun.stdout).toMatch(/^Usage: partman-stack migrate run \[options\] <table>/);
+      for (const o of ["--batch-size <rows>", "--sleep <ms>", "--max-stall <ms>", "--max-lock-wait <ms>", "--dry-run", "--json"]) expect(migrateRun.stdout).toContain(o);
+      expect(migrateRun.stdout).not.toContain("--yes");
+      expect(migrateRun.stdout).not.toContain("--format");
+
+      expect(local.code).toBe(0);
+      expect(local.stdout).not.toContain("--stack");
+      expect(local.stdout).toContain("1  error, or the cluster is not running");
+
+      // No command: the usage, and exit 1.
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("Usage: partman-stack [options] [command]");
+
+      expect(misplaced.code).toBe(1);
+      expect(misplaced.stdout).toBe("");
+      expect(misplaced.stderr).toMatch(/^error: unknown option '--batch-size'\n\nUsage: partman-stack plan \[options\]/);
+      expect(misplaced.stderr).toContain("Exit codes:");
+
+      expect(notStatus.code).toBe(1);
+      expect(notStatus.stderr).toMatch(/^error: unknown option '--fix'\n\nUsage: partman-stack status \[options\]/);
+
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^error: unknown command 'frobnicate'\n\nUsage: partman-stack \[options\] \[command\]/);
+
+      expect(stackless.code).toBe(1);
+      expect(stackless.stderr).toMatch(/^error: unknown option '--stack'\n\nUsage: partman-stack local url/);
+
+      expect(noTable.code).toBe(1);
+      expect(noTable.stderr).toMatch(/^error: missing required argument 'table'\n\nUsage: partman-stack archive \[options\] <table>/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("partman-stack CLI against a database URL", () => {
   let db: TestDatabase;
   let dir: string;
@@ -32,7 +88,7 @@ describe("partman-stack CLI against a database URL", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("plan exits 2 with the changes and their SQL, apply exits 0, and plan then exits 0", async () => {
+  it(`pg_partman ${version}: plan exits 2 with the changes and their SQL; apply exits 0, with its progress on stderr and a summary of what ran on stdout; plan then exits 0`, async () => {
     const plan = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
     expect(plan.stderr).toBe("");
     expect(plan.code).toBe(2);
@@ -49,14 +105,24 @@ describe("partman-stack CLI against a database URL", () => {
 
     const apply = await run(dir, ["apply", "--stack", "ci", "--database-url", url]);
     expect(apply.code).toBe(0);
+    // Progress while it runs: each transaction and step as it starts and ends, with its time.
+    expect(apply.stderr).toMatch(
+      new RegExp(`^table public\\.events \\(database ${db.name}\\): \\d+ change\\(s\\) in one transaction\n  … create table public\\.events from sql/tables/events\\.sql\n    done in \\d+ ms\n`, "m"),
+    );
+    expect(apply.stderr).toMatch(/^  ✓ committed in \d+(\.\d)? m?s$/m);
+    expect(apply.stderr).toMatch(/^  … run maintenance for public\.events .*\n    done in \d+(\.\d)? m?s: \d+ partition\(s\) created, 0 expired/m);
+    // Then what ran, per unit, without the SQL that plan printed before (--json has it).
+    expect(apply.stdout).toMatch(/^  ✓ table public\.events: applied in \d+(\.\d)? m?s\n      \+ create table public\.events from sql\/tables\/events\.sql$/m);
+    expect(apply.stdout).toMatch(/^      > maintenance of public\.events: \d+ partition\(s\) created, 0 expired/m);
     expect(apply.stdout).toMatch(/Applied \d+ change\(s\) in 4 transaction\(s\)\./);
+    expect(apply.stdout).not.toMatch(/CREATE TABLE|create_parent\(|cron\.schedule/);
 
     const again = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`No changes: database ${db.name} matches stack ci.`);
   });
 
-  it("status reports partitions, default rows, coverage, retention and the job", async () => {
+  it(`pg_partman ${version}: status reports partitions, default rows, coverage, retention and the job`, async () => {
     const text = await run(dir, ["status", "--stack", "ci", "--database-url", url]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/public\.events: 1 day partitions, premake 3, retention 30 days/);
@@ -74,7 +140,52 @@ describe("partman-stack CLI against a database URL", () => {
     expect(json.job.schedule).toBe("0 * * * *");
   });
 
-  it("verify exits 0 on a healthy database and 1 on drift, with --json; plan --format markdown renders a PR comment", async () => {
+  it(`pg_partman ${version}: status counts small partitions exactly before any ANALYZE, and says which big ones are not analyzed yet`, async () => {
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      const partition = async (at: string) =>
+        (await c.query<{ name: string }>(`SELECT tableoid::regclass::text AS name FROM public.events WHERE created_at = ${at} LIMIT 1`)).rows[0].name;
+      await c.query(`INSERT INTO public.events (run_id, kind) SELECT gen_random_uuid(), 'small' FROM generate_series(1, 37)`);
+      const small = await partition("(SELECT max(created_at) FROM public.events)");
+      // Over EXACT_COUNT_MAX_BYTES (10 MB) of heap in tomorrow's partition, kept away from autovacuum's ANALYZE.
+      const tomorrow = "date_trunc('day', now()) + interval '1 day 1 hour'";
+      await c.query(`INSERT INTO public.events (run_id, kind, created_at) VALUES (gen_random_uuid(), 'probe', ${tomorrow})`);
+      const big = await partition(tomorrow);
+      await c.query(`ALTER TABLE ${big} SET (autovacuum_enabled = false)`);
+      await c.query(
+        `INSERT INTO public.events (run_id, kind, created_at)
+         SELECT gen_random_uuid(), (SELECT string_agg(md5(g || '-' || i || random()), '') FROM generate_series(1, 20) AS i), ${tomorrow}
+           FROM generate_series(1, 18000) AS g`,
+      );
+      expect((await c.query(`SELECT pg_relation_size('${big}') > 10485760 AS over`)).rows[0].over).toBe(true);
+
+      const json = JSON.parse((await run(dir, ["status", "--stack", "ci", "--database-url", url, "--json"])).stdout);
+      const parts: { name: string; rows: number | null; rowsExact: boolean }[] = json.tables[0].partitions;
+      const byName = (name: string) => parts.find((p) => `public.${p.name}` === name || p.name === name)!;
+      expect(byName(small)).toMatchObject({ rows: 37, rowsExact: true });
+      expect(byName(big)).toMatchObject({ rows: null, rowsExact: false });
+      // Empty partitions made ahead, never analyzed: 0, exactly.
+      expect(parts.filter((p) => p.name !== byName(small).name && p.name !== byName(big).name).every((p) => p.rows === 0 && p.rowsExact)).toBe(true);
+
+      const text = await run(dir, ["status", "--stack", "ci", "--database-url", url]);
+      expect(text.stdout).toMatch(/  PARTITION\s+FROM\s+TO\s+SIZE\s+ROWS\n/);
+      expect(text.stdout).toMatch(new RegExp(`^  ${byName(small).name} .* 37$`, "m"));
+      expect(text.stdout).toMatch(new RegExp(`^  ${byName(big).name} .* not analyzed$`, "m"));
+      expect(text.stdout).not.toMatch(/ \?$/m);
+      expect(text.stdout).toContain("ROWS: counted exactly for partitions up to 10.0 MB; ~ an estimate from the last ANALYZE");
+
+      await c.query(`ANALYZE ${big}`);
+      const analyzed = JSON.parse((await run(dir, ["status", "--stack", "ci", "--database-url", url, "--json"])).stdout).tables[0].partitions.find((p: { name: string }) => p.name === byName(big).name);
+      expect(analyzed.rowsExact).toBe(false);
+      expect(analyzed.rows).toBeGreaterThan(15_000);
+      expect((await run(dir, ["status", "--stack", "ci", "--database-url", url])).stdout).toMatch(new RegExp(`^  ${analyzed.name} .* ~[\\d,]+$`, "m"));
+    } finally {
+      await c.end();
+    }
+  });
+
+  it(`pg_partman ${version}: verify exits 0 on a healthy database and 1 on drift, with --json; plan --format markdown renders a PR comment`, async () => {
     const healthy = await run(dir, ["verify", "--stack", "ci", "--database-url", url]);
     expect(healthy.code).toBe(0);
     expect(healthy.stdout).toMatch(/✓ pruning public\.events: a query on created_at within/);
@@ -97,14 +208,18 @@ describe("partman-stack CLI against a database URL", () => {
     const shrink = await run(dir, ["plan", "--stack", "shrink", "--database-url", url, "--format", "markdown"]);
     expect(shrink.code).toBe(1);
     expect(shrink.stdout).toContain("> [!CAUTION]");
-    expect(shrink.stdout).toMatch(/> - table public\.events: retention "30 days" → "1 hour" makes maintenance DROP \d+ partition\(s\)/);
+    // The partitions it would drop are empty and small: counted, not "unknown".
+    expect(shrink.stdout).toMatch(/> - table public\.events: retention "30 days" → "1 hour" makes maintenance DROP \d+ partition\(s\) holding 0 rows, /);
+    expect(shrink.stdout).not.toContain("rows unknown");
     // Blocked: exit 3, that table left as it was.
     const refused = await run(dir, ["apply", "--stack", "shrink", "--database-url", url]);
     expect(refused.code).toBe(3);
     expect(refused.stdout).toMatch(/✗ blocked: table public\.events: retention "30 days" → "1 hour" makes maintenance DROP/);
     expect(refused.stdout).toMatch(/Applied 0 change\(s\) in 0 transaction\(s\); 1 not applied/);
     expect((await run(dir, ["plan", "--stack", "ci", "--database-url", url])).code).toBe(0);
-    expect((await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "yaml"])).code).toBe(1);
+    const yaml = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--format", "yaml"]);
+    expect(yaml.code).toBe(1);
+    expect(yaml.stderr).toMatch(/^error: option '--format <format>' argument 'yaml' is invalid\. Allowed choices are text, json, markdown\.\n\nUsage: partman-stack plan/);
   });
 
   it("rejects a malformed stack with exit 1 before connecting, naming stack, table and value", async () => {
@@ -116,13 +231,10 @@ describe("partman-stack CLI against a database URL", () => {
     expect(r.stdout).toBe("");
   });
 
-  it("names the stacks that exist when the stack file is missing, and exits 1 on unknown commands", async () => {
+  it("names the stacks that exist when the stack file is missing", async () => {
     const missing = await run(dir, ["plan", "--stack", "nope"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/Pulumi\.nope\.yaml/);
-    const unknown = await run(dir, ["frobnicate"]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain(`unknown command "frobnicate"`);
   });
 });
 

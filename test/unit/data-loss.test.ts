@@ -7,7 +7,7 @@ import { dataLoss, partitionsDropped } from "../../infra/engine/data-loss";
 import type { PartitionInfo } from "../../infra/engine/introspect";
 
 const now = new Date("2026-11-23T12:00:00Z");
-const daily = (from: string, to: string): PartitionInfo => ({ name: `events_p${from.replace(/-/g, "")}`, from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, isDefault: false, bytes: 8192, estimatedRows: 100 });
+const daily = (from: string, to: string): PartitionInfo => ({ name: `events_p${from.replace(/-/g, "")}`, from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, isDefault: false, bytes: 8192, rows: 100, rowsExact: true });
 const parts = [daily("2026-11-01", "2026-11-02"), daily("2026-11-10", "2026-11-11"), daily("2026-11-20", "2026-11-21"), daily("2026-11-23", "2026-11-24"), { ...daily("2026-01-01", "2026-01-02"), name: "events_default", from: null, to: null, isDefault: true }];
 const cfg = (retention: string | null, keep = false, schema: string | null = null) => ({ retention, retention_keep_table: keep, retention_schema: schema });
 
@@ -15,7 +15,7 @@ describe("data loss from a retention change", () => {
   it("names the partitions a shrink newly drops, and nothing for a growth", () => {
     const loss = dataLoss(cfg("20 days"), cfg("5 days"), parts, now);
     expect(loss!.partitions.map((p) => p.name)).toEqual(["events_p20261110"]);
-    expect(loss).toMatchObject({ estimatedRows: 100, bytes: 8192, because: [`retention "20 days" → "5 days"`] });
+    expect(loss).toMatchObject({ rows: 100, rowsExact: true, bytes: 8192, because: [`retention "20 days" → "5 days"`] });
     expect(dataLoss(cfg("5 days"), cfg("20 days"), parts, now)).toBeNull();
   });
 

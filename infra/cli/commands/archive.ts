@@ -17,8 +17,12 @@ export function archiveCommand(table: string, opts: ArchiveCliOptions): Promise<
   );
 }
 
-/** Exit codes: 0 every partition archived (or nothing to archive), 1 a partition failed (nothing
- *  was dropped for it) or an error. A dry run fails where the real run would refuse. */
+export const ARCHIVE_EXIT_HELP = `Exit codes:
+  0  every partition archived (or none expired)
+  1  a partition failed (nothing was dropped for it), or an error; a dry run fails where the real
+     run would refuse`;
+
+/** Exit codes: ARCHIVE_EXIT_HELP. */
 export async function archiveHandler(table: string, opts: ArchiveCliOptions): Promise<number> {
   const r = await archiveCommand(table, opts);
   process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + "\n" : formatArchive(r));

@@ -18,8 +18,11 @@ export interface MigrateCliOptions extends StackOptions {
   maxLockWaitMs?: number;
 }
 
-/** Exit codes: 0 done (run: swapped; finish: dropped; rollback: restored or abandoned), 1 error,
- *  refusal, or finish not confirmed. */
+export const MIGRATE_EXIT_HELP = `Exit codes:
+  0  done (run: swapped; status: printed; rollback: restored or abandoned; finish: dropped)
+  1  error, refusal, or finish not confirmed`;
+
+/** Exit codes: MIGRATE_EXIT_HELP. */
 export async function migrateHandler(action: MigrateAction, table: string, opts: MigrateCliOptions): Promise<number> {
   const out = process.stdout;
   const base: MigrateOptions = {

@@ -6,7 +6,11 @@ export function statusCommand(opts: StackOptions): Promise<StatusReport> {
   return withStack(opts, (session, spec) => status(session, spec));
 }
 
-/** Exit codes: 0 report printed, 1 error. Health checks that fail belong to `verify`. */
+export const STATUS_EXIT_HELP = `Exit codes:
+  0  report printed (health checks that fail belong to verify)
+  1  error`;
+
+/** Exit codes: STATUS_EXIT_HELP. */
 export async function statusHandler(opts: StackOptions & { json: boolean }): Promise<number> {
   const report = await statusCommand(opts);
   process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatStatus(report));

@@ -7,7 +7,11 @@ export function verifyCommand(opts: StackOptions & { fix: boolean }): Promise<Ve
 
 const MARK = { ok: "✓", warn: "!", fail: "✗" } as const;
 
-/** Exit codes: 0 every check passed (warnings allowed), 1 a check failed or an error. */
+export const VERIFY_EXIT_HELP = `Exit codes:
+  0  every check passed (warnings allowed)
+  1  a check failed, or an error`;
+
+/** Exit codes: VERIFY_EXIT_HELP. */
 export async function verifyHandler(opts: StackOptions & { json: boolean; fix: boolean }): Promise<number> {
   const report = await verifyCommand(opts);
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
