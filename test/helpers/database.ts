@@ -1,5 +1,5 @@
 // A database of its own per test (or file) on the throwaway cluster, so tests run in parallel and
-// leave nothing behind.
+// leave nothing behind: drop() also unschedules the pg_cron jobs that run in it.
 
 import crypto from "node:crypto";
 import { Client } from "pg";
@@ -48,6 +48,8 @@ export async function createTestDatabase(opts: { partman: string | null }): Prom
     async drop() {
       const c = await admin();
       try {
+        // The stacks' pg_cron jobs (cron.database_name is the cluster's `postgres`) go with their database.
+        await c.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [name]);
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();

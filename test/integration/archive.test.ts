@@ -105,7 +105,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     return bin;
   }
 
-  it("dumps, checksums, verifies and drops exactly the expired partitions, and a restore from the dumps equals them", async () => {
+  it(`pg_partman ${version}: dumps, checksums, verifies and drops exactly the expired partitions, and a restore from the dumps equals them`, async () => {
     await expiredHistory();
     const before = await snapshot();
     expect(Object.keys(before.tables)).toEqual(expect.arrayContaining([...moved, ...pastHorizon]));
@@ -172,7 +172,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(again.failed).toBe(0);
   });
 
-  it("never overwrites an existing dump: that partition fails and is kept, the others are archived", async () => {
+  it(`pg_partman ${version}: never overwrites an existing dump: that partition fails and is kept, the others are archived`, async () => {
     await expiredHistory();
     const before = await snapshot();
     fs.mkdirSync(dir);
@@ -188,7 +188,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await contents(session.target, moved[0])).toEqual(before.tables[moved[0]]);
   });
 
-  it("drops nothing when pg_dump fails, and removes its partial file", async () => {
+  it(`pg_partman ${version}: drops nothing when pg_dump fails, and removes its partial file`, async () => {
     await expiredHistory();
     const before = await snapshot();
     // Writes part of a file, then fails, as a full disk or a lost connection would.
@@ -201,7 +201,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("drops nothing when the dump does not verify: unreadable, or holding other rows than the partition", async () => {
+  it(`pg_partman ${version}: drops nothing when the dump does not verify: unreadable, or holding other rows than the partition`, async () => {
     await expiredHistory();
     const before = await snapshot();
     // A dump cut short with pg_dump still exiting 0.
@@ -230,7 +230,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("keeps writers out of an attached partition from its count until its DROP, so no committed row escapes the dump", async () => {
+  it(`pg_partman ${version}: keeps writers out of an attached partition from its count until its DROP, so no committed row escapes the dump`, async () => {
     await expiredHistory();
     const before = await snapshot();
     const target = pastHorizon[0];
@@ -250,7 +250,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(insert).toContain("rc=1");
   });
 
-  it("keeps a partition whose rows changed between its dump and its drop, and removes that dump", async () => {
+  it(`pg_partman ${version}: keeps a partition whose rows changed between its dump and its drop, and removes that dump`, async () => {
     await expiredHistory();
     const target = pastHorizon[0];
     const writer = new Client({ connectionString: db.url });
@@ -275,7 +275,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     }
   });
 
-  it("holds the table's maintenance fence: a maintenance run meanwhile defers its expiry instead of dropping what archive has not dumped", async () => {
+  it(`pg_partman ${version}: holds the table's maintenance fence: a maintenance run meanwhile defers its expiry instead of dropping what archive has not dumped`, async () => {
     await expiredHistory();
     // The live retention now drops what is past 10 days: what this archive run is about to dump.
     await session.target.query(`UPDATE partman_stack.retention SET retention = '10 days', retention_schema = NULL WHERE parent_table = 'public.events'`);
@@ -298,7 +298,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     }
   });
 
-  it("refuses an archive directory it cannot create before touching anything", async () => {
+  it(`pg_partman ${version}: refuses an archive directory it cannot create before touching anything`, async () => {
     await expiredHistory();
     const before = await snapshot();
     // A path under a regular file, which no user (root neither) can make a directory of.
@@ -310,7 +310,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("--dry-run lists what it would dump and drop, and changes nothing", async () => {
+  it(`pg_partman ${version}: --dry-run lists what it would dump and drop, and changes nothing`, async () => {
     await expiredHistory();
     const before = await snapshot();
     const r = await archive({ dryRun: true });
@@ -322,7 +322,7 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("CLI: exit 1 when a partition fails (the rest archived), 0 once all are archived or none expired", async () => {
+  it(`pg_partman ${version}: CLI: exit 1 when a partition fails (the rest archived), 0 once all are archived or none expired`, async () => {
     await expiredHistory();
     const project = projectDir({
       ci: `config:

@@ -47,7 +47,7 @@ async function scheduledMaintenanceRuns(version: string) {
 }
 
 describe("the pg_cron maintenance job", () => {
-  it("runs run_maintenance_proc in the target database and recreates a missing partition", { timeout: 180_000 }, async () => {
+  it(`pg_partman ${PARTMAN_VERSIONS.join(" and ")}: runs run_maintenance_proc in the target database and recreates a missing partition`, { timeout: 180_000 }, async () => {
     await Promise.all(PARTMAN_VERSIONS.map((v) => scheduledMaintenanceRuns(v)));
   });
 });

@@ -40,7 +40,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
   const partConfig = async (table: string) =>
     (await session.target.query(`SELECT * FROM partman.part_config WHERE parent_table = $1`, [table])).rows[0];
 
-  it("creates the extension, tables, partition sets and job, and a second plan is empty", async () => {
+  it(`pg_partman ${version}: creates the extension, tables, partition sets and job, and a second plan is empty`, async () => {
     const spec = specFor(db, [events({ retention: "7 days" }), auditLog()], { partmanVersion: version });
     const first = await planStack(session, spec);
     expect(first.problems).toEqual([]);
@@ -112,7 +112,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     ]);
   });
 
-  it("shows a hand edit of part_config and of the retention as exactly that change back, and applying it restores sync", async () => {
+  it(`pg_partman ${version}: shows a hand edit of part_config and of the retention as exactly that change back, and applying it restores sync`, async () => {
     const spec = specFor(db, [events({ retention: "7 days" })], { partmanVersion: version });
     await applyStack(session, spec);
     // pg_partman's own retention switched on by hand would have pg_partman drop without partman-stack's locking.
@@ -134,7 +134,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(await partConfig("public.events")).toMatchObject({ retention: null, premake: 4 });
   });
 
-  it("moves a retention pg_partman applies itself (set by an earlier partman-stack, or by hand) into partman_stack.retention", async () => {
+  it(`pg_partman ${version}: moves a retention pg_partman applies itself (set by an earlier partman-stack, or by hand) into partman_stack.retention`, async () => {
     const spec = specFor(db, [events({ retention: "7 days" })], { partmanVersion: version });
     await applyStack(session, spec);
     await session.target.query(`DELETE FROM partman_stack.retention; UPDATE partman.part_config SET retention = '7 days', retention_keep_table = false WHERE parent_table = 'public.events'`);
@@ -150,7 +150,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(await partConfig("public.events")).toMatchObject({ retention: null, retention_keep_table: true });
   });
 
-  it("treats an equal interval written differently as no change", async () => {
+  it(`pg_partman ${version}: treats an equal interval written differently as no change`, async () => {
     await applyStack(session, specFor(db, [events({ retention: "14 days" })], { partmanVersion: version }));
     const same = specFor(db, [events({ retention: "2 weeks" })], { partmanVersion: version });
     expect((await planStack(session, same)).steps).toEqual([]);
@@ -170,7 +170,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     const expectedExpired = (version: string) =>
       Array.from({ length: 10 }, (_, i) => `events${dailySuffix(version, new Date(today().getTime() - (20 - i) * DAY))}`);
 
-    it("drops exactly the partitions past the horizon when retention is set, and keeps the rest with their rows", async () => {
+    it(`pg_partman ${version}: drops exactly the partitions past the horizon when retention is set, and keeps the rest with their rows`, async () => {
       await applyStack(session, specFor(db, [history()], { partmanVersion: version }));
       await seed();
       const before = await children("events");
@@ -211,7 +211,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       expect(dropped.rows[0].n).toBe(0);
     });
 
-    it("moves expired partitions to retentionSchema with their rows instead of dropping them", async () => {
+    it(`pg_partman ${version}: moves expired partitions to retentionSchema with their rows instead of dropping them`, async () => {
       await applyStack(session, specFor(db, [history()], { partmanVersion: version }));
       await seed();
       const archive = specFor(db, [{ ...history(), retention: "10 days", retentionSchema: "archive" }], { partmanVersion: version });
@@ -233,7 +233,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
   });
 
   describe("refuses what needs a migration, and changes nothing", () => {
-    it("an existing table that is not partitioned: that table only, the others apply", async () => {
+    it(`pg_partman ${version}: an existing table that is not partitioned: that table only, the others apply`, async () => {
       await session.target.query(`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL)`);
       const spec = specFor(db, [events(), auditLog()], { partmanVersion: version });
       const p = await planStack(session, spec);
@@ -248,7 +248,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       expect(await partConfig("public.events")).toBeUndefined();
     });
 
-    it("a changed interval", async () => {
+    it(`pg_partman ${version}: a changed interval`, async () => {
       await applyStack(session, specFor(db, [events()], { partmanVersion: version }));
       const spec = specFor(db, [events({ interval: "1 week", premake: 7 })], { partmanVersion: version });
       const p = await planStack(session, spec);
@@ -258,13 +258,13 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
       expect(await partConfig("public.events")).toMatchObject({ partition_interval: "1 day", premake: 4 });
     });
 
-    it("a table partitioned on another column", async () => {
+    it(`pg_partman ${version}: a table partitioned on another column`, async () => {
       await session.target.query(`CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (id)`);
       const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
       expect(p.problems).toEqual([{ unit: "table public.events", table: "public.events", message: expect.stringMatching(/partitioned by RANGE \(id\) but is declared as RANGE \(created_at\)/) }]);
     });
 
-    it("a job name another database's stack already uses", async () => {
+    it(`pg_partman ${version}: a job name another database's stack already uses`, async () => {
       await (await cronDb()).query(`SELECT cron.schedule_in_database($1, '0 * * * *', 'SELECT 1', 'postgres')`, [`partman-${db.name}`]);
       try {
         const p = await planStack(session, specFor(db, [events()], { partmanVersion: version }));
@@ -277,7 +277,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     });
   });
 
-  it("never drops a table that left the config", async () => {
+  it(`pg_partman ${version}: never drops a table that left the config`, async () => {
     await applyStack(session, specFor(db, [events(), auditLog()], { partmanVersion: version }));
     const fewer = specFor(db, [events()], { partmanVersion: version });
     const p = await planStack(session, fewer);
@@ -288,7 +288,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect(await partConfig("public.audit_log")).toBeDefined();
   });
 
-  it("creates no default partition when defaultPartition is false", async () => {
+  it(`pg_partman ${version}: creates no default partition when defaultPartition is false`, async () => {
     const spec = specFor(db, [events({ defaultPartition: false })], { partmanVersion: version });
     const p = await planStack(session, spec);
     expect(p.steps.some((s) => s.action === "drop-default")).toBe(version.startsWith("4."));
@@ -297,7 +297,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     expect((await planStack(session, spec)).steps).toEqual([]);
   });
 
-  it("attaches a default partition to a live set only with its lock taken first, within maxLockWait, naming who held it", async () => {
+  it(`pg_partman ${version}: attaches a default partition to a live set only with its lock taken first, within maxLockWait, naming who held it`, async () => {
     await applyStack(session, specFor(db, [events({ defaultPartition: false })], { partmanVersion: version }));
     const spec = specFor(db, [events()], { partmanVersion: version, maintenance: { maxLockWait: "1 s" } });
     const p = await planStack(session, spec);
@@ -320,7 +320,7 @@ describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
     }
   });
 
-  it("alters the job's schedule and unschedules it when maintenance is disabled", async () => {
+  it(`pg_partman ${version}: alters the job's schedule and unschedules it when maintenance is disabled`, async () => {
     await applyStack(session, specFor(db, [events()], { partmanVersion: version }));
     const every15 = specFor(db, [events()], { partmanVersion: version, maintenance: { schedule: "*/15 * * * *", analyze: true } });
     const p = await planStack(session, every15);

@@ -44,7 +44,6 @@ ${tables}`;
   });
 
   afterAll(async () => {
-    await cron.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
     await cron.query(`DROP ROLE IF EXISTS ${stranger()}`);
     await cron.end();
     await sql.end();

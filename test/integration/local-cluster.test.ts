@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "pg";
 import { localCommand, localHandler } from "../../infra/cli/commands/local";
 import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
@@ -43,10 +43,16 @@ async function handle(action: "url" | "status", root: string): Promise<{ code: n
   }
 }
 
+// Folders are made in beforeAll, not while collecting: a run that selects none of a suite's tests
+// runs none of its afterAll.
 describe("the local cluster", () => {
-  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-local-"));
-  fs.chmodSync(parent, 0o755);
-  const dir = path.join(parent, ".partman", "local");
+  let parent: string;
+  let dir: string;
+  beforeAll(() => {
+    parent = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-local-"));
+    fs.chmodSync(parent, 0o755);
+    dir = path.join(parent, ".partman", "local");
+  });
   afterAll(async () => {
     await destroyCluster(dir);
     fs.rmSync(parent, { recursive: true, force: true });
@@ -91,11 +97,15 @@ describe("the local cluster", () => {
 });
 
 describe("where the local stack's cluster lives", () => {
-  // Like /root: a home only its owner (root) may enter, so `postgres` cannot reach a clone in it.
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-home-"));
-  fs.chmodSync(home, 0o700);
-  const hadSystemDir = fs.existsSync(SYSTEM_CLUSTERS_DIR);
+  let home: string;
+  let hadSystemDir: boolean;
   const made: string[] = [];
+  beforeAll(() => {
+    // Like /root: a home only its owner (root) may enter, so `postgres` cannot reach a clone in it.
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-home-"));
+    fs.chmodSync(home, 0o700);
+    hadSystemDir = fs.existsSync(SYSTEM_CLUSTERS_DIR);
+  });
   afterAll(async () => {
     for (const d of made) await destroyCluster(d);
     fs.rmSync(home, { recursive: true, force: true });

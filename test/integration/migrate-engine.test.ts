@@ -27,7 +27,7 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
     await db.drop();
   });
 
-  it("moves a live table onto partitions under concurrent writes, losing none, and finish leaves a managed partition set", { timeout: 120_000 }, async () => {
+  it(`pg_partman ${version}: moves a live table onto partitions under concurrent writes, losing none, and finish leaves a managed partition set`, { timeout: 120_000 }, async () => {
     await createLiveEvents(db.url, 30_000);
     const writer = await startWriter(db.url);
     await new Promise((r) => setTimeout(r, 300));

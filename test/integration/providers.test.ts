@@ -30,10 +30,6 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
 
   afterAll(async () => {
     await sql.end();
-    const c = new Client({ connectionString: inject("pgUrl") });
-    await c.connect();
-    await c.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
-    await c.end();
     await roles.drop();
   });
 
@@ -50,7 +46,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
   describe("PartitionedTable", () => {
     let outs: TableOutputs;
 
-    it("create → read → diff on a changed retention → update → read shows the new value", async () => {
+    it(`pg_partman ${version}: create → read → diff on a changed retention → update → read shows the new value`, async () => {
       const inputs = tableInputs();
       expect((await tables.check!({}, inputs)).failures).toEqual([]);
       const created = await tables.create(inputs);
@@ -75,7 +71,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect(live.rows).toEqual([{ retention: "7 days" }]);
     });
 
-    it("shows a hand edit of part_config and of the retention in read, and update puts it back", async () => {
+    it(`pg_partman ${version}: shows a hand edit of part_config and of the retention in read, and update puts it back`, async () => {
       await sql.query(`UPDATE partman.part_config SET premake = 9 WHERE parent_table = 'public.events'`);
       await sql.query(`UPDATE partman_stack.retention SET keep_table = true WHERE parent_table = 'public.events'`);
       const read = (await tables.read!("public.events", outs)).props as TableOutputs;
@@ -86,7 +82,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect((await tables.read!("public.events", outs)).props).toMatchObject({ premake: 4, retentionKeepTable: false });
     });
 
-    it("gives the app role DML on the table and on partitions created later, and nothing more", async () => {
+    it(`pg_partman ${version}: gives the app role DML on the table and on partitions created later, and nothing more`, async () => {
       const spec = specFor(db, [events()]);
       spec.roles = { owner: roles.owner, app: roles.app };
       await roles.grantApp(spec);
@@ -103,7 +99,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       }
     });
 
-    it("refuses bad input and in-place-impossible changes at check, and never replaces", async () => {
+    it(`pg_partman ${version}: refuses bad input and in-place-impossible changes at check, and never replaces`, async () => {
       const bad = await tables.check!({}, tableInputs({ retention: "90 dayz", premake: 0 }));
       expect(bad.failures).toEqual([
         { property: "premake", reason: expect.stringContaining(`stack "test", table public.events: premake 0 must be a whole number ≥ 1`) },
@@ -117,7 +113,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       await expect(tables.diff!("public.events", outs, ddl)).rejects.toThrow(/never re-runs DDL on an existing table/);
     });
 
-    it("check refuses a retention change that would drop data, naming the partitions, and lists them as pendingDrops once acknowledged", async () => {
+    it(`pg_partman ${version}: check refuses a retention change that would drop data, naming the partitions, and lists them as pendingDrops once acknowledged`, async () => {
       const day = 86_400_000;
       const start = new Date(Math.floor(Date.now() / day) * day - 20 * day).toISOString().slice(0, 10);
       const audit = (overrides: Partial<TableInputs> = {}) =>
@@ -134,7 +130,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect((await sql.query(`SELECT count(*)::int AS n FROM public.audit_log`)).rows).toEqual([{ n: 19 }]);
     });
 
-    it("delete leaves the table, its partitions, its rows and its part_config in place", async () => {
+    it(`pg_partman ${version}: delete leaves the table, its partitions, its rows and its part_config in place`, async () => {
       const before = await sql.query(`SELECT count(*)::int AS n FROM public.events`);
       expect(before.rows[0].n).toBeGreaterThan(0);
       await tables.delete!("public.events", outs);
@@ -156,7 +152,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       }
     };
 
-    it("schedules the job as the owner, reads hand edits, restores them, and unschedules on delete", async () => {
+    it(`pg_partman ${version}: schedules the job as the owner, reads hand edits, restores them, and unschedules on delete`, async () => {
       expect((await jobs.check!({}, jobInputs({ schedule: "0 0 * * * *" }))).failures).toEqual([
         { property: "schedule", reason: expect.stringContaining(`has 6 field(s); pg_cron takes 5`) },
       ]);
@@ -182,7 +178,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
   describe("ServerPreflight", () => {
     const inputs = (overrides: Partial<PreflightInputs> = {}): PreflightInputs => ({ ...connected(), partmanVersion: version, needCron: true, cronDatabase: "postgres", ...overrides });
 
-    it("passes on a ready server and names the fix for what is missing", async () => {
+    it(`pg_partman ${version}: passes on a ready server and names the fix for what is missing`, async () => {
       expect((await preflight.check!({}, inputs())).failures).toEqual([]);
       expect((await preflight.create(inputs())).outs).toMatchObject({ serverVersion: expect.stringMatching(/^15\./) });
 

@@ -27,7 +27,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     await db.drop();
   });
 
-  it("passes on a healthy stack, warning only that the new job has not run yet, and proves pruning", async () => {
+  it(`pg_partman ${version}: passes on a healthy stack, warning only that the new job has not run yet, and proves pruning`, async () => {
     const r = await verify(session, spec());
     expect(failed(r.checks)).toEqual([]);
     expect(r.ok).toBe(true);
@@ -37,7 +37,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect(r.checks.at(-1)!.message).toContain("has no run recorded yet");
   });
 
-  it("fails on missing future partitions", async () => {
+  it(`pg_partman ${version}: fails on missing future partitions`, async () => {
     const newest = (await session.target.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass AND c.relname <> 'events_default' ORDER BY c.relname DESC LIMIT 2`)).rows;
     for (const r of newest) await session.target.query(`DROP TABLE public.${r.relname}`);
     const r = await verify(session, spec());
@@ -45,7 +45,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect(failed(r.checks)).toEqual([{ check: "premake", table: "public.events", status: "fail", message: expect.stringMatching(/^partitions reach only \S+; premake 3 needs them until/), fix: expect.any(String) }]);
   });
 
-  it("fails on rows in the default partition, by range, and --fix moves them into partitions", async () => {
+  it(`pg_partman ${version}: fails on rows in the default partition, by range, and --fix moves them into partitions`, async () => {
     await session.target.query(`INSERT INTO public.events (run_id, kind, created_at) VALUES (gen_random_uuid(), 'late', date_trunc('day', now()) + interval '60 days 1 hour'), (gen_random_uuid(), 'late', date_trunc('day', now()) + interval '60 days 2 hours')`);
     const r = await verify(session, spec());
     const d = failed(r.checks);
@@ -57,7 +57,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'late'`)).rows).toEqual([{ n: 2 }]);
   });
 
-  it("fails on a gap between partitions, which --fix fills, and on a partition off UTC boundaries", async () => {
+  it(`pg_partman ${version}: fails on a gap between partitions, which --fix fills, and on a partition off UTC boundaries`, async () => {
     const middle = (await session.target.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass AND c.relname <> 'events_default' ORDER BY c.relname LIMIT 1 OFFSET 2`)).rows[0].relname;
     await session.target.query(`DROP TABLE public.${middle}`);
     const gap = failed((await verify(session, spec())).checks);
@@ -78,7 +78,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     ]);
   });
 
-  it("fails when a table's last maintenance run failed, though the job itself succeeds", async () => {
+  it(`pg_partman ${version}: fails when a table's last maintenance run failed, though the job itself succeeds`, async () => {
     // A hand edit maintenance cannot read: the run records the error for this table and goes on.
     await session.target.query(`UPDATE partman_stack.retention SET retention = '10 dayz' WHERE parent_table = 'public.events'`);
     await session.target.query(`CALL partman_stack.run_maintenance()`);
@@ -89,7 +89,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     ]);
   });
 
-  it("fails on a stopped job, a failed last run, and a last run older than two schedule periods", async () => {
+  it(`pg_partman ${version}: fails on a stopped job, a failed last run, and a last run older than two schedule periods`, async () => {
     const c = await cron();
     const jobid = (await c.query(`SELECT jobid FROM cron.job WHERE jobname = $1`, [jobName()])).rows[0].jobid;
     await c.query(`INSERT INTO cron.job_run_details (jobid, runid, database, username, command, status, return_message, start_time, end_time) VALUES ($1, nextval('cron.runid_seq'), $2, 'postgres', 'CALL', 'succeeded', 'CALL', now() - interval '3 hours', now() - interval '3 hours')`, [jobid, db.name]);
@@ -105,7 +105,7 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "maintenance-job", message: `pg_cron job ${jobName()} is not active` })]);
   });
 
-  it("fails on drift of part_config and of the retention, naming pg_partman's own retention switched back on", async () => {
+  it(`pg_partman ${version}: fails on drift of part_config and of the retention, naming pg_partman's own retention switched back on`, async () => {
     await session.target.query(`UPDATE partman_stack.retention SET retention = '1 day' WHERE parent_table = 'public.events'`);
     await session.target.query(`UPDATE partman.part_config SET retention = '2 days' WHERE parent_table = 'public.events'`);
     const r = await verify(session, spec());
