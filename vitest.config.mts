@@ -1,8 +1,8 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-const ROOT = path.dirname(fileURLToPath(import.meta.url));
+// Vite defines __dirname when it loads this file.
+const ROOT = __dirname;
 
 export default defineConfig({
   // The examples import the package by name, as its users do (tsconfig.json `paths` for tsc).
