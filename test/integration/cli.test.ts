@@ -80,10 +80,6 @@ describe("partman-stack CLI against a database URL", () => {
   });
 
   afterAll(async () => {
-    const c = new Client({ connectionString: url.replace(/\/[^/]*$/, "/postgres") });
-    await c.connect();
-    await c.query("SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1", [db.name]);
-    await c.end();
     await db.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -239,14 +235,16 @@ describe("partman-stack CLI against a database URL", () => {
 });
 
 describe("partman-stack CLI on the embedded local cluster", () => {
+  const localStack = fs.readFileSync(path.join(REPO_ROOT, "stacks/Pulumi.local.yaml"), "utf8");
+  const localVersion = /partmanVersion: "([^"]+)"/.exec(localStack)![1];
   let dir: string;
   afterAll(async () => {
     await destroyCluster(localClusterDir(dir));
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("apply --stack local starts the cluster, reconciles the shipped local stack, and status shows it", async () => {
-    dir = project({ local: fs.readFileSync(path.join(REPO_ROOT, "stacks/Pulumi.local.yaml"), "utf8") });
+  it(`pg_partman ${localVersion}: apply --stack local starts the cluster, reconciles the shipped local stack, and status shows it`, async () => {
+    dir = project({ local: localStack });
     const apply = await run(dir, ["apply", "--stack", "local"]);
     expect(apply.stderr).not.toMatch(/^error/m);
     expect(apply.code).toBe(0);
