@@ -9,7 +9,7 @@ export { openSession, withSession, type Session } from "./db/session";
 export { resolveConnection, parseDatabaseUrl } from "./db/connection";
 export { introspect, type DatabaseState, type TableState, type CronJob } from "./engine/introspect";
 export { plan, inSync, type Plan, type Step, type Problem, type PropertyChange } from "./engine/plan";
-export { apply, type ApplyResult, type ApplyOptions, type FailedUnit } from "./engine/apply";
+export { apply, type ApplyResult, type ApplyOptions, type ApplyEvent, type FailedUnit } from "./engine/apply";
 export { planStack, applyStack } from "./engine/reconcile";
 export { status, type StatusReport, type TableStatus } from "./engine/status";
 export { verify, type VerifyReport, type Check } from "./engine/verify";
