@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "pg";
 import { localCommand, localHandler } from "../../infra/cli/commands/local";
 import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
+import { sharedBuild } from "../helpers/build";
 import { REPO_ROOT } from "../helpers/spec";
 
 const query = async (url: string, sql: string) => {
@@ -168,5 +169,51 @@ describe("where the local stack's cluster lives", () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe("the README's main command as a normal user", () => {
+  let home: string;
+  beforeAll(() => {
+    // A normal user's home, closed to others as homes often are; the clone inside it is theirs.
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-user-"));
+    fs.chmodSync(home, 0o700);
+  });
+  afterAll(() => {
+    const dir = path.join(home, "clone", ".partman", "local");
+    if (fs.existsSync(dir)) asUser(["node", path.join(sharedBuild(), "infra/cli/bin.js"), "local", "stop"], path.join(home, "clone"));
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const USER = "nobody";
+  /** Runs a command as USER in `cwd`; exit code and output. */
+  function asUser(argv: string[], cwd: string): { code: number; stdout: string; stderr: string } {
+    try {
+      const stdout = execFileSync("runuser", ["-u", USER, "--", "env", `HOME=${home}`, "PARTMAN_STACK_DATABASE_URL=", ...argv], { cwd, stdio: ["ignore", "pipe", "pipe"] }).toString();
+      return { code: 0, stdout, stderr: "" };
+    } catch (err) {
+      const e = err as { status: number; stdout?: Buffer; stderr?: Buffer };
+      return { code: e.status, stdout: e.stdout?.toString() ?? "", stderr: e.stderr?.toString() ?? "" };
+    }
+  }
+
+  it("starts the local cluster in the clone's .partman/local, owned by that user; url and status find it, stop stops it", { timeout: 120_000 }, async (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip("needs root to act as another user");
+    const bin = path.join(sharedBuild(), "infra/cli/bin.js");
+    if (asUser(["test", "-r", bin], "/").code !== 0) return ctx.skip(`${USER} cannot read this clone's build (the clone itself is in a closed folder)`);
+    const root = clone(path.join(home, "clone"));
+    const uid = Number(execFileSync("id", ["-u", USER]).toString());
+    for (const p of [home, root, path.join(root, "Pulumi.yaml")]) fs.chownSync(p, uid, uid);
+
+    const started = asUser(["node", bin, "local", "start"], root);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    const dir = path.join(root, ".partman", "local");
+    expect(fs.statSync(path.join(dir, "data")).uid).toBe(uid);
+    const url = asUser(["node", bin, "local", "url"], root);
+    expect(url.code).toBe(0);
+    expect(await query(url.stdout.trim(), "SELECT current_setting('shared_preload_libraries') AS preload")).toEqual([{ preload: "pg_cron" }]);
+    expect(asUser(["node", bin, "local", "status"], root)).toMatchObject({ code: 0, stdout: expect.stringContaining(dir) });
+    expect(asUser(["node", bin, "local", "stop"], root).code).toBe(0);
+    expect(asUser(["node", bin, "local", "status"], root).code).toBe(3);
   });
 });
