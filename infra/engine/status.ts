@@ -13,6 +13,10 @@ export type PartitionStatus = PartitionInfo;
 export interface TableStatus {
   name: string;
   state: "missing" | "not-partitioned" | "unregistered" | "managed";
+  /** time: bounds are ISO times; id: bounds are ids (an integer-range set); null unless partitioned. */
+  kind: "time" | "id" | null;
+  /** An integer-range set's highest id, which its premake and retention are measured from. */
+  maxId: number | null;
   interval: string | null;
   premake: number | null;
   retention: string | null;
@@ -62,6 +66,8 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     tables.push({
       name: t.name,
       state: kind,
+      kind: ts.kind,
+      maxId: ts.maxId,
       interval: ts.partConfig?.partition_interval ?? null,
       premake: ts.partConfig?.premake ?? null,
       retention,

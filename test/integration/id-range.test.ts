@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
+import { formatStatus } from "../../infra/cli/format";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
@@ -53,7 +54,7 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
     (await session.target.query(`SELECT created, expired, deferred, deferred_reason, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.job_log' ORDER BY id DESC LIMIT 1`)).rows[0];
   const ids = (...starts: number[]) => starts.map((n) => `job_log_p${n}`);
 
-  it(`pg_partman ${version}: registers an id interval, keeps premake partitions ahead of the highest id as ids advance, and status and verify speak in ids`, async () => {
+  it(`pg_partman ${version}: registers an id interval, keeps premake partitions ahead of the highest id as ids advance; status and verify speak in ids, and verify --fix moves rows out of the default partition by id range`, async () => {
     const s = spec();
     const first = await planStack(session, s);
     expect(first.problems).toEqual([]);
@@ -78,8 +79,11 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
     await maintain();
     expect(await lastRun()).toMatchObject({ created: [], expired: [], deferred: [] });
 
-    const report = (await status(session, s)).tables[0];
-    expect(report).toMatchObject({ state: "managed", interval: "1000", premake: 2, coveredUntil: "5000", partitionsAhead: 2, defaultRows: 0, retentionHorizon: null });
+    const full = await status(session, s);
+    const report = full.tables[0];
+    expect(report).toMatchObject({ state: "managed", kind: "id", maxId: 2500, interval: "1000", premake: 2, coveredUntil: "5000", partitionsAhead: 2, defaultRows: 0, retentionHorizon: null });
+    expect(formatStatus(full)).toContain(`public.job_log: 1000 partitions, premake 2, retention none (keep forever)\n  5 partition(s), `);
+    expect(formatStatus(full)).toContain(`; 2 ahead of the highest id (2500), covered until 5000; default partition: 0 row(s)`);
     expect(report.partitions.slice(0, 3).map((p) => [p.name, p.from, p.to, p.rows])).toEqual([
       ["job_log_p0", "0", "1000", 999],
       ["job_log_p1000", "1000", "2000", 1000],
@@ -90,10 +94,23 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
     expect(Object.fromEntries(checks.map((c) => [c.check, c.status]))).toMatchObject({ table: "ok", config: "ok", premake: "ok", bounds: "ok", "default-partition": "ok", pruning: "ok" });
     expect(checks.find((c) => c.check === "premake")!.message).toBe(`partitions reach 5000, at least 2 × 1000 past the highest id (2500)`);
     expect(checks.find((c) => c.check === "pruning")!.message).toMatch(/^a query on id within \[2000, 3000\) scans only job_log_p2000;/);
+    // Rows past every partition land in the default: verify counts them per id range, and --fix
+    // moves them into partitions of their own (partition_data_id), the parent locked first, and
+    // fills the gap before them.
+    await session.target.query(`INSERT INTO public.job_log (id, job_name, status) OVERRIDING SYSTEM VALUE VALUES (7200, 'late', 'failed'), (7300, 'late', 'failed'), (9100, 'late', 'failed')`);
+    const dirty = (await verify(session, s)).checks.find((c) => c.check === "default-partition")!;
+    expect(dirty).toMatchObject({ status: "fail", message: `public.job_log_default holds 3 row(s), by 1000 range: 7000: 2, 9000: 1` });
+    expect(dirty.fix).toContain(`"partman".partition_data_id(p_parent_table => 'public.job_log', p_batch_count => 1, p_analyze => false)`);
+    const fixed = await verify(session, s, { fix: true });
+    expect(fixed.checks.filter((c) => ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
+    expect(await children()).toEqual([...ids(0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000), "job_log_default"]);
+    expect((await session.target.query(`SELECT tableoid::regclass::text AS t FROM public.job_log WHERE id = 9100`)).rows).toEqual([{ t: "job_log_p9000" }]);
+    await session.target.query(`DELETE FROM public.job_log WHERE job_name = 'late'`);
+
     // Partitions no longer far enough ahead of the ids fail the premake check.
     await session.target.query(`UPDATE partman.part_config SET premake = 10`);
     const behind = (await verify(session, s)).checks.find((c) => c.check === "premake")!;
-    expect(behind).toMatchObject({ status: "fail", message: expect.stringContaining(`partitions reach only 5000; premake 10 needs them until 12500 (10 × 1000 past the highest id 2500;`) });
+    expect(behind).toMatchObject({ status: "fail", message: expect.stringContaining(`partitions reach only 10000; premake 10 needs them until 12500 (10 × 1000 past the highest id 2500;`) });
   });
 
   it(`pg_partman ${version}: the data-loss guard names the id ranges a retention would drop; acknowledged, maintenance expires exactly the partitions below max(id) - retention, parent locked first`, async () => {
@@ -144,6 +161,7 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
       });
       const deferredStatus = (await status(session, acknowledged)).tables[0];
       expect(deferredStatus.retentionHorizon).toBe("5600");
+      expect(formatStatus(await status(session, acknowledged))).toContain(`retention 2000 (partitions whose ids all lie below 5600 expire at the next maintenance run)`);
       expect(deferredStatus.lastMaintenance!.deferred).toEqual(ids(3000, 4000));
       expect((await verify(session, acknowledged)).checks.find((c) => c.check === "retention")).toMatchObject({
         status: "warn",
