@@ -42,6 +42,8 @@ const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
 const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
 const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
+/** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
+const ID_MAX: Record<string, number> = { smallint: 32767, int2: 32767, integer: 2147483647, int: 2147483647, int4: 2147483647 };
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
 
 /** Collects problems with a common prefix, so each message says where it comes from. */
@@ -210,7 +212,7 @@ function validateTable(
   }
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, p);
-  const spans = kind === "id" ? idSpans(e, column, p) : timeSpans(e, column, p);
+  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, p);
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
   if (name === null || control === null || spans === null || premake === null) return null;
   return {
@@ -230,10 +232,14 @@ function timeSpans(e: Record<string, unknown>, column: string, p: (m: string) =>
 }
 
 /** interval and retention of an integer-range set: whole numbers of ids. */
-function idSpans(e: Record<string, unknown>, column: string, p: (m: string) => void): Pick<TableSpec & { kind: "id" }, "kind" | "interval" | "retention"> | null {
+function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): Pick<TableSpec & { kind: "id" }, "kind" | "interval" | "retention"> | null {
   const count = (key: string, what: string, example: string): IdCount | null => {
     const v = e[key];
     const n = parseIdCount(v);
+    if (n && n.ids >= 1 && limit && n.ids > limit.max) {
+      p(`${key} ${n.text} is more than a ${limit.type} column holds (${limit.max}): write a smaller ${key}, or make the control column a bigint`);
+      return null;
+    }
     if (n && n.ids >= 1) return n;
     if (typeof v === "string" && !/^\s*-?[\d.]+\s*$/.test(v)) p(`${key} ${describe(v)} is a time interval, but ${column}: an integer-range set's ${key} is ${what}, e.g. ${key}: ${example}`);
     else p(`${key} ${describe(v)} must be a whole number ≥ 1 on an integer-range set (${column}): ${what}, e.g. ${key}: ${example}`);

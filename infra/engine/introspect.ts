@@ -246,19 +246,19 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
 }
 
 /** max(id) reads each partition's index under ACCESS SHARE, which queues only behind a DROP or
- *  DETACH: bounded so a plan fails rather than waits behind one. */
+ *  DETACH: bounded, so a plan fails naming that rather than waits behind it. */
 async function maxId(db: Client, schema: string, table: string, control: string): Promise<number | null> {
-  return inReadOnly(db, "2s", async () => {
-    const r = await db.query<{ max: string | null }>(`SELECT max(${quoteIdent(control)})::text AS max FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
-    return r.rows[0].max === null ? null : Number(r.rows[0].max);
-  });
-}
-
-async function inReadOnly<T>(db: Client, lockTimeout: string, fn: () => Promise<T>): Promise<T> {
   await db.query("BEGIN READ ONLY");
   try {
-    await db.query(`SET LOCAL lock_timeout = '${lockTimeout}'`);
-    return await fn();
+    await db.query("SET LOCAL lock_timeout = '2s'");
+    const r = await db.query<{ max: string | null }>(`SELECT max(${quoteIdent(control)})::text AS max FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+    return r.rows[0].max === null ? null : Number(r.rows[0].max);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "55P03") throw err;
+    throw new Error(
+      `cannot read the highest ${control} of ${schema}.${table} (its retention and premake are measured from it): another session held a lock on it for 2 s ` +
+        `(a DROP, DETACH or ALTER waiting or running: see pg_locks); run again once it is done`,
+    );
   } finally {
     await db.query("COMMIT");
   }

@@ -134,6 +134,19 @@ describe("integer-range tables", () => {
     expect(found.every((p) => p.startsWith(`stack "prod", table public.job_log: `))).toBe(true);
   });
 
+  it("refuses an interval or retention larger than the control column's integer type holds", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ids-"));
+    try {
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (id smallint NOT NULL, PRIMARY KEY (id)) PARTITION BY RANGE (id);");
+      expect(problems({ tables: [{ name: "public.t", ddl: "t.sql", control: "id", interval: 100000, retention: 40000 }] }, dir)).toEqual([
+        `stack "prod", table public.t: interval 100000 is more than a smallint column holds (32767): write a smaller interval, or make the control column a bigint`,
+        `stack "prod", table public.t: retention 40000 is more than a smallint column holds (32767): write a smaller retention, or make the control column a bigint`,
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("takes interval, retention and startPartition as ids, from YAML numbers or digit strings", () => {
     const spec = validateStack("prod", REPO_ROOT, { tables: [jobLog({ interval: "100000", retention: 300000, startPartition: "0" })] });
     expect(spec.tables[0]).toMatchObject({ kind: "id", interval: { ids: 100000, text: "100000" }, retention: { ids: 300000, text: "300000" }, startPartition: "0" });
