@@ -1,8 +1,8 @@
 -- Expires one managed set's partitions past its horizon (partman_stack.retention), in the caller's
 -- transaction: those expired_partitions names (older than now() - retention, or ids all below
--- max(id) - retention), never the default partition nor the last remaining one, with the parent locked first and then
--- each of them (lock_in_order). Dropped, or detached (keep_table), or detached and moved to
--- retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
+-- max(id) - retention), never the default partition nor the last remaining one, with the parent
+-- locked first and then each of them (lock_in_order). Dropped, or detached (keep_table), or
+-- detached and moved to retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
 -- returned as deferred, with who held them.
 -- One expiry (or archive run) per set at a time: both take the set's fence, an advisory lock on
 -- ('partman-stack maintenance', the set's name).

@@ -2,8 +2,9 @@
 -- transaction: pg_partman's run_maintenance() for that set, with its parent and default partition
 -- locked first (lock_in_order) so no query that holds the parent waits for a new partition while it
 -- waits for the parent. A set whose partitions already reach premake intervals past now (time) or
--- past its highest id (integer range) needs no lock at all. pg_partman's own advisory lock is taken first (within p_max_wait): its
--- run_maintenance() returns with only a NOTICE when another run holds it.
+-- past its highest id (integer range) needs no lock at all. pg_partman's own advisory lock is taken
+-- first (within p_max_wait): its run_maintenance() returns with only a NOTICE when another run
+-- holds it.
 -- On a set partman-stack manages part_config.retention is NULL, so this creates only; on another
 -- set pg_partman also expires, now behind the parent's lock.
 CREATE OR REPLACE FUNCTION partman_stack.premake(
