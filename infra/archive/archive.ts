@@ -1,7 +1,7 @@
 // Archiving before dropping: each expired partition of a table is dumped to a file with a sha256
 // beside it, the dump is verified, and only then is the partition dropped. Expired means moved
-// to the table's retentionSchema by maintenance, or still attached with its upper bound before
-// now() - retention. A partition whose dump or verification fails is not dropped; the run goes on
+// to the table's retentionSchema by maintenance, or still attached past the retention horizon
+// (before now() - retention, or ids all below max(id) - retention). A partition whose dump or verification fails is not dropped; the run goes on
 // with the others and reports the failure. Locks are taken as maintenance takes them (parent
 // first, bounded: partman_stack.lock_in_order), and the run holds the table's maintenance fence, so
 // maintenance does not expire a partition between its dump and its drop.
@@ -10,10 +10,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
-import { approxMillis } from "../config/interval";
+import { approxMillis, shiftTime } from "../config/interval";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { lockBefore, pairKey, unlock } from "../db/advisory-lock";
 import type { Session } from "../db/session";
+import { pastHorizon, positionOf } from "../engine/data-loss";
 import { introspect } from "../engine/introspect";
 import { inTransaction, requireLocksSql } from "../engine/lock-in-order";
 import { MAINTENANCE_FENCE, objectsToInstall } from "../engine/partman";
@@ -36,7 +37,7 @@ export interface ArchivedPartition {
   name: string;
   /** retention-schema: pg_partman moved it there, detached; past-horizon: still attached. */
   origin: "retention-schema" | "past-horizon";
-  /** ISO range bounds; known only while attached (a detached table has no bounds). */
+  /** Range bounds, ISO times or ids; known only while attached (a detached table has no bounds). */
   from: string | null;
   to: string | null;
   /** Exact row count, read under the lock the dump was taken under. */
@@ -59,7 +60,8 @@ export interface ArchiveResult {
   dir: string;
   dryRun: boolean;
   retention: string | null;
-  /** now() - retention when the run started; null without retention. */
+  /** now() - retention (time), or the highest id - retention (integer range), when the run
+   *  started; null without retention. */
   horizon: string | null;
   retentionSchema: string | null;
   /** Oldest first: the retention schema's tables, then the attached ones. */
@@ -76,14 +78,19 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   const parent = `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
   const exists = await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [parent]);
   if (!exists.rows[0].ok) throw new Error(`table ${t.name} does not exist in database ${session.database}`);
-  const horizon = t.retention ? (await db.query<{ h: Date }>(`SELECT now() - $1::interval AS h`, [t.retention.text])).rows[0].h : null;
 
-  const state = await introspect(session, { ...spec, tables: [] });
+  const state = await introspect(session, { ...spec, tables: [t] });
   if (!state.partman) throw new Error(`pg_partman is not installed in database ${session.database}: there is no partition set to archive`);
   const install = objectsToInstall(state.partman, state.maintenanceObjects);
-  const candidates = [
+  const ts = state.tables[t.name];
+  const now = new Date(state.now);
+  const horizon =
+    t.retention === null ? null : t.kind === "id" ? (ts.maxId === null ? null : String(ts.maxId - t.retention.ids)) : shiftTime(now, t.retention, -1).toISOString();
+  // The partitions maintenance expires next, as it picks them (see pastHorizon).
+  const expired = pastHorizon(t.retention?.text ?? null, ts.partitions, positionOf(ts, now));
+  const candidates: Candidate[] = [
     ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
-    ...(horizon ? await pastHorizon(db, parent, horizon) : []),
+    ...expired.map((x) => ({ schema: t.schema, name: x.name, origin: "past-horizon" as const, from: x.from, to: x.to, tableBytes: x.bytes })),
   ];
   const partitions: ArchivedPartition[] = candidates.map((p) => {
     const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
@@ -127,7 +134,7 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     dir,
     dryRun: opts.dryRun ?? false,
     retention: t.retention?.text ?? null,
-    horizon: horizon?.toISOString() ?? null,
+    horizon,
     retentionSchema: t.retentionSchema,
     partitions,
     failed: partitions.filter((p) => p.status === "failed").length,
@@ -146,30 +153,6 @@ async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): 
     [schema, `${t.table}_p`],
   );
   return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, tableBytes: Number(x.bytes) }));
-}
-
-/** Attached range partitions wholly before the horizon; the default partition has no bounds. */
-async function pastHorizon(db: Client, parent: string, horizon: Date): Promise<Candidate[]> {
-  const r = await db.query<{ schema: string; name: string; from: Date; to: Date; bytes: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
-            pg_total_relation_size(c.oid) AS bytes
-       FROM pg_inherits i
-       JOIN pg_class c ON c.oid = i.inhrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
-      WHERE i.inhparent = $1::regclass AND b.m IS NOT NULL AND b.m[2]::timestamptz < $2
-      ORDER BY 3`,
-    [parent, horizon],
-  );
-  return r.rows.map((x) => ({
-    schema: x.schema,
-    name: x.name,
-    origin: "past-horizon",
-    from: x.from.toISOString(),
-    to: x.to.toISOString(),
-    tableBytes: Number(x.bytes),
-  }));
 }
 
 /** Two transactions per partition, so it is never locked while its parent is waited for:

@@ -130,12 +130,16 @@ function formatTable(t: TableStatus): string[] {
     t.state === "unregistered"
       ? `${t.name}: partitioned but not registered with pg_partman (run apply)`
       : `${t.name}: ${t.interval} partitions, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
-        (t.retentionHorizon ? ` (partitions ending before ${time(t.retentionHorizon)} expire at the next maintenance run)` : "");
+        (t.retentionHorizon
+          ? t.kind === "id"
+            ? ` (partitions whose ids all lie below ${t.retentionHorizon} expire at the next maintenance run)`
+            : ` (partitions ending before ${time(t.retentionHorizon)} expire at the next maintenance run)`
+          : "");
   const bounded = t.partitions.filter((p) => !p.isDefault);
   const run = t.lastMaintenance;
   const lines = [
     head,
-    `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of now${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
+    `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of ${t.kind === "id" ? `the highest id (${t.maxId ?? "none yet"})` : "now"}${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
       (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
     `  last maintenance: ${run ? `${time(run.startedAt)}: ${describeRun(run)}` : "none recorded yet"}`,
   ];

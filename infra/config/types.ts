@@ -2,13 +2,28 @@
 // Raw stack-file values become these only through validate.ts.
 
 import type { Interval } from "./interval";
+import type { IdCount } from "./span";
 
 export interface QualifiedName {
   schema: string;
   table: string;
 }
 
-export interface TableSpec {
+/** A time set (a timestamptz, timestamp or date control column) partitions and expires by
+ *  intervals; an integer-range set (smallint, integer or bigint) by counts of ids. */
+export type TableSpec = TableSpecBase &
+  (
+    | { kind: "time"; interval: Interval; retention: Interval | null }
+    | {
+        kind: "id";
+        /** Ids per partition. */
+        interval: IdCount;
+        /** Partitions whose ids are all below max(control) − retention expire. */
+        retention: IdCount | null;
+      }
+  );
+
+interface TableSpecBase {
   /** `schema.table`, lower-case, as written in the stack file. */
   name: string;
   schema: string;
@@ -19,13 +34,10 @@ export interface TableSpec {
   /** Contents of the DDL file. */
   ddlSql: string | null;
   control: string;
-  interval: Interval;
   premake: number;
-  /** null: keep forever. */
-  retention: Interval | null;
   retentionKeepTable: boolean;
   retentionSchema: string | null;
-  /** ISO timestamp; only used when the partition set is created. */
+  /** An ISO timestamp (time) or an id (integer range); only used when the partition set is created. */
   startPartition: string | null;
   defaultPartition: boolean;
   infiniteTimePartitions: boolean;
@@ -103,12 +115,13 @@ export interface TableDeclaration {
   /** Path of the DDL file, relative to the project root. */
   ddl?: string;
   control: string;
-  interval: string;
+  /** A PostgreSQL interval on a time control column; ids per partition on an integer one. */
+  interval: string | number;
   premake?: number;
-  retention?: string | null;
+  retention?: string | number | null;
   retentionKeepTable?: boolean;
   retentionSchema?: string | null;
-  startPartition?: string;
+  startPartition?: string | number;
   defaultPartition?: boolean;
   infiniteTimePartitions?: boolean;
   allowDataLoss?: boolean;

@@ -9,6 +9,7 @@ import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
+import { parseIdCount, type IdCount } from "./span";
 import type { DatabaseSpec, Declaration, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
@@ -40,6 +41,9 @@ const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
 };
 const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
+const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
+/** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
+const ID_MAX: Record<string, number> = { smallint: 32767, int2: 32767, integer: 2147483647, int: 2147483647, int4: 2147483647 };
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
 
 /** Collects problems with a common prefix, so each message says where it comes from. */
@@ -169,9 +173,15 @@ function validateTable(
     const why = identifierProblem(control);
     if (why) p(`control "${control}" is not a valid column name: ${why}`);
   }
-  const interval = intervalValue(e, "interval", true, p);
-  const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) => p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of now), e.g. premake: 4`));
-  const retention = intervalValue(e, "retention", false, p);
+  // The control column's type decides the form of interval, retention and startPartition; without a
+  // DDL file (a live table to migrate) the interval's form does.
+  const controlType = parsed && control !== null ? parsed.columns.find((c) => c.name === control)?.type ?? null : null;
+  const kind: TableSpec["kind"] =
+    controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
+  const column = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
+  const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) =>
+    p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
+  );
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
@@ -190,7 +200,11 @@ function validateTable(
   }
 
   let startPartition: string | null = null;
-  if (e.startPartition !== undefined && e.startPartition !== null) {
+  if (e.startPartition !== undefined && e.startPartition !== null && kind === "id") {
+    const start = parseIdCount(e.startPartition);
+    if (!start || start.ids < 0) p(`startPartition ${describe(e.startPartition)} must be a whole number ≥ 0 on an integer-range set (${column}): the id the first partition holds, e.g. startPartition: 0`);
+    else startPartition = start.text;
+  } else if (e.startPartition !== undefined && e.startPartition !== null) {
     const v = e.startPartition instanceof Date ? e.startPartition.toISOString() : e.startPartition;
     if (typeof v !== "string" || !TIMESTAMP.test(v) || Number.isNaN(Date.parse(v))) {
       p(`startPartition ${describe(e.startPartition)} must be a timestamp, e.g. "2026-01-01" or "2026-01-01T00:00:00Z"`);
@@ -198,12 +212,54 @@ function validateTable(
   }
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, p);
+  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, p);
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
-  if (name === null || control === null || interval === null || premake === null) return null;
+  if (name === null || control === null || spans === null || premake === null) return null;
   return {
-    name, schema, table, ddl, ddlSql, control, interval, premake,
-    retention, retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss,
+    name, schema, table, ddl, ddlSql, control, premake, ...spans,
+    retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss,
   };
+}
+
+/** interval and retention of a time set: PostgreSQL intervals. */
+function timeSpans(e: Record<string, unknown>, column: string, p: (m: string) => void): Pick<TableSpec & { kind: "time" }, "kind" | "interval" | "retention"> | null {
+  for (const key of ["interval", "retention"]) {
+    if (typeof e[key] === "number") p(`${key} ${e[key]} is a number of ids, but ${column}: write a PostgreSQL interval such as "1 day" (or partition by a smallint, integer or bigint column)`);
+  }
+  const interval = typeof e.interval === "number" ? null : intervalValue(e, "interval", true, p);
+  const retention = typeof e.retention === "number" ? null : intervalValue(e, "retention", false, p);
+  return interval === null ? null : { kind: "time", interval, retention };
+}
+
+/** interval and retention of an integer-range set: whole numbers of ids. */
+function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): Pick<TableSpec & { kind: "id" }, "kind" | "interval" | "retention"> | null {
+  const count = (key: string, what: string, example: string): IdCount | null => {
+    const v = e[key];
+    const n = parseIdCount(v);
+    if (n && n.ids >= 1 && limit && n.ids > limit.max) {
+      p(`${key} ${n.text} is more than a ${limit.type} column holds (${limit.max}): write a smaller ${key}, or make the control column a bigint`);
+      return null;
+    }
+    if (n && n.ids >= 1) return n;
+    if (typeof v === "string" && !/^\s*-?[\d.]+\s*$/.test(v)) p(`${key} ${describe(v)} is a time interval, but ${column}: an integer-range set's ${key} is ${what}, e.g. ${key}: ${example}`);
+    else p(`${key} ${describe(v)} must be a whole number ≥ 1 on an integer-range set (${column}): ${what}, e.g. ${key}: ${example}`);
+    return null;
+  };
+  if (e.interval === undefined || e.interval === null) {
+    p(`interval is required: on an integer-range set the number of ids per partition, e.g. interval: 100000`);
+    return null;
+  }
+  const interval = count("interval", "the number of ids per partition", "100000");
+  let retention: IdCount | null = null;
+  if (e.retention !== undefined && e.retention !== null) {
+    retention = count("retention", "how many ids below the highest one to keep", "1000000");
+    if (retention && interval && retention.ids % interval.ids !== 0) {
+      const whole = Math.max(1, Math.round(retention.ids / interval.ids));
+      p(`retention ${retention.text} is not a multiple of interval ${interval.text}: partitions expire whole, so write a multiple, e.g. retention: ${whole * interval.ids} (${whole} partition(s) of ids)`);
+      retention = null;
+    }
+  }
+  return interval === null ? null : { kind: "id", interval, retention };
 }
 
 /** The DDL file must create the declared table, partitioned by range on the control column. */
@@ -215,7 +271,9 @@ function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, contr
     p(`control "${control}" is not a column of ${ddl} (columns: ${d.columns.map((c) => c.name).join(", ")})`);
     return;
   }
-  if (!TIME_TYPES.test(col.type)) p(`control column ${control} is ${col.type}; time partitioning needs timestamptz, timestamp or date`);
+  if (!TIME_TYPES.test(col.type) && !ID_TYPES.test(col.type)) {
+    p(`control column ${control} is ${col.type}; partitioning needs timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`);
+  }
   if (!col.notNull) p(`control column ${control} must be NOT NULL (pg_partman requires it); add NOT NULL in ${ddl}`);
   if (!d.partition) p(`ddl ${ddl}: CREATE TABLE must end with PARTITION BY RANGE (${control})`);
   else if (d.partition.strategy !== "range" || d.partition.columns.length !== 1 || d.partition.columns[0] !== control) {

@@ -3,7 +3,8 @@
 // Pulumi resource's check refuse without `allowDataLoss: true`.
 
 import { shiftTime, tryParseInterval } from "../config/interval";
-import type { PartitionInfo } from "./introspect";
+import { parseIdCount } from "../config/span";
+import type { PartitionInfo, TableState } from "./introspect";
 import type { ManagedConfig } from "./partman";
 import { fmt } from "./value-text";
 
@@ -22,21 +23,44 @@ export interface DataLoss {
 
 type RetentionConfig = Pick<ManagedConfig, "retention" | "retention_keep_table" | "retention_schema">;
 
-/** Partitions pg_partman's next run drops: with retention set, neither kept (retention_keep_table)
- *  nor moved (retention_schema), whose upper bound is older than now − retention. pg_partman never
- *  drops the last remaining partition. */
-export function partitionsDropped(cfg: RetentionConfig, partitions: PartitionInfo[], now: Date): PartitionInfo[] {
-  const retention = tryParseInterval(cfg.retention);
-  if (!retention || cfg.retention_keep_table || cfg.retention_schema) return [];
-  const horizon = shiftTime(now, retention, -1);
+/** Where a set's retention is measured from: now() for a time set, its highest id for an
+ *  integer-range set (null while it holds no row: nothing expires). */
+export type SetPosition = { kind: "time"; now: Date } | { kind: "id"; maxId: number | null };
+
+export function positionOf(ts: Pick<TableState, "kind" | "maxId">, now: Date): SetPosition {
+  return ts.kind === "id" ? { kind: "id", maxId: ts.maxId } : { kind: "time", now };
+}
+
+/** The partitions past the horizon of `retention`, as partman_stack.expired_partitions picks them
+ *  (sql/maintenance/partition_bounds.sql): a time set's whose upper bound is older than
+ *  now − retention, an integer-range set's whose ids all lie below max(id) − retention; never the
+ *  last remaining partition. */
+export function pastHorizon(retention: string | null, partitions: PartitionInfo[], at: SetPosition): PartitionInfo[] {
   const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
-  const expired = bounded.filter((p) => new Date(p.to!) < horizon);
+  let expired: PartitionInfo[];
+  if (at.kind === "id") {
+    const ids = parseIdCount(retention);
+    if (!ids || at.maxId === null) return [];
+    expired = bounded.filter((p) => Number(p.to) <= at.maxId! - ids.ids);
+  } else {
+    const interval = tryParseInterval(retention);
+    if (!interval) return [];
+    const horizon = shiftTime(at.now, interval, -1);
+    expired = bounded.filter((p) => new Date(p.to!) < horizon);
+  }
   return expired.length === bounded.length ? expired.slice(0, -1) : expired;
 }
 
-export function dataLoss(current: RetentionConfig, desired: RetentionConfig, partitions: PartitionInfo[], now: Date): DataLoss | null {
-  const before = new Set(partitionsDropped(current, partitions, now).map((p) => p.name));
-  const lost = partitionsDropped(desired, partitions, now).filter((p) => !before.has(p.name));
+/** Partitions the next maintenance run drops: past the horizon, neither kept
+ *  (retention_keep_table) nor moved (retention_schema). */
+export function partitionsDropped(cfg: RetentionConfig, partitions: PartitionInfo[], at: SetPosition): PartitionInfo[] {
+  if (cfg.retention_keep_table || cfg.retention_schema) return [];
+  return pastHorizon(cfg.retention, partitions, at);
+}
+
+export function dataLoss(current: RetentionConfig, desired: RetentionConfig, partitions: PartitionInfo[], at: SetPosition): DataLoss | null {
+  const before = new Set(partitionsDropped(current, partitions, at).map((p) => p.name));
+  const lost = partitionsDropped(desired, partitions, at).filter((p) => !before.has(p.name));
   if (lost.length === 0) return null;
   const because = (["retention", "retention_keep_table", "retention_schema"] as const)
     .filter((k) => current[k] !== desired[k])

@@ -20,7 +20,8 @@ export interface PartConfigRow {
 
 export interface PartitionInfo {
   name: string;
-  /** ISO timestamps; null for the default partition. */
+  /** The range [from, to): ISO timestamps (time sets) or ids (integer-range sets); null for the
+   *  default partition. */
   from: string | null;
   to: string | null;
   isDefault: boolean;
@@ -63,6 +64,12 @@ export interface TableState {
   /** r = range, l = list, h = hash; null unless partitioned. */
   strategy: string | null;
   keyColumns: string[];
+  /** time: partitioned on a timestamptz, timestamp or date column; id: on a smallint, integer or
+   *  bigint one; null otherwise or unless partitioned. */
+  kind: "time" | "id" | null;
+  /** An integer-range set's highest id (retention and premake are measured from it); null while
+   *  it holds no row, and for other sets. */
+  maxId: number | null;
   columns: string[];
   hasDefault: boolean;
   childCount: number;
@@ -191,8 +198,11 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
 async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null, objects: boolean): Promise<TableState> {
   const name = `${schema}.${table}`;
   const rel = (
-    await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; columns: string[]; has_default: boolean; children: number }>(
+    await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; kind: "time" | "id" | null; columns: string[]; has_default: boolean; children: number }>(
       `SELECT c.relkind::text AS relkind, pt.partstrat::text AS strategy,
+              (SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
+                           WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN 'id' END
+                 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = pt.partattrs[0]) AS kind,
               (SELECT array_agg(a.attname::text ORDER BY k.ord)
                  FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS key_columns,
@@ -218,18 +228,40 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     );
     partConfig = rows.rows[0] ?? null;
   }
+  const kind = rel?.relkind === "p" ? rel.kind : null;
   return {
     name,
     relkind: rel?.relkind ?? null,
     strategy: rel?.strategy ?? null,
     keyColumns: rel?.key_columns ?? [],
+    kind,
+    maxId: kind === "id" ? await maxId(db, schema, table, rel!.key_columns![0]) : null,
     columns: rel?.columns ?? [],
     hasDefault: rel?.has_default ?? false,
     childCount: rel?.children ?? 0,
     partConfig,
     ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),
-    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table) : [],
+    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind) : [],
   };
+}
+
+/** max(id) reads each partition's index under ACCESS SHARE, which queues only behind a DROP or
+ *  DETACH: bounded, so a plan fails naming that rather than waits behind it. */
+async function maxId(db: Client, schema: string, table: string, control: string): Promise<number | null> {
+  await db.query("BEGIN READ ONLY");
+  try {
+    await db.query("SET LOCAL lock_timeout = '2s'");
+    const r = await db.query<{ max: string | null }>(`SELECT max(${quoteIdent(control)})::text AS max FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+    return r.rows[0].max === null ? null : Number(r.rows[0].max);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "55P03") throw err;
+    throw new Error(
+      `cannot read the highest ${control} of ${schema}.${table} (its retention and premake are measured from it): another session held a lock on it for 2 s ` +
+        `(a DROP, DETACH or ALTER waiting or running: see pg_locks); run again once it is done`,
+    );
+  } finally {
+    await db.query("COMMIT");
+  }
 }
 
 async function maintenanceState(db: Client, name: string): Promise<Pick<TableState, "retention" | "lastRun">> {
@@ -263,28 +295,32 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
     : null;
 }
 
-async function partitionsOf(db: Client, schema: string, table: string): Promise<PartitionInfo[]> {
-  const rows = await db.query<{ name: string; rel: string; from: Date | null; to: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
-    `SELECT c.relname AS name, c.oid::regclass::text AS rel, b.m[1]::timestamptz AS "from", b.m[2]::timestamptz AS "to",
+/** The bounds as partman_stack.partition_bounds reads them (sql/maintenance/partition_bounds.sql),
+ *  here for a database partman-stack has not installed its objects in yet. */
+async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"]): Promise<PartitionInfo[]> {
+  const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
+    `SELECT c.relname AS name, c.oid::regclass::text AS rel,
+            CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
+            CASE WHEN NOT $4 THEN b.m[1]::timestamptz END AS from_time, CASE WHEN NOT $4 THEN b.m[2]::timestamptz END AS to_time,
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
             pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples,
             pg_relation_size(c.oid) <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                  'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m) b
+                                  'FROM \\(''?([^'')]*)''?\\) TO \\(''?([^'')]*)''?\\)') AS m) b
       WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
                             WHERE n.nspname = $1 AND c2.relname = $2)
-      ORDER BY is_default, "from"`,
-    [schema, table, EXACT_COUNT_MAX_BYTES],
+      ORDER BY is_default, CASE WHEN $4 THEN b.m[1]::numeric END, from_time`,
+    [schema, table, EXACT_COUNT_MAX_BYTES, kind === "id"],
   );
   const counts = await exactCounts(db, rows.rows.filter((r) => r.countable).map((r) => r.rel));
   return rows.rows.map((r) => {
     const exact = counts.get(r.rel);
     return {
       name: r.name,
-      from: r.from ? r.from.toISOString() : null,
-      to: r.to ? r.to.toISOString() : null,
+      from: r.from_id ?? r.from_time?.toISOString() ?? null,
+      to: r.to_id ?? r.to_time?.toISOString() ?? null,
       isDefault: r.is_default,
       bytes: Number(r.bytes),
       rows: exact ?? (r.reltuples < 0 ? null : Math.round(r.reltuples)),

@@ -129,7 +129,7 @@ export const MAINTENANCE_SCHEMA = "partman_stack";
 /** First key of a set's maintenance fence: one expiry or archive run per set at a time (expire.sql). */
 export const MAINTENANCE_FENCE = "partman-stack maintenance";
 export const MAINTENANCE_SQL_DIR = "sql/maintenance";
-const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "time_partitions.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
+const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "partition_bounds.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
 // Read when the module loads, so a closure-serialized provider carries the text.
 const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.join(PACKAGE_ROOT, MAINTENANCE_SQL_DIR, f), "utf8").trim());
 

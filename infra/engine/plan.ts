@@ -3,12 +3,12 @@
 // plan and the tests all see the same steps.
 
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
-import { sameInterval, tryParseInterval } from "../config/interval";
+import { sameSpan } from "../config/span";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
-import { dataLoss, describeLoss, type DataLoss } from "./data-loss";
+import { dataLoss, describeLoss, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
 import {
   createDefaultPartitionSql,
@@ -245,7 +245,7 @@ function planTable(
 
   const changes = configChanges(current, desired);
   // Only an existing set has data a change could drop; a new one's history partitions are empty.
-  const loss = ts.partConfig && changes.length > 0 ? dataLoss(current, desired, ts.partitions, now) : null;
+  const loss = ts.partConfig && changes.length > 0 ? dataLoss(current, desired, ts.partitions, positionOf(ts, now)) : null;
   if (loss && !t.allowDataLoss) {
     out.problems.push({
       unit,
@@ -315,7 +315,7 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
     if (row.control !== t.control) {
       problems.push(`table ${t.name}: pg_partman's control column is ${row.control}, declared ${t.control}; changing it needs a migration to a new table`);
     }
-    if (!sameInterval(tryParseInterval(row.partition_interval), t.interval)) {
+    if (!sameSpan(row.partition_interval, t.interval.text)) {
       problems.push(
         `table ${t.name}: partition interval is ${row.partition_interval}, declared ${t.interval.text}; ` +
           `pg_partman cannot change an existing set's interval: it needs a migration to a new partition set (or set interval back to "${row.partition_interval}")`,
@@ -332,7 +332,7 @@ function configChanges(current: ManagedConfig, desired: ManagedConfig): Property
     const to = desired[key];
     const same =
       key === "retention"
-        ? (from === null && to === null) || (from !== null && to !== null && sameInterval(tryParseInterval(from as string), tryParseInterval(to as string)))
+        ? sameSpan(from as string | null, to as string | null)
         : from === to;
     if (!same) changes.push({ property: key, from, to });
   }

@@ -13,10 +13,15 @@ export type PartitionStatus = PartitionInfo;
 export interface TableStatus {
   name: string;
   state: "missing" | "not-partitioned" | "unregistered" | "managed";
+  /** time: bounds are ISO times; id: bounds are ids (an integer-range set); null unless partitioned. */
+  kind: "time" | "id" | null;
+  /** An integer-range set's highest id, which its premake and retention are measured from. */
+  maxId: number | null;
   interval: string | null;
   premake: number | null;
   retention: string | null;
-  /** Partitions whose upper bound is before this are expired at the next maintenance run. */
+  /** Partitions whose upper bound is before this are expired at the next maintenance run: a time
+   *  (now − retention), or an id (the highest id − retention: partitions ending at or below it). */
   retentionHorizon: string | null;
   partitions: PartitionStatus[];
   totalBytes: number;
@@ -24,7 +29,7 @@ export interface TableStatus {
   defaultRows: number | null;
   /** Upper bound of the newest partition. */
   coveredUntil: string | null;
-  /** Partitions that start after now(); pg_partman keeps `premake` of them. */
+  /** Partitions that start after now(), or after the highest id; pg_partman keeps `premake` of them. */
   partitionsAhead: number;
   /** The latest maintenance run (partman_stack.maintenance_runs): created, expired, deferred. */
   lastMaintenance: MaintenanceRun | null;
@@ -61,15 +66,17 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     tables.push({
       name: t.name,
       state: kind,
+      kind: ts.kind,
+      maxId: ts.maxId,
       interval: ts.partConfig?.partition_interval ?? null,
       premake: ts.partConfig?.premake ?? null,
       retention,
-      retentionHorizon: retention ? await horizon(db, retention) : null,
+      retentionHorizon: retention === null ? null : ts.kind === "id" ? idHorizon(ts.maxId, retention) : await horizon(db, retention),
       partitions,
       totalBytes: partitions.reduce((n, p) => n + p.bytes, 0),
       defaultRows: def ? (def.rowsExact ? def.rows! : await countRows(db, t.schema, def.name)) : null,
       coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
-      partitionsAhead: bounded.filter((p) => p.from !== null && new Date(p.from) > now).length,
+      partitionsAhead: bounded.filter((p) => p.from !== null && (ts.kind === "id" ? Number(p.from) > (ts.maxId ?? -1) : new Date(p.from) > now)).length,
       lastMaintenance: ts.lastRun,
     });
   }
@@ -92,6 +99,10 @@ async function horizon(db: Client, retention: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+function idHorizon(maxId: number | null, retention: string): string | null {
+  return maxId === null ? null : String(maxId - Number(retention));
 }
 
 async function countRows(db: Client, schema: string, table: string): Promise<number> {

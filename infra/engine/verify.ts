@@ -5,10 +5,11 @@
 import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
-import { shiftTime, tryParseInterval, type Interval } from "../config/interval";
+import { shiftTime, type Interval } from "../config/interval";
+import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
-import { introspect, type DatabaseState, type MaintenanceRun, type PartitionInfo, type TableState } from "./introspect";
+import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
 import { defaultPartitionName, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
@@ -81,7 +82,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     const retention = await retentionCheck(session.target, t, ts, state, spec, now);
     if (retention) checks.push(retention);
     checks.push(await defaultCheck(session.target, t, state.partman));
-    checks.push(...(await pruningChecks(session.target, t, ts.partitions, now)));
+    checks.push(...(await pruningChecks(session.target, t, ts, now)));
   }
   checks.push(jobCheck(spec, state, now));
   return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
@@ -98,20 +99,36 @@ function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): C
   return { check: "config", table: t.name, status: "ok", message: `part_config and retention match stack ${stack}` };
 }
 
+/** Partitions must reach premake intervals past now (time), or past the highest id (integer range:
+ *  a set without rows needs nothing, pg_partman makes partitions as ids arrive). */
 function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
   const premake = ts.partConfig!.premake;
-  let needed = now;
-  for (let i = 0; i < premake; i++) needed = shiftTime(needed, t.interval, 1);
   const bounded = ts.partitions.filter((x) => !x.isDefault && x.to);
-  const covered = bounded.length ? new Date(bounded[bounded.length - 1].to!) : null;
-  if (covered && covered >= needed) {
-    return { check: "premake", table: t.name, status: "ok", message: `partitions reach ${covered.toISOString()}, at least ${premake} × ${t.interval.text} ahead` };
+  const last = bounded.length ? bounded[bounded.length - 1].to! : null;
+  let covered: string | null;
+  let needed: string;
+  let reached: boolean;
+  if (t.kind === "id") {
+    const from = ts.maxId ?? 0;
+    covered = last;
+    needed = String(from + premake * t.interval.ids);
+    reached = (last !== null && Number(last) >= Number(needed)) || (ts.maxId === null && last !== null);
+  } else {
+    let until = now;
+    for (let i = 0; i < premake; i++) until = shiftTime(until, t.interval, 1);
+    covered = last && new Date(last).toISOString();
+    needed = until.toISOString();
+    reached = last !== null && new Date(last) >= until;
+  }
+  const ahead = t.kind === "id" ? `past the highest id (${ts.maxId ?? "none yet"})` : "ahead";
+  if (reached) {
+    return { check: "premake", table: t.name, status: "ok", message: `partitions reach ${covered}, at least ${premake} × ${t.interval.text} ${ahead}` };
   }
   return {
     check: "premake",
     table: t.name,
     status: "fail",
-    message: `partitions reach only ${covered?.toISOString() ?? "nowhere"}; premake ${premake} needs them until ${needed.toISOString()} (new rows past it land in the default partition)`,
+    message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past the highest id ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
     fix: `SELECT partman.run_maintenance('${t.name}'); then check the maintenance job`,
   };
 }
@@ -124,12 +141,15 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
  *  uncovered range land in the default partition, and maintenance never fills it. */
 function boundsCheck(t: TableSpec, ts: TableState, partman: PartmanInstall): Check {
   const base = { check: "bounds" as const, table: t.name };
-  const off = ts.partitions.filter((p) => !p.isDefault && p.from && p.to && (!aligned(t.interval, p.from) || !aligned(t.interval, p.to)));
+  const off = ts.partitions.filter((p) => !p.isDefault && p.from && p.to && (!aligned(t, p.from) || !aligned(t, p.to)));
   if (off.length > 0) {
     return {
       ...base,
       status: "fail",
-      message: `partitions off the ${t.interval.text} boundaries in UTC, as pg_partman makes them when it runs in another TimeZone: ${off.map((p) => `${p.name} [${p.from} → ${p.to}]`).join(", ")}`,
+      message:
+        t.kind === "id"
+          ? `partitions off multiples of ${t.interval.text}: ${off.map((p) => `${p.name} [${p.from} → ${p.to}]`).join(", ")}`
+          : `partitions off the ${t.interval.text} boundaries in UTC, as pg_partman makes them when it runs in another TimeZone: ${off.map((p) => `${p.name} [${p.from} → ${p.to}]`).join(", ")}`,
       fix: `make sure maintenance runs only through partman-stack (its job calls partman_stack.run_maintenance, which runs in UTC); then move those partitions' rows by hand (detach, re-create on UTC boundaries, copy back)`,
     };
   }
@@ -143,7 +163,7 @@ function boundsCheck(t: TableSpec, ts: TableState, partman: PartmanInstall): Che
     };
   }
   const n = ts.partitions.filter((p) => !p.isDefault).length;
-  return { ...base, status: "ok", message: `${n} partition(s), contiguous, each on ${t.interval.text} boundaries in UTC` };
+  return { ...base, status: "ok", message: `${n} partition(s), contiguous, each on ${t.interval.text} boundaries${t.kind === "id" ? "" : " in UTC"}` };
 }
 
 function gaps(ts: TableState): { from: string; to: string; after: string; before: string }[] {
@@ -169,17 +189,16 @@ function lastRunCheck(t: TableSpec, run: MaintenanceRun, spec: StackSpec): Check
  *  deferred them (their locks were not free within maxLockWait), a failure once runs have deferred
  *  them for longer than two periods of the schedule. */
 async function retentionCheck(db: Client, t: TableSpec, ts: TableState, state: DatabaseState, spec: StackSpec, now: Date): Promise<Check | null> {
-  const retention = tryParseInterval(liveConfig(ts.partConfig!, ts.retention).retention);
+  const retention = liveConfig(ts.partConfig!, ts.retention).retention;
   if (!retention) return null;
   const base = { check: "retention" as const, table: t.name };
   const run = ts.lastRun;
-  const bounded = ts.partitions.filter((p) => !p.isDefault && p.to);
-  const past = bounded.slice(0, -1).filter((p) => shiftTime(new Date(p.to!), retention, 1) < now).map((p) => p.name);
-  if (past.length === 0) return { ...base, status: "ok", message: `no partition past the ${retention.text} horizon` };
+  const past = pastHorizon(retention, ts.partitions, positionOf(ts, now)).map((p) => p.name);
+  if (past.length === 0) return { ...base, status: "ok", message: `no partition past the ${retention} horizon` };
   const first = state.maintenanceObjects
     ? (await db.query<{ at: Date | null }>(`SELECT min(started_at) AS at FROM ${MAINTENANCE_SCHEMA}.maintenance_runs WHERE parent_table = $1 AND deferred && $2::text[]`, [t.name, past])).rows[0].at
     : null;
-  const waiting = `${past.length} partition(s) past the ${retention.text} horizon: ${past.join(", ")}`;
+  const waiting = `${past.length} partition(s) past the ${retention} horizon: ${past.join(", ")}`;
   if (!first) return { ...base, status: "ok", message: `${waiting}; the next maintenance run expires them` };
   const message = `${waiting}, deferred by maintenance since ${first.toISOString()}${run?.deferredReason ? ` (last run: ${run.deferredReason})` : ""}`;
   const period = spec.maintenance.enabled ? cronPeriodSeconds(spec.maintenance.schedule) : null;
@@ -194,8 +213,10 @@ async function retentionCheck(db: Client, t: TableSpec, ts: TableState, state: D
   return { ...base, status: "warn", message };
 }
 
-function aligned(i: Interval, iso: string): boolean {
-  const d = new Date(iso);
+function aligned(t: TableSpec, bound: string): boolean {
+  if (t.kind === "id") return Number(bound) % t.interval.ids === 0;
+  const i = t.interval;
+  const d = new Date(bound);
   if (i.months > 0 || i.days > 0) return d.getTime() % 86_400_000 === 0 && (i.months === 0 || d.getUTCDate() === 1);
   return d.getTime() % (i.microseconds / 1000) === 0;
 }
@@ -208,7 +229,7 @@ async function defaultRows(db: Client, t: TableSpec): Promise<number> {
 /** One partition's worth of rows out of the default partition (the function form, so it runs in
  *  the transaction that locked the parent first). */
 function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
-  return `SELECT ${q(partman.schema)}.partition_data_time(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false) AS moved`;
+  return `SELECT ${q(partman.schema)}.partition_data_${t.kind}(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false) AS moved`;
 }
 
 /** Runs a statement that attaches partitions to the set in a transaction of its own, the set and
@@ -223,7 +244,9 @@ function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) 
 }
 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
-function bucket(i: Interval, column: string): string {
+function bucket(t: TableSpec, column: string): string {
+  if (t.kind === "id") return `${column} - ${column} % ${t.interval.ids}`;
+  const i: Interval = t.interval;
   if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
   if (i.months > 0) return `date_trunc('month', ${column})`;
   if (i.days === 7 && i.microseconds === 0) return `date_trunc('week', ${column})`;
@@ -235,8 +258,8 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
   const name = `${t.schema}.${defaultPartitionName(t.table)}`;
   const exists = (await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`])).rows[0].ok;
   if (!exists) return { check: "default-partition", table: t.name, status: "ok", message: `no default partition: rows outside every partition are rejected` };
-  const ranges = await db.query<{ from: Date; n: string }>(
-    `SELECT ${bucket(t.interval, q(t.control))} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
+  const ranges = await db.query<{ from: Date | string; n: string }>(
+    `SELECT ${bucket(t, q(t.control))} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
   );
   if (ranges.rows.length === 0) return { check: "default-partition", table: t.name, status: "ok", message: `${name} is empty` };
   const total = ranges.rows.reduce((n, r) => n + Number(r.n), 0);
@@ -244,22 +267,25 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
     check: "default-partition",
     table: t.name,
     status: "fail",
-    message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from.toISOString()}: ${r.n}`).join(", ")}`,
+    message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from instanceof Date ? r.from.toISOString() : r.from}: ${r.n}`).join(", ")}`,
     fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)} until it returns 0, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
   };
 }
 
 /** EXPLAIN of a query bounded to the current partition's range must scan exactly the partitions
  *  overlapping it; an unbounded one is reported with how many it scans. */
-async function pruningChecks(db: Client, t: TableSpec, partitions: PartitionInfo[], now: Date): Promise<Check[]> {
-  const bounded = partitions.filter((x) => !x.isDefault && x.from && x.to);
-  const current = bounded.find((x) => new Date(x.from!) <= now && now < new Date(x.to!)) ?? bounded[bounded.length - 1];
+async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date): Promise<Check[]> {
+  // Bounds as positions: ids, or times; the current partition holds the highest id, or now.
+  const at = (bound: string) => (t.kind === "id" ? Number(bound) : Date.parse(bound));
+  const point = t.kind === "id" ? ts.maxId ?? 0 : now.getTime();
+  const bounded = ts.partitions.filter((x) => !x.isDefault && x.from && x.to);
+  const current = bounded.find((x) => at(x.from!) <= point && point < at(x.to!)) ?? bounded[bounded.length - 1];
   if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `SELECT partman.run_maintenance('${t.name}')` }];
   const table = `${q(t.schema)}.${q(t.table)}`;
   const lo = quoteLiteral(current.from!);
   const hi = quoteLiteral(current.to!);
   const scanned = await scannedRelations(db, `SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
-  const expected = bounded.filter((x) => x.from! < current.to! && x.to! > current.from!).map((x) => x.name);
+  const expected = bounded.filter((x) => at(x.from!) < at(current.to!) && at(x.to!) > at(current.from!)).map((x) => x.name);
   const all = await scannedRelations(db, `SELECT * FROM ${table}`);
   const ok = scanned.length === expected.length && expected.every((n) => scanned.includes(n));
   return [

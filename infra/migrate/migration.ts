@@ -123,7 +123,9 @@ export async function preconditions(m: Omit<Migration, "key" | "columns">, contr
 export async function prepare(m: Migration): Promise<void> {
   const { exec, table: t, names: n, source, partman } = m;
   const staged = { ...t, schema: STAGING };
-  const minControl = (await exec.read<{ min: string | null }>(`SELECT min(${q(t.control)})::text AS min FROM ${n.source}`)).rows[0].min;
+  const { min: minControl, max: maxControl } = (
+    await exec.read<{ min: string | null; max: string | null }>(`SELECT min(${q(t.control)})::text AS min, max(${q(t.control)})::text AS max FROM ${n.source}`)
+  ).rows[0];
   const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
   // A state table from before source_columns (ALTER … IF NOT EXISTS would lock it every time).
   const upgrade = await exec.read<{ old: boolean }>(
@@ -144,7 +146,7 @@ export async function prepare(m: Migration): Promise<void> {
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
-      await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t) }));
+      await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
       // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
       await exec.write(
         `UPDATE ${q(partman.schema)}.part_config SET premake = ${t.premake}, retention = NULL, automatic_maintenance = 'off', infinite_time_partitions = true WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
@@ -254,9 +256,16 @@ export async function maintainAfterSwap(m: Migration): Promise<void> {
   await m.exec.write(runTableMaintenanceSql(m.table, m.maintenance));
 }
 
-/** Partitions made ahead at prepare: the declared premake plus at least a week's worth, because
- *  pg_partman cannot add partitions to the staged copy while the copy runs. */
-export function preparePremake(t: TableSpec): number {
+/** Partitions made ahead at prepare: the declared premake plus at least a week's worth (time), or
+ *  plus 3 (ids: how fast they advance is not known; rows past them land in the copy's default
+ *  partition, and verify --fix moves them), because pg_partman cannot add partitions to the staged
+ *  copy while the copy runs. An integer-range set's create_parent makes partitions from the start
+ *  id on, not up to the highest one: those between count too. */
+export function preparePremake(t: TableSpec, min: string | null, max: string | null): number {
+  if (t.kind === "id") {
+    const spanned = min !== null && max !== null ? Math.floor(Number(max) / t.interval.ids) - Math.floor(Number(min) / t.interval.ids) : 0;
+    return spanned + t.premake + 3;
+  }
   const days = approxMillis(t.interval) / 86_400_000;
   return t.premake + Math.max(3, Math.ceil(7 / Math.max(days, 1 / 24)));
 }

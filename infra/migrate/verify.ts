@@ -5,6 +5,7 @@
 
 import type { Client } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
+import { MAINTENANCE_SCHEMA } from "../engine/partman";
 import type { KeyShape } from "./capture";
 
 export interface Verification {
@@ -28,11 +29,12 @@ export async function verifyCopy(db: Client, live: string, copy: string, copyReg
   const keys = k.keyColumns.map(q).join(", ");
   const pending = (alias: string) => `NOT EXISTS (SELECT 1 FROM ${log} l WHERE ${k.keyColumns.map((c) => `l.${q(c)} = ${alias}.${q(c)}`).join(" AND ")})`;
   const hash = (alias: string) => `hashtextextended(ROW(${columns.map((c) => `${alias}.${q(c)}`).join(", ")})::text, 0)`;
+  // The copy's partitions as maintenance reads them: bounds on one axis, ids or epoch seconds.
   const bounds = `bounds AS (
-      SELECT c.relname AS name, m[1]::${k.controlType} AS lo, m[2]::${k.controlType} AS hi
-        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)') AS m
-       WHERE i.inhparent = ${copyRegclass}::regclass AND m IS NOT NULL)`;
+      SELECT c.relname AS name, b.lower_bound AS lo, b.upper_bound AS hi
+        FROM ${MAINTENANCE_SCHEMA}.partition_bounds(${copyRegclass}::regclass) b JOIN pg_class c ON c.oid = b.partition)`;
+  const control = `s.${q(k.control)}`;
+  const position = /^(smallint|integer|bigint)$/.test(k.controlType) ? control : `extract(epoch FROM ${control}::timestamptz)`;
   await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const totals = async (table: string) =>
@@ -42,7 +44,7 @@ export async function verifyCopy(db: Client, live: string, copy: string, copyReg
     const liveParts = await db.query<{ part: string; n: string }>(
       `WITH ${bounds}
        SELECT coalesce(b.name, '${DEFAULT_PARTITION}') AS part, count(*) AS n
-         FROM ${live} s LEFT JOIN bounds b ON s.${q(k.control)} >= b.lo AND s.${q(k.control)} < b.hi
+         FROM ${live} s LEFT JOIN bounds b ON ${position} >= b.lo AND ${position} < b.hi
         WHERE ${pending("s")} GROUP BY 1`,
     );
     const copyParts = await db.query<{ part: string; default: boolean; n: string }>(

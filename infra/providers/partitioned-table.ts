@@ -4,7 +4,7 @@
 // never touches the database.
 
 import * as pulumi from "@pulumi/pulumi";
-import { sameInterval, tryParseInterval } from "../config/interval";
+import { sameSpan } from "../config/span";
 import { validateTableEntry } from "../config/validate";
 import type { TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
@@ -64,7 +64,7 @@ function fixedChanges(olds: Partial<TableInputs>, news: TableInputs): string[] {
 }
 
 function same(key: (typeof MANAGED)[number], a: unknown, b: unknown): boolean {
-  if (key === "retention") return sameInterval(tryParseInterval((a as string) ?? null), tryParseInterval((b as string) ?? null)) || a === b;
+  if (key === "retention") return sameSpan(a === null || a === undefined ? null : String(a), b === null || b === undefined ? null : String(b));
   return sameJson(a, b);
 }
 
@@ -122,7 +122,7 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
         // An equal interval written another way ("1 mon" for "1 month") is no drift.
         const declared = (key: (typeof MANAGED)[number], value: unknown) => (same(key, value, props[key]) ? props[key] : value);
         Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, config[column])])), {
-          interval: sameInterval(tryParseInterval(row.partition_interval), tryParseInterval(props.interval)) ? props.interval : row.partition_interval,
+          interval: sameSpan(row.partition_interval, String(props.interval)) ? props.interval : row.partition_interval,
           control: row.control,
         });
       }

@@ -1,8 +1,8 @@
 -- Expires one managed set's partitions past its horizon (partman_stack.retention), in the caller's
--- transaction: those whose upper bound is older than now() - retention, never the default
--- partition nor the last remaining one (pg_partman's rules), with the parent locked first and then
--- each of them (lock_in_order). Dropped, or detached (keep_table), or detached and moved to
--- retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
+-- transaction: those expired_partitions names (older than now() - retention, or ids all below
+-- max(id) - retention), never the default partition nor the last remaining one, with the parent
+-- locked first and then each of them (lock_in_order). Dropped, or detached (keep_table), or
+-- detached and moved to retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
 -- returned as deferred, with who held them.
 -- One expiry (or archive run) per set at a time: both take the set's fence, an advisory lock on
 -- ('partman-stack maintenance', the set's name).
@@ -40,10 +40,8 @@ BEGIN
     END IF;
 
     SELECT array_agg(partition ORDER BY upper_bound), array_agg(c.relname::text ORDER BY upper_bound) INTO v_victims, v_names
-      FROM (SELECT partition, upper_bound, row_number() OVER (ORDER BY upper_bound) AS i, count(*) OVER () AS n
-              FROM partman_stack.time_partitions(v_parent)) p
-      JOIN pg_class c ON c.oid = p.partition
-     WHERE p.upper_bound < now() - v_retention.retention::interval AND p.i < p.n;
+      FROM partman_stack.expired_partitions(v_parent, v_retention.retention) p
+      JOIN pg_class c ON c.oid = p.partition;
     IF v_victims IS NULL THEN
         RETURN;
     END IF;

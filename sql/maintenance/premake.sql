@@ -1,9 +1,10 @@
 -- Creates the partitions pg_partman's maintenance makes ahead of time for one set, in the caller's
 -- transaction: pg_partman's run_maintenance() for that set, with its parent and default partition
 -- locked first (lock_in_order) so no query that holds the parent waits for a new partition while it
--- waits for the parent. A time set whose partitions already reach premake intervals past now needs
--- no lock at all. pg_partman's own advisory lock is taken first (within p_max_wait): its
--- run_maintenance() returns with only a NOTICE when another run holds it.
+-- waits for the parent. A set whose partitions already reach premake intervals past now (time) or
+-- past its highest id (integer range) needs no lock at all. pg_partman's own advisory lock is taken
+-- first (within p_max_wait): its run_maintenance() returns with only a NOTICE when another run
+-- holds it.
 -- On a set partman-stack manages part_config.retention is NULL, so this creates only; on another
 -- set pg_partman also expires, now behind the parent's lock.
 CREATE OR REPLACE FUNCTION partman_stack.premake(
@@ -22,7 +23,8 @@ DECLARE
     v_parent   regclass := p_parent_table::regclass;
     v_started  timestamptz := clock_timestamp();
     v_config   record;
-    v_newest   timestamptz;
+    v_newest   numeric;
+    v_reach    numeric;
     v_tables   regclass[];
     v_before   text[];
     v_lock     record;
@@ -32,9 +34,11 @@ BEGIN
     attempts := 0;
     waited_ms := 0;
     SELECT premake, partition_interval, retention INTO v_config FROM @extschema@.part_config WHERE parent_table = p_parent_table;
-    SELECT max(upper_bound) INTO v_newest FROM partman_stack.time_partitions(v_parent);
+    SELECT max(upper_bound) INTO v_newest FROM partman_stack.partition_bounds(v_parent);
     IF v_config.retention IS NULL AND v_newest IS NOT NULL THEN
-        IF v_newest >= now() + v_config.premake * v_config.partition_interval::interval THEN
+        v_reach := partman_stack.premake_reach(v_parent, v_config.partition_interval, v_config.premake);
+        -- NULL: an integer-range set without rows, for which pg_partman makes nothing.
+        IF v_reach IS NULL OR v_newest >= v_reach THEN
             RETURN;
         END IF;
     END IF;

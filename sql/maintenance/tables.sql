@@ -11,7 +11,7 @@ GRANT USAGE ON SCHEMA partman_stack TO PUBLIC;
 -- called, then never runs its unbounded DROP (child first, then parent) on a managed set.
 CREATE TABLE IF NOT EXISTS partman_stack.retention (
     parent_table     text    PRIMARY KEY,    -- schema.table, as part_config names it
-    retention        text    NOT NULL,       -- an interval: partitions ending before now() - retention expire
+    retention        text    NOT NULL,       -- an interval (time sets) or a number of ids (integer-range sets): see expired_partitions
     keep_table       boolean NOT NULL DEFAULT false,  -- detach instead of drop
     retention_schema text                    -- detach and move there instead of drop
 );

@@ -20,6 +20,11 @@ export function auditLog(overrides: RawTable = {}): RawTable {
   return { name: "public.audit_log", ddl: "sql/tables/audit_log.sql", control: "created_at", interval: "1 month", premake: 2, ...overrides };
 }
 
+/** The id-range job log (sql/tables/job_log.sql): ids per partition, retention in ids. */
+export function jobLog(overrides: RawTable = {}): RawTable {
+  return { name: "public.job_log", ddl: "sql/tables/job_log.sql", control: "id", interval: 1000, premake: 2, ...overrides };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],

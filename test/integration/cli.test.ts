@@ -254,7 +254,7 @@ describe("partman-stack CLI on the embedded local cluster", () => {
     expect(plan.code).toBe(0);
 
     const st = JSON.parse((await run(dir, ["status", "--stack", "local", "--json"])).stdout);
-    expect(st.tables.map((t: { name: string; state: string }) => `${t.name}:${t.state}`)).toEqual(["public.events:managed", "public.audit_log:managed"]);
+    expect(st.tables.map((t: { name: string; state: string }) => `${t.name}:${t.state}`)).toEqual(["public.events:managed", "public.audit_log:managed", "public.job_log:managed"]);
     // The local cluster keeps pg_cron in the stack's own database.
     expect(st.cronDatabase).toBe(st.database);
     expect(st.job.jobname).toBe("partman-maintenance");

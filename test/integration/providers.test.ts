@@ -130,6 +130,25 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect((await sql.query(`SELECT count(*)::int AS n FROM public.audit_log`)).rows).toEqual([{ n: 19 }]);
     });
 
+    it(`pg_partman ${version}: an integer-range table: check takes ids for interval and retention and refuses a time interval, read and diff compare them as numbers`, async () => {
+      const jobs = (overrides: Partial<TableInputs> = {}) =>
+        tableInputs({ name: "public.job_log", ddl: "sql/tables/job_log.sql", ddlSql: ddlText("sql/tables/job_log.sql"), control: "id", interval: "1000", premake: 2, retention: "5000", ...overrides });
+      expect((await tables.check!({}, jobs())).failures).toEqual([]);
+      expect((await tables.check!({}, jobs({ interval: "1 day", retention: "2500" }))).failures).toEqual([
+        { property: "interval", reason: expect.stringContaining(`interval "1 day" is a time interval, but control column id is bigint: an integer-range set's interval is the number of ids per partition`) },
+      ]);
+      expect((await tables.check!({}, jobs({ retention: "2500" }))).failures).toEqual([
+        { property: "retention", reason: expect.stringContaining(`retention 2500 is not a multiple of interval 1000`) },
+      ]);
+      const created = await tables.create(jobs());
+      const read = (await tables.read!(created.id, created.outs)).props as TableOutputs;
+      expect(read).toMatchObject({ interval: "1000", retention: "5000", premake: 2 });
+      expect(await tables.diff!(created.id, read, jobs())).toMatchObject({ changes: false });
+      expect(await tables.diff!(created.id, read, jobs({ retention: "10000" }))).toMatchObject({ changes: true, replaces: [] });
+      const live = await sql.query(`SELECT p.partition_interval, r.retention FROM partman.part_config p JOIN partman_stack.retention r USING (parent_table) WHERE parent_table = 'public.job_log'`);
+      expect(live.rows).toEqual([{ partition_interval: "1000", retention: "5000" }]);
+    });
+
     it(`pg_partman ${version}: delete leaves the table, its partitions, its rows and its part_config in place`, async () => {
       const before = await sql.query(`SELECT count(*)::int AS n FROM public.events`);
       expect(before.rows[0].n).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
 import type { RawStackConfig } from "../../infra/config/types";
-import { auditLog, events, REPO_ROOT } from "../helpers/spec";
+import { auditLog, events, jobLog, REPO_ROOT } from "../helpers/spec";
 
 function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
   try {
@@ -29,7 +29,8 @@ describe("table entries", () => {
     [{ retention: "90 dayz" }, `stack "prod", table public.events: retention "90 dayz" is not a PostgreSQL interval: unknown unit "dayz" (did you mean "days"?)`],
     [{ retention: "ninety days" }, `retention "ninety days" is not a PostgreSQL interval`],
     [{ retention: "-90 days" }, `negative amounts are not allowed`],
-    [{ retention: 90 }, `retention 90 must be a PostgreSQL interval written as text`],
+    [{ retention: 90 }, `retention 90 is a number of ids, but control column created_at is timestamptz: write a PostgreSQL interval such as "1 day" (or partition by a smallint, integer or bigint column)`],
+    [{ interval: 100000 }, `interval 100000 is a number of ids, but control column created_at is timestamptz`],
     [{ interval: "monthly" }, `interval "monthly" is not a PostgreSQL interval`],
     [{ interval: "0 days" }, `interval "0 days" is not a PostgreSQL interval: it is zero`],
     [{ premake: 0 }, `stack "prod", table public.events: premake 0 must be a whole number ≥ 1`],
@@ -37,7 +38,7 @@ describe("table entries", () => {
     [{ premake: 1.5 }, `premake 1.5 must be a whole number ≥ 1`],
     [{ premake: "four" }, `premake "four" must be a whole number ≥ 1`],
     [{ control: "created" }, `stack "prod", table public.events: control "created" is not a column of sql/tables/events.sql (columns: id, run_id, agent_id, kind, payload, created_at)`],
-    [{ control: "kind" }, `control column kind is text; time partitioning needs timestamptz, timestamp or date`],
+    [{ control: "kind" }, `control column kind is text; partitioning needs timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`],
     [{ control: "created_at; drop table x" }, `control "created_at; drop table x" is not a valid column name: it contains a quote, semicolon`],
     [{ name: `public.ev"ents` }, `table public.ev"ents: name "public.ev\\"ents"`.replace('\\"', '"')],
     [{ name: "public.events;drop" }, `name "public.events;drop" is not a valid table name: "events;drop": it contains a quote, semicolon`],
@@ -109,6 +110,54 @@ describe("table entries", () => {
 
   it("accepts digit strings for premake, as `pulumi config set --path` may store them", () => {
     expect(validateStack("dev", REPO_ROOT, { tables: [events({ premake: "7" })] }).tables[0].premake).toBe(7);
+  });
+});
+
+describe("integer-range tables", () => {
+  const ids = (overrides: Record<string, unknown>) => problems({ tables: [jobLog(overrides)] });
+
+  it.each([
+    [{ interval: "1 day" }, `stack "prod", table public.job_log: interval "1 day" is a time interval, but control column id is bigint: an integer-range set's interval is the number of ids per partition, e.g. interval: 100000`],
+    [{ interval: -5 }, `interval -5 must be a whole number ≥ 1 on an integer-range set (control column id is bigint): the number of ids per partition, e.g. interval: 100000`],
+    [{ interval: 0 }, `interval 0 must be a whole number ≥ 1`],
+    [{ interval: 1000.5 }, `interval 1000.5 must be a whole number ≥ 1`],
+    [{ interval: "10.5" }, `interval "10.5" must be a whole number ≥ 1`],
+    [{ retention: "30 days" }, `retention "30 days" is a time interval, but control column id is bigint: an integer-range set's retention is how many ids below the highest one to keep, e.g. retention: 1000000`],
+    [{ retention: -1000 }, `retention -1000 must be a whole number ≥ 1 on an integer-range set`],
+    [{ retention: 2500 }, `retention 2500 is not a multiple of interval 1000: partitions expire whole, so write a multiple, e.g. retention: 3000 (3 partition(s) of ids)`],
+    [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on an integer-range set (control column id is bigint): the id the first partition holds, e.g. startPartition: 0`],
+    [{ startPartition: -1 }, `startPartition -1 must be a whole number ≥ 0`],
+    [{ interval: undefined }, `interval is required: on an integer-range set the number of ids per partition, e.g. interval: 100000`],
+  ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
+    const found = ids(overrides);
+    expect(found.join("\n")).toContain(message);
+    expect(found.every((p) => p.startsWith(`stack "prod", table public.job_log: `))).toBe(true);
+  });
+
+  it("refuses an interval or retention larger than the control column's integer type holds", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-ids-"));
+    try {
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (id smallint NOT NULL, PRIMARY KEY (id)) PARTITION BY RANGE (id);");
+      expect(problems({ tables: [{ name: "public.t", ddl: "t.sql", control: "id", interval: 100000, retention: 40000 }] }, dir)).toEqual([
+        `stack "prod", table public.t: interval 100000 is more than a smallint column holds (32767): write a smaller interval, or make the control column a bigint`,
+        `stack "prod", table public.t: retention 40000 is more than a smallint column holds (32767): write a smaller retention, or make the control column a bigint`,
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes interval, retention and startPartition as ids, from YAML numbers or digit strings", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [jobLog({ interval: "100000", retention: 300000, startPartition: "0" })] });
+    expect(spec.tables[0]).toMatchObject({ kind: "id", interval: { ids: 100000, text: "100000" }, retention: { ids: 300000, text: "300000" }, startPartition: "0" });
+  });
+
+  it("without a DDL file (a live table to migrate), reads the set's kind from the interval's form", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [{ name: "public.jobs", control: "id", interval: 50000, retention: 100000 }] });
+    expect(spec.tables[0]).toMatchObject({ kind: "id", interval: { ids: 50000 } });
+    expect(problems({ tables: [{ name: "public.jobs", control: "id", interval: 50000, retention: "7 days" }] })).toEqual([
+      expect.stringContaining(`retention "7 days" is a time interval, but interval is a number: an integer-range set's retention is how many ids below the highest one to keep`),
+    ]);
   });
 });
 
@@ -228,8 +277,8 @@ describe("stack files", () => {
   it("loads every shipped stack, each with its own retention and premake", () => {
     const retention = (stack: string) =>
       Object.fromEntries(loadStack(REPO_ROOT, stack).tables.map((t) => [t.table, `${t.interval.text}/${t.premake}/${t.retention?.text ?? "forever"}${t.retentionSchema ? `→${t.retentionSchema}` : ""}`]));
-    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days" });
-    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days" });
+    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days", job_log: "100000/4/1000000" });
+    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days", job_log: "100000/4/2000000" });
     expect(retention("staging")).toEqual({ events: "1 day/7/30 days", audit_log: "1 month/3/90 days" });
     expect(retention("prod")).toEqual({ events: "1 week/4/90 days", audit_log: "1 month/3/13 months→archive" });
     expect(loadStack(REPO_ROOT, "local").database.mode).toBe("local");

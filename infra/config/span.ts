@@ -1,0 +1,33 @@
+// A partition set's width and retention in its control column's terms: a PostgreSQL interval on a
+// time column, a count of ids on an integer one. part_config stores either as text.
+
+import { sameInterval, tryParseInterval, type Interval } from "./interval";
+
+/** A number of ids: an integer-range set's interval (ids per partition) or retention. */
+export interface IdCount {
+  ids: number;
+  /** As part_config and partman_stack.retention store it: the digits. */
+  text: string;
+}
+
+export type Span = Interval | IdCount;
+
+export function isIdCount(s: Span | null): s is IdCount {
+  return s !== null && "ids" in s;
+}
+
+/** Whole numbers as written in a stack file (a YAML number, or digits: `pulumi config set --path`
+ *  stores text); null for anything else. */
+export function parseIdCount(v: unknown): IdCount | null {
+  const n = typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) return null;
+  return { ids: n, text: String(n) };
+}
+
+/** Equal in meaning, as stored text: "1 mon" is "1 month", "100000" is 100000. */
+export function sameSpan(a: string | null, b: string | null): boolean {
+  if (a === null || b === null) return a === b;
+  const [ia, ib] = [parseIdCount(a), parseIdCount(b)];
+  if (ia || ib) return ia !== null && ib !== null && ia.ids === ib.ids;
+  return sameInterval(tryParseInterval(a), tryParseInterval(b));
+}

@@ -1,0 +1,99 @@
+-- Where a set's partitions lie, for premake, expire and archive alike: time sets (a timestamptz,
+-- timestamp or date control column) and integer-range sets (smallint, integer or bigint) on one
+-- numeric axis: epoch seconds (in the session's TimeZone: partman-stack's sessions and procedures
+-- run in UTC) or the ids themselves.
+
+-- What this file replaces (it held time sets only).
+DROP FUNCTION IF EXISTS partman_stack.time_partitions(regclass);
+
+-- 'time' or 'id', and the control column; no row for a set partitioned on anything else.
+CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
+                WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN 'id' END,
+           a.attname
+      FROM pg_partitioned_table pt
+      JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+     WHERE pt.partrelid = p_parent
+$$;
+
+-- The set's range partitions with their bounds on that axis (the upper one exclusive), never the
+-- default partition.
+CREATE OR REPLACE FUNCTION partman_stack.partition_bounds(p_parent regclass)
+RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT c.oid::regclass,
+           CASE k.kind WHEN 'id' THEN b.m[1]::numeric ELSE extract(epoch FROM b.m[1]::timestamptz) END,
+           CASE k.kind WHEN 'id' THEN b.m[2]::numeric ELSE extract(epoch FROM b.m[2]::timestamptz) END
+      FROM partman_stack.set_kind(p_parent) k
+      JOIN pg_inherits i ON i.inhparent = p_parent
+      JOIN pg_class c ON c.oid = i.inhrelid
+      CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?([^'')]*)''?\) TO \(''?([^'')]*)''?\)') AS b(m)
+     WHERE k.kind IS NOT NULL AND b.m IS NOT NULL
+$$;
+
+-- How far the set's partitions must reach: p_premake intervals past now() (time), or past the
+-- highest id (integer range; NULL while the set holds no row, when pg_partman makes nothing).
+-- The highest id is read in a subtransaction that is then rolled back, so no lock on the set
+-- outlives the read: the callers lock the parent first afterwards (lock_in_order).
+CREATE OR REPLACE FUNCTION partman_stack.premake_reach(p_parent regclass, p_interval text, p_premake integer)
+RETURNS numeric
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_set record := partman_stack.set_kind(p_parent);
+BEGIN
+    IF v_set.kind = 'time' THEN
+        RETURN extract(epoch FROM now() + p_premake * p_interval::interval);
+    END IF;
+    RETURN partman_stack.max_id(p_parent, v_set.control) + p_premake * p_interval::numeric;
+END
+$$;
+
+-- The partitions past a set's retention horizon, oldest first, never the newest one (pg_partman's
+-- rules): a time set's whose upper bound is older than now() - p_retention (an interval), an
+-- integer-range set's whose ids all lie below max(id) - p_retention (a number of ids).
+CREATE OR REPLACE FUNCTION partman_stack.expired_partitions(p_parent regclass, p_retention text)
+RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_set     record := partman_stack.set_kind(p_parent);
+    v_horizon numeric;
+BEGIN
+    IF v_set.kind = 'time' THEN
+        v_horizon := extract(epoch FROM now() - p_retention::interval);
+    ELSE
+        -- An upper bound is exclusive: a partition ending at max(id) - retention holds only ids below it.
+        v_horizon := partman_stack.max_id(p_parent, v_set.control) - p_retention::numeric + 1;
+    END IF;
+    RETURN QUERY
+        SELECT p.partition, p.lower_bound, p.upper_bound
+          FROM (SELECT b.*, row_number() OVER (ORDER BY b.upper_bound) AS i, count(*) OVER () AS n
+                  FROM partman_stack.partition_bounds(p_parent) b) p
+         WHERE p.upper_bound < v_horizon AND p.i < p.n
+         ORDER BY p.upper_bound;
+END
+$$;
+
+-- max(control) of an integer-range set without keeping the locks the read takes (see premake_reach).
+CREATE OR REPLACE FUNCTION partman_stack.max_id(p_parent regclass, p_control name)
+RETURNS numeric
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_max numeric;
+BEGIN
+    BEGIN
+        EXECUTE format('SELECT max(%I) FROM %s', p_control, p_parent) INTO v_max;
+        RAISE SQLSTATE 'PSRB1';
+    EXCEPTION WHEN SQLSTATE 'PSRB1' THEN
+        NULL;
+    END;
+    RETURN v_max;
+END
+$$;
