@@ -3,11 +3,14 @@
 
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { approxMillis, IntervalSyntaxError, parseInterval } from "../config/interval";
+import { parseIdCount } from "../config/span";
 
 export const PARTITIONED_TABLE = "pulumi-nodejs:dynamic/partman:PartitionedTable";
 
 export interface RetentionMinimumConfig {
   minimumRetention: string;
+  /** For integer-range tables, whose retention counts ids: no time minimum applies to them. */
+  minimumIdRetention: number | null;
   prodStacks: string[];
 }
 
@@ -23,16 +26,31 @@ export const prodRetentionMinimum: ResourceValidationPolicy = {
   configSchema: {
     properties: {
       minimumRetention: { type: "string", default: "90 days", description: "Shortest retention allowed in production stacks, a PostgreSQL interval (a month counts as 30 days)." },
+      minimumIdRetention: {
+        type: ["integer", "null"],
+        default: null,
+        description: "Smallest retention, in ids, allowed for integer-range tables in production stacks; null: not checked (a count of ids has no time to compare with minimumRetention).",
+      },
       prodStacks: { type: "array", items: { type: "string" }, default: ["prod"], description: "Stack names the minimum applies to." },
     },
   },
   validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
     if (!isTable(args)) return;
-    const { minimumRetention, prodStacks } = { minimumRetention: "90 days", prodStacks: ["prod"], ...args.getConfig<Partial<RetentionMinimumConfig>>() };
+    const { minimumRetention, minimumIdRetention, prodStacks } = { minimumRetention: "90 days", minimumIdRetention: null, prodStacks: ["prod"], ...args.getConfig<Partial<RetentionMinimumConfig>>() };
     const stack = stackOf(args.urn);
     if (!prodStacks.includes(stack)) return;
-    const retention = args.props.retention as string | null | undefined;
+    const retention = args.props.retention as string | number | null | undefined;
     if (retention === null || retention === undefined) return;
+    const ids = parseIdCount(retention);
+    if (ids) {
+      if (minimumIdRetention !== null && ids.ids < minimumIdRetention) {
+        report(
+          `table ${tableName(args)} in stack ${stack}: retention ${ids.text} ids is fewer than the minimum ${minimumIdRetention} ids for production stacks; ` +
+            `set retention to at least ${minimumIdRetention} in stacks/Pulumi.${stack}.yaml (or change the policy's minimumIdRetention)`,
+        );
+      }
+      return;
+    }
     let minimum;
     try {
       minimum = parseInterval(minimumRetention);

@@ -58,6 +58,16 @@ describe("prod-retention-minimum", () => {
     expect(violations(prodRetentionMinimum, args({ props: { retention: "1 day" }, config: { prodStacks: ["live"] } }))).toEqual([]);
   });
 
+  it("holds integer-range tables (retention in ids) to minimumIdRetention when set, never to the time minimum", () => {
+    expect(violations(prodRetentionMinimum, args({ props: { name: "public.job_log", retention: "1000" } }))).toEqual([]);
+    const config = { minimumIdRetention: 1_000_000 };
+    expect(violations(prodRetentionMinimum, args({ props: { name: "public.job_log", retention: 50_000 }, config }))).toEqual([
+      `table public.job_log in stack prod: retention 50000 ids is fewer than the minimum 1000000 ids for production stacks; set retention to at least 1000000 in stacks/Pulumi.prod.yaml (or change the policy's minimumIdRetention)`,
+    ]);
+    expect(violations(prodRetentionMinimum, args({ props: { name: "public.job_log", retention: "2000000" }, config }))).toEqual([]);
+    expect(violations(prodRetentionMinimum, args({ props: { retention: "30 days" }, config }))).toHaveLength(1);
+  });
+
   it("reports a malformed retention or minimum instead of passing it", () => {
     expect(violations(prodRetentionMinimum, args({ props: { retention: "90 dayz" } }))).toEqual([
       `table public.events in stack prod: retention "90 dayz" is not a PostgreSQL interval (unknown unit "dayz" (did you mean "days"?)); write e.g. "90 days"`,
