@@ -6,9 +6,8 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { parse } from "yaml";
 import type { QuerySpec } from "./types";
-import { describe } from "./validate";
+import { describe } from "./errors";
 
 export const QUERY_DEFAULTS = {
   /** A time window may straddle one partition boundary. */
@@ -79,7 +78,8 @@ export function duplicateQueryNames(queries: QuerySpec[], p: Report) {
   }
 }
 
-/** The `-- @key value` lines of a query file's leading comment, values read as YAML. */
+/** The `-- @key value` lines of a query file's leading comment, values in JSON (the provider's
+ *  serialized code must not capture a YAML parser). */
 function header(text: string, q: Report): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const line of text.split("\n")) {
@@ -89,13 +89,13 @@ function header(text: string, q: Report): Record<string, unknown> {
     if (!m) continue;
     const [, key, value] = m;
     if (!HEADER_KEYS.includes(key)) {
-      q(`unknown header line "-- @${key}" (known: ${HEADER_KEYS.map((k) => `@${k}`).join(", ")}), e.g. -- @params [today, tomorrow]`);
+      q(`unknown header line "-- @${key}" (known: ${HEADER_KEYS.map((k) => `@${k}`).join(", ")}), e.g. -- @params ["today", "tomorrow"]`);
       continue;
     }
     try {
-      out[key] = parse(value);
+      out[key] = JSON.parse(value);
     } catch (err) {
-      q(`-- @${key} ${value}: not a YAML value (${(err as Error).message.split("\n")[0]}); write e.g. -- @params [2026-01-01, 42] or -- @maxPartitions 1`);
+      q(`-- @${key} ${value}: not a JSON value (${(err as Error).message}); write e.g. -- @params ["2026-01-01", 42] or -- @maxPartitions 1`);
     }
   }
   return out;
@@ -121,7 +121,7 @@ function querySpec(e: Record<string, unknown>, source: string, t: Table, q: Repo
   if (params.length !== sql.placeholders) {
     q(
       `it has ${sql.placeholders} placeholder(s) ($1…$n) and ${params.length} example parameter(s); give one value per placeholder, in order, as the application passes them` +
-        (source.endsWith(".sql") ? ` (-- @params [value1, value2])` : ` (params: [value1, value2])`),
+        (source.endsWith(".sql") ? ` (-- @params ["value1", "value2"])` : ` (params: [value1, value2])`),
     );
     return null;
   }
@@ -218,7 +218,7 @@ function codeOf(sql: string): string | { problem: string } {
 function paramValues(raw: unknown, q: Report): (string | null)[] | null {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
-    q(`params must be a list of example values, one per placeholder, e.g. [6f1c…, today, tomorrow], got ${describe(raw)}`);
+    q(`params must be a list of example values, one per placeholder, e.g. ["6f1c…", "today", "tomorrow"], got ${describe(raw)}`);
     return null;
   }
   const out: (string | null)[] = [];

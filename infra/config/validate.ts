@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
-import { ConfigError } from "./errors";
+import { ConfigError, describe } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
@@ -429,12 +429,4 @@ function unknownKeys(o: Record<string, unknown>, known: string[], report: (k: st
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-export function describe(v: unknown): string {
-  if (typeof v === "string") return `"${v}"`;
-  if (Array.isArray(v)) return "a list";
-  if (v === null) return "null";
-  if (typeof v === "object") return "a mapping";
-  return String(v);
 }

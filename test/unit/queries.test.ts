@@ -80,21 +80,22 @@ describe("queries as files: sql/queries/<schema>.<table>/<name>.sql", () => {
   };
 
   it("reads the header's parameters and bounds; other comment lines are prose", () => {
-    write({ "run-window.sql": `-- The timeline.\n-- Note: one partition.\n-- @params [0b7e4a52-3c1d-4f7a-9d55-2f4e8f1c6a10, today, "tomorrow"]\n-- @maxPartitions 1\n-- @index true\n${WINDOW};\n`, "README.md": "not a query" });
+    write({ "run-window.sql": `-- The timeline.\n-- Note: one partition.\n-- @params ["0b7e4a52-3c1d-4f7a-9d55-2f4e8f1c6a10", "today", "tomorrow"]\n-- @maxPartitions 1\n-- @index true\n${WINDOW};\n`, "README.md": "not a query" });
     const [q] = validateStack("prod", root, { tables: [events()] }).tables[0].queries;
     expect(q).toMatchObject({ name: "run-window", source: "sql/queries/public.events/run-window.sql", params: ["0b7e4a52-3c1d-4f7a-9d55-2f4e8f1c6a10", "today", "tomorrow"], maxPartitions: 1, index: true });
     expect(q.sql.endsWith("created_at < $3")).toBe(true);
   });
 
-  it("rejects an unknown header key, a header value that is not YAML, and a missing @params", () => {
+  it("rejects an unknown header key, a header value that is not JSON, and a missing @params", () => {
     write({
       "a.sql": `-- @maxPartition 1\n-- @params [1, 2, 3]\n${WINDOW}`,
-      "b.sql": `-- @params [1, 2\n${WINDOW}`,
+      "b.sql": `-- @params [today, tomorrow, 3]\n${WINDOW}`,
       "c.sql": WINDOW,
     });
     const found = problems(undefined, root).join("\n");
-    expect(found).toContain(`stack "prod", table public.events: query "a" (sql/queries/public.events/a.sql): unknown header line "-- @maxPartition" (known: @params, @maxPartitions, @index), e.g. -- @params [today, tomorrow]`);
-    expect(found).toContain(`query "b" (sql/queries/public.events/b.sql): -- @params [1, 2: not a YAML value`);
-    expect(found).toContain(`query "c" (sql/queries/public.events/c.sql): it has 3 placeholder(s) ($1…$n) and 0 example parameter(s); give one value per placeholder, in order, as the application passes them (-- @params [value1, value2])`);
+    expect(found).toContain(`stack "prod", table public.events: query "a" (sql/queries/public.events/a.sql): unknown header line "-- @maxPartition" (known: @params, @maxPartitions, @index), e.g. -- @params ["today", "tomorrow"]`);
+    expect(found).toContain(`query "b" (sql/queries/public.events/b.sql): -- @params [today, tomorrow, 3]: not a JSON value (`);
+    expect(found).toContain(`write e.g. -- @params ["2026-01-01", 42] or -- @maxPartitions 1`);
+    expect(found).toContain(`query "c" (sql/queries/public.events/c.sql): it has 3 placeholder(s) ($1…$n) and 0 example parameter(s); give one value per placeholder, in order, as the application passes them (-- @params ["value1", "value2"])`);
   });
 });

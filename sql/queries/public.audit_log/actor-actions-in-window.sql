@@ -1,6 +1,6 @@
 -- What one actor did in a window, newest first: the audit screen's per-user view, through
 -- audit_log_actor_created_at_idx.
--- @params [alice@example.com, yesterday, tomorrow]
+-- @params ["alice@example.com", "yesterday", "tomorrow"]
 -- @maxPartitions 2
 -- @index true
 SELECT action, target_type, target_id, details, created_at

@@ -1,6 +1,6 @@
 -- Everything done to one object in a window: its history tab, through
 -- audit_log_target_created_at_idx.
--- @params [document, "42", today, tomorrow]
+-- @params ["document", "42", "today", "tomorrow"]
 -- @maxPartitions 1
 -- @index true
 SELECT actor, action, details, created_at

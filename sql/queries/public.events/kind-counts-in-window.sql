@@ -1,5 +1,5 @@
 -- Events per kind over a window, for the dashboard: reads whole partitions, so no index is required.
--- @params [yesterday, today]
+-- @params ["yesterday", "today"]
 -- @maxPartitions 1
 SELECT kind, count(*)
   FROM public.events
