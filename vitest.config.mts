@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^partman-stack$/, replacement: path.join(ROOT, "infra/index.ts") },
       { find: /^partman-stack\/pulumi$/, replacement: path.join(ROOT, "infra/pulumi.ts") },
+      { find: /^partman-stack\/testing$/, replacement: path.join(ROOT, "infra/testing.ts") },
     ],
   },
   test: {

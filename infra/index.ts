@@ -13,5 +13,6 @@ export { apply, type ApplyResult, type ApplyOptions, type ApplyEvent, type Faile
 export { planStack, applyStack } from "./engine/reconcile";
 export { status, type StatusReport, type TableStatus } from "./engine/status";
 export { verify, type VerifyReport, type Check } from "./engine/verify";
+export { checkQueryPruning, describeResult, TRIVIAL_PARTITION_BYTES, type QueryPruning, type PlanPruning } from "./engine/pruning";
 export { migrateRun, migrateStatus, migrateRollback, migrateFinish, finishPreview } from "./migrate/run";
 export { archivePartitions, type ArchiveResult } from "./archive/archive";

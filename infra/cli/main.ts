@@ -80,7 +80,7 @@ function program(exit: (code: number) => void): Command {
   stackCommand(root, "verify", "health checks to alert on")
     .description(
       "Health checks to alert on: tables partitioned and registered, part_config as declared, partitions premade ahead, " +
-        "contiguous and on UTC boundaries, default partitions empty, pruning works, the maintenance job scheduled (running in UTC), " +
+        "contiguous and on UTC boundaries, default partitions empty, pruning works (and each declared hot query prunes within its bound), the maintenance job scheduled (running in UTC), " +
         "active and succeeding, retention not deferred too long.",
     )
     .option("--fix", "first move rows out of default partitions (pg_partman's partition_data_proc) and fill gaps between partitions (partition_gap_fill)")

@@ -6,3 +6,12 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** A bad value as an error message quotes it. */
+export function describe(v: unknown): string {
+  if (typeof v === "string") return `"${v}"`;
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "object") return "a mapping";
+  return String(v);
+}

@@ -43,6 +43,23 @@ interface TableSpecBase {
   infiniteTimePartitions: boolean;
   /** Acknowledges that a retention change makes maintenance drop partitions holding data. */
   allowDataLoss: boolean;
+  /** The application's hot queries on this table, proven to prune by `verify` and checkQueryPruning. */
+  queries: QuerySpec[];
+}
+
+/** One hot query: run with EXPLAIN as a prepared statement, its example parameters bound. */
+export interface QuerySpec {
+  name: string;
+  /** Where it is declared: `queries[i]` of the stack-file entry, or the file's path in the project. */
+  source: string;
+  /** One statement, `$1…$n` placeholders, no trailing semicolon. */
+  sql: string;
+  /** One example value per placeholder, as text (null: SQL NULL), bound as the application binds them. */
+  params: (string | null)[];
+  /** The most partitions of the table the query may scan, in its custom and in its generic plan. */
+  maxPartitions: number;
+  /** Every partition it reads past a trivial size must be read through an index. */
+  index: boolean;
 }
 
 export interface MaintenanceSpec {
@@ -125,6 +142,16 @@ export interface TableDeclaration {
   defaultPartition?: boolean;
   infiniteTimePartitions?: boolean;
   allowDataLoss?: boolean;
+  queries?: QueryDeclaration[];
+}
+
+/** One entry of a table's `queries:`. */
+export interface QueryDeclaration {
+  name: string;
+  sql: string;
+  params?: (string | number | boolean | null)[];
+  maxPartitions?: number;
+  index?: boolean;
 }
 
 /** `partman-stack:maintenance` as declared. */

@@ -6,8 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
-import { ConfigError } from "./errors";
+import { ConfigError, describe } from "./errors";
 import { identifierProblem } from "./identifiers";
+import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
 import { parseIdCount, type IdCount } from "./span";
 import type { DatabaseSpec, Declaration, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
@@ -27,7 +28,7 @@ export const DEFAULTS = {
 
 const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
-  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "queries",
 ];
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze", "lockTimeout", "maxLockWait"];
 /** Bounds of maintenance.lockTimeout and maxLockWait: a lock wait longer than a minute is an outage,
@@ -122,6 +123,11 @@ function validateTables(raw: unknown, root: string, problems: Problems): TableSp
     }
     const before = problems.list.length;
     const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems);
+    if (t) {
+      const p = (msg: string) => problems.add(where, msg);
+      t.queries.push(...readQueryFiles(root, t, p));
+      duplicateQueryNames(t.queries, p);
+    }
     if (t && seen.has(t.name)) problems.add(where, `is declared twice; each table may appear once in partman-stack:tables`);
     if (t) seen.add(t.name);
     if (t && problems.list.length === before) out.push(t);
@@ -186,6 +192,7 @@ function validateTable(
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
   const allowDataLoss = bool(e, "allowDataLoss", false, p);
+  const queries = validateQueryList(e.queries, { schema, table }, p);
 
   let retentionSchema: string | null = null;
   if (e.retentionSchema !== undefined && e.retentionSchema !== null) {
@@ -217,7 +224,7 @@ function validateTable(
   if (name === null || control === null || spans === null || premake === null) return null;
   return {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
-    retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss,
+    retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, queries,
   };
 }
 
@@ -480,12 +487,4 @@ function unknownKeys(o: Record<string, unknown>, known: string[], report: (k: st
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === "string") return `"${v}"`;
-  if (Array.isArray(v)) return "a list";
-  if (v === null) return "null";
-  if (typeof v === "object") return "a mapping";
-  return String(v);
 }

@@ -13,13 +13,16 @@ import { introspect, type DatabaseState, type MaintenanceRun, type TableState } 
 import { defaultPartitionName, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
+import { queryChecks, scannedRelations } from "./pruning";
 import { describeRun } from "./status";
 import { fmt } from "./value-text";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
 export interface Check {
-  check: "table" | "config" | "premake" | "bounds" | "last-run" | "retention" | "default-partition" | "pruning" | "maintenance-job";
+  check: "table" | "config" | "premake" | "bounds" | "last-run" | "retention" | "default-partition" | "pruning" | "query" | "maintenance-job";
+  /** The declared query a `query` check is about. */
+  query?: string;
   table?: string;
   status: CheckStatus;
   message: string;
@@ -83,6 +86,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     if (retention) checks.push(retention);
     checks.push(await defaultCheck(session.target, t, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts, now)));
+    checks.push(...(await queryChecks(session.target, t)));
   }
   checks.push(jobCheck(spec, state, now));
   return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
@@ -299,22 +303,6 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
       ...(ok ? {} : { fix: `check enable_partition_pruning and the partition bounds of ${t.name}` }),
     },
   ];
-}
-
-async function scannedRelations(db: Client, query: string): Promise<string[]> {
-  const r = await db.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${query}`);
-  const names = new Set<string>();
-  const walk = (n: PlanNode) => {
-    if (n["Relation Name"]) names.add(n["Relation Name"]);
-    for (const c of n.Plans ?? []) walk(c);
-  };
-  walk(r.rows[0]["QUERY PLAN"][0].Plan);
-  return [...names].sort();
-}
-
-interface PlanNode {
-  "Relation Name"?: string;
-  Plans?: PlanNode[];
 }
 
 function jobCheck(spec: StackSpec, state: DatabaseState, now: Date): Check {

@@ -31,10 +31,31 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     const r = await verify(session, spec());
     expect(failed(r.checks)).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.checks.map((c) => `${c.check}:${c.status}`)).toEqual(["table:ok", "config:ok", "premake:ok", "bounds:ok", "last-run:ok", "retention:ok", "default-partition:ok", "pruning:ok", "maintenance-job:warn"]);
+    expect(r.checks.map((c) => `${c.check}:${c.status}`)).toEqual(["table:ok", "config:ok", "premake:ok", "bounds:ok", "last-run:ok", "retention:ok", "default-partition:ok", "pruning:ok", "query:ok", "query:ok", "query:ok", "maintenance-job:warn"]);
     const pruning = r.checks.find((c) => c.check === "pruning")!;
     expect(pruning.message).toMatch(/^a query on created_at within \[\S+, \S+\) scans only events_p\w+; a query without a bound on created_at scans all \d+ partition\(s\)$/);
+    // The shipped sql/queries/public.events files, one check each.
+    expect(r.checks.filter((c) => c.check === "query").map((c) => c.query)).toEqual(["agent-recent-events", "kind-counts-in-window", "run-events-in-window"]);
+    expect(r.checks.find((c) => c.query === "run-events-in-window")!.message).toMatch(
+      /^query "run-events-in-window" \(sql\/queries\/public\.events\/run-events-in-window\.sql\): custom plan scans 1 \(events_p\w+\), generic plan 1 \(events_p\w+; \d+ removed at executor startup\) of \d+ partition\(s\), maxPartitions 1; through events_p\w+_run_id_created_at_idx$/,
+    );
     expect(r.checks.at(-1)!.message).toContain("has no run recorded yet");
+  });
+
+  it(`pg_partman ${version}: fails on a declared query that does not prune, naming it and the fix`, async () => {
+    const declared = specFor(db, [events({ premake: 3, retention: "30 days", queries: [{ name: "by-day", sql: "SELECT * FROM public.events WHERE created_at::date = $1", params: ["today"] }] })], { partmanVersion: version });
+    const r = await verify(session, declared);
+    expect(r.ok).toBe(false);
+    expect(failed(r.checks)).toEqual([
+      {
+        check: "query",
+        table: "public.events",
+        query: "by-day",
+        status: "fail",
+        message: expect.stringMatching(/^query "by-day" \(queries\[0\]\) scans (\d+) of \1 partitions of public\.events in its custom and generic plans \(events_default, events_p\w+(, events_p\w+)*\), more than maxPartitions 2 \(query "by-day" \(queries\[0\]\): custom plan scans \1 /),
+        fix: expect.stringMatching(/^bound created_at itself/),
+      },
+    ]);
   });
 
   it(`pg_partman ${version}: fails on missing future partitions`, async () => {
