@@ -102,6 +102,7 @@ export class PartmanDatabase extends pulumi.ComponentResource {
             defaultPartition: t.defaultPartition,
             infiniteTimePartitions: t.infiniteTimePartitions,
             allowDataLoss: t.allowDataLoss,
+            ...(t.kind === "time" && t.epoch ? { epoch: t.epoch } : {}),
           },
           { ...child.options(t.name), ...tableOptions([db.partman, ...db.ownerAccess, ...db.archiveSchemas]) },
         ),

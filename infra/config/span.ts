@@ -31,3 +31,16 @@ export function sameSpan(a: string | null, b: string | null): boolean {
   if (ia || ib) return ia !== null && ib !== null && ia.ids === ib.ids;
   return sameInterval(tryParseInterval(a), tryParseInterval(b));
 }
+
+/** Units of an epoch control column (pg_partman's p_epoch), with how many make a second. */
+export const EPOCH_UNITS = { seconds: 1, milliseconds: 1e3, microseconds: 1e6, nanoseconds: 1e9 } as const;
+export type EpochUnit = keyof typeof EPOCH_UNITS;
+
+export function isEpochUnit(v: unknown): v is EpochUnit {
+  return typeof v === "string" && Object.keys(EPOCH_UNITS).includes(v);
+}
+
+/** A time as an epoch control column stores it (exact, also for nanoseconds past 2^53). */
+export function epochValue(iso: string, unit: EpochUnit): string {
+  return String((BigInt(Date.parse(iso)) * BigInt(EPOCH_UNITS[unit])) / 1000n);
+}

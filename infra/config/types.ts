@@ -2,18 +2,25 @@
 // Raw stack-file values become these only through validate.ts.
 
 import type { Interval } from "./interval";
-import type { IdCount } from "./span";
+import type { EpochUnit, IdCount } from "./span";
 
 export interface QualifiedName {
   schema: string;
   table: string;
 }
 
-/** A time set (a timestamptz, timestamp or date control column) partitions and expires by
- *  intervals; an integer-range set (smallint, integer or bigint) by counts of ids. */
+/** A time set (a timestamptz, timestamp or date control column, or an integer one holding epoch
+ *  times) partitions and expires by intervals; an integer-range set (smallint, integer or bigint)
+ *  by counts of ids. */
 export type TableSpec = TableSpecBase &
   (
-    | { kind: "time"; interval: Interval; retention: Interval | null }
+    | {
+        kind: "time";
+        interval: Interval;
+        retention: Interval | null;
+        /** The unit of an integer control column's epoch times; null on a time column. */
+        epoch: EpochUnit | null;
+      }
     | {
         kind: "id";
         /** Ids per partition. */
@@ -142,6 +149,8 @@ export interface TableDeclaration {
   defaultPartition?: boolean;
   infiniteTimePartitions?: boolean;
   allowDataLoss?: boolean;
+  /** An integer control column holds epoch times in this unit: a time set. */
+  epoch?: "seconds" | "milliseconds" | "microseconds" | "nanoseconds";
   queries?: QueryDeclaration[];
 }
 

@@ -10,7 +10,7 @@ import { ConfigError, describe } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
-import { parseIdCount, type IdCount } from "./span";
+import { EPOCH_UNITS, isEpochUnit, parseIdCount, type EpochUnit, type IdCount } from "./span";
 import type { DatabaseSpec, Declaration, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
@@ -28,7 +28,7 @@ export const DEFAULTS = {
 
 const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
-  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "queries",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "queries",
 ];
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze", "lockTimeout", "maxLockWait"];
 /** Bounds of maintenance.lockTimeout and maxLockWait: a lock wait longer than a minute is an outage,
@@ -182,8 +182,9 @@ function validateTable(
   // The control column's type decides the form of interval, retention and startPartition; without a
   // DDL file (a live table to migrate) the interval's form does.
   const controlType = parsed && control !== null ? parsed.columns.find((c) => c.name === control)?.type ?? null : null;
+  const epoch = epochValue(e.epoch, controlType, p);
   const kind: TableSpec["kind"] =
-    controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
+    e.epoch !== undefined && e.epoch !== null ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
   const column = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
   const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) =>
     p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
@@ -219,23 +220,38 @@ function validateTable(
   }
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, p);
-  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, p);
+  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, p);
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
-  if (name === null || control === null || spans === null || premake === null) return null;
+  if (name === null || control === null || spans === null || premake === null || epoch === undefined) return null;
   return {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
     retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, queries,
   };
 }
 
+/** `epoch`: undefined when invalid (reported), null when absent. Epoch times need a bigint column
+ *  (an integer one holds seconds only until 2038). */
+function epochValue(v: unknown, controlType: string | null, p: (m: string) => void): EpochUnit | null | undefined {
+  if (v === undefined || v === null) return null;
+  const units = Object.keys(EPOCH_UNITS).join(", ");
+  if (!isEpochUnit(v)) {
+    p(`epoch ${describe(v)} must be one of ${units}: the unit of the epoch times the control column holds`);
+    return undefined;
+  }
+  if (controlType === null || /^(bigint|int8)$/.test(controlType) || (v === "seconds" && /^(integer|int|int4)$/.test(controlType))) return v;
+  p(`epoch: ${v} needs a bigint control column${v === "seconds" ? " (or integer)" : ""}, but it is ${controlType}: make it bigint, or remove epoch to partition by ${TIME_TYPES.test(controlType) ? "its times" : "ranges of ids"}`);
+  return undefined;
+}
+
 /** interval and retention of a time set: PostgreSQL intervals. */
-function timeSpans(e: Record<string, unknown>, column: string, p: (m: string) => void): Pick<TableSpec & { kind: "time" }, "kind" | "interval" | "retention"> | null {
+function timeSpans(e: Record<string, unknown>, column: string, epoch: EpochUnit | null | undefined, p: (m: string) => void): Pick<TableSpec & { kind: "time" }, "kind" | "interval" | "retention" | "epoch"> | null {
+  const holds = epoch ? `control column holds epoch ${epoch}` : column;
   for (const key of ["interval", "retention"]) {
-    if (typeof e[key] === "number") p(`${key} ${e[key]} is a number of ids, but ${column}: write a PostgreSQL interval such as "1 day" (or partition by a smallint, integer or bigint column)`);
+    if (typeof e[key] === "number") p(`${key} ${e[key]} is a number of ids, but ${holds}: write a PostgreSQL interval such as "1 day"${epoch ? "" : " (or partition by a smallint, integer or bigint column)"}`);
   }
   const interval = typeof e.interval === "number" ? null : intervalValue(e, "interval", true, p);
   const retention = typeof e.retention === "number" ? null : intervalValue(e, "retention", false, p);
-  return interval === null ? null : { kind: "time", interval, retention };
+  return interval === null ? null : { kind: "time", interval, retention, epoch: epoch ?? null };
 }
 
 /** interval and retention of an integer-range set: whole numbers of ids. */

@@ -4,6 +4,7 @@ import type { Client, QueryResultRow } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
+import { EPOCH_UNITS, isEpochUnit, type EpochUnit } from "../config/span";
 import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "./partman";
 
 export interface PartConfigRow {
@@ -16,12 +17,14 @@ export interface PartConfigRow {
   retention_schema: string | null;
   infinite_time_partitions: boolean;
   automatic_maintenance: string;
+  /** 'none', or the unit of an integer control column's epoch times. */
+  epoch: string;
 }
 
 export interface PartitionInfo {
   name: string;
-  /** The range [from, to): ISO timestamps (time sets) or ids (integer-range sets); null for the
-   *  default partition. */
+  /** The range [from, to): ISO timestamps (time sets, epoch ones too) or ids (integer-range sets);
+   *  null for the default partition. */
   from: string | null;
   to: string | null;
   isDefault: boolean;
@@ -64,8 +67,9 @@ export interface TableState {
   /** r = range, l = list, h = hash; null unless partitioned. */
   strategy: string | null;
   keyColumns: string[];
-  /** time: partitioned on a timestamptz, timestamp or date column; id: on a smallint, integer or
-   *  bigint one; null otherwise or unless partitioned. */
+  /** time: partitioned on a timestamptz, timestamp or date column, or on an integer one holding
+   *  epoch times (part_config.epoch); id: on a smallint, integer or bigint one; null otherwise or
+   *  unless partitioned. */
   kind: "time" | "id" | null;
   /** An integer-range set's highest id (retention and premake are measured from it); null while
    *  it holds no row, and for other sets. */
@@ -222,13 +226,14 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
   if (partman) {
     const rows = await db.query<PartConfigRow>(
       `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
-              retention_schema, infinite_time_partitions, automatic_maintenance
+              retention_schema, infinite_time_partitions, automatic_maintenance, epoch
          FROM ${partmanTable(partman, "part_config")} WHERE parent_table = $1`,
       [name],
     );
     partConfig = rows.rows[0] ?? null;
   }
-  const kind = rel?.relkind === "p" ? rel.kind : null;
+  const epoch = partConfig && partConfig.epoch !== "none" && isEpochUnit(partConfig.epoch) ? partConfig.epoch : null;
+  const kind = rel?.relkind !== "p" ? null : epoch && rel.kind === "id" ? "time" : rel.kind;
   return {
     name,
     relkind: rel?.relkind ?? null,
@@ -241,7 +246,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     childCount: rel?.children ?? 0,
     partConfig,
     ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),
-    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind) : [],
+    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind, epoch) : [],
   };
 }
 
@@ -297,11 +302,12 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
 
 /** The bounds as partman_stack.partition_bounds reads them (sql/maintenance/partition_bounds.sql),
  *  here for a database partman-stack has not installed its objects in yet. */
-async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"]): Promise<PartitionInfo[]> {
+async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"], epoch: EpochUnit | null): Promise<PartitionInfo[]> {
   const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
     `SELECT c.relname AS name, c.oid::regclass::text AS rel,
             CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
-            CASE WHEN NOT $4 THEN b.m[1]::timestamptz END AS from_time, CASE WHEN NOT $4 THEN b.m[2]::timestamptz END AS to_time,
+            CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(b.m[1]::numeric / $5) WHEN NOT $4 THEN b.m[1]::timestamptz END AS from_time,
+            CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(b.m[2]::numeric / $5) WHEN NOT $4 THEN b.m[2]::timestamptz END AS to_time,
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
             pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples,
             pg_relation_size(c.oid) <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
@@ -312,7 +318,7 @@ async function partitionsOf(db: Client, schema: string, table: string, kind: Tab
       WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
                             WHERE n.nspname = $1 AND c2.relname = $2)
       ORDER BY is_default, CASE WHEN $4 THEN b.m[1]::numeric END, from_time`,
-    [schema, table, EXACT_COUNT_MAX_BYTES, kind === "id"],
+    [schema, table, EXACT_COUNT_MAX_BYTES, kind === "id", epoch && EPOCH_UNITS[epoch]],
   );
   const counts = await exactCounts(db, rows.rows.filter((r) => r.countable).map((r) => r.rel));
   return rows.rows.map((r) => {

@@ -80,11 +80,36 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
     `p_control => ${quoteLiteral(t.control)}`,
   ];
   if (p.major < 5) args.push(`p_type => 'native'`);
-  args.push(`p_interval => ${quoteLiteral(t.interval.text)}`, `p_premake => ${t.premake}`);
+  args.push(`p_interval => ${quoteLiteral(t.interval.text)}`);
+  if (t.kind === "time" && t.epoch) args.push(`p_epoch => ${quoteLiteral(t.epoch)}`);
+  args.push(`p_premake => ${t.premake}`);
   if (t.startPartition) args.push(`p_start_partition => ${quoteLiteral(t.startPartition)}`);
   // 4.x always creates the default partition; see dropFreshDefaultSql.
   if (p.major >= 5) args.push(`p_default_table => ${t.defaultPartition}`);
   return `SELECT ${quoteIdent(p.schema)}.create_parent(${args.join(", ")});`;
+}
+
+/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch. */
+export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
+  if (t.kind === "time" && t.epoch === "microseconds" && p.major < 5) {
+    return `table ${t.name}: epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;
+  }
+  return null;
+}
+
+/** Creates the partitions missing between a set's first and last. 4.x's partition_gap_fill takes an
+ *  epoch set for an integer-range one, so there the missing partitions' starts are laid out on
+ *  partman_stack.partition_bounds' axis and made with create_partition_time, which reads the epoch. */
+export function fillGapsSql(p: PartmanInstall, t: TableSpec): string {
+  const parent = quoteLiteral(t.name);
+  if (p.major >= 5 || t.kind !== "time" || !t.epoch) return `SELECT ${quoteIdent(p.schema)}.partition_gap_fill(${parent})`;
+  const step = `${quoteLiteral(t.interval.text)}::interval`;
+  const bounds = `${MAINTENANCE_SCHEMA}.partition_bounds(${parent})`;
+  return (
+    `SELECT ${quoteIdent(p.schema)}.create_partition_time(${parent}, ARRAY(` +
+    `SELECT g FROM generate_series((SELECT to_timestamp(min(lower_bound)) FROM ${bounds}), (SELECT to_timestamp(max(upper_bound)) FROM ${bounds}) - ${step}, ${step}) g ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${bounds} b WHERE g >= to_timestamp(b.lower_bound) AND g < to_timestamp(b.upper_bound))), p_analyze => false)`
+  );
 }
 
 /** 4.x has no p_default_table: a set declared without a default partition gets the one

@@ -26,6 +26,7 @@ import {
   RETENTION_COLUMNS,
   retentionSql,
   runTableMaintenanceSql,
+  unsupportedShape,
   updateConfigSql,
   type ManagedConfig,
   type PartmanInstall,
@@ -197,7 +198,8 @@ function planTable(
   out: Out,
 ): Step[] | null {
   const unit = tableUnit(t.name);
-  const problems = tableProblems(t, ts);
+  const unsupported = partman && unsupportedShape(partman, t);
+  const problems = [...tableProblems(t, ts), ...(unsupported ? [unsupported] : [])];
   if (problems.length > 0) {
     out.problems.push(...problems.map((message) => ({ unit, table: t.name, message })));
     return null;
@@ -314,6 +316,10 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
   if (row) {
     if (row.control !== t.control) {
       problems.push(`table ${t.name}: pg_partman's control column is ${row.control}, declared ${t.control}; changing it needs a migration to a new table`);
+    }
+    const epoch = t.kind === "time" ? t.epoch ?? "none" : "none";
+    if (row.epoch !== epoch) {
+      problems.push(`table ${t.name}: pg_partman's epoch is ${row.epoch}, declared ${epoch}; changing how a set reads its control column needs a migration to a new table`);
     }
     if (!sameSpan(row.partition_interval, t.interval.text)) {
       problems.push(

@@ -6,11 +6,12 @@ import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import { shiftTime, type Interval } from "../config/interval";
+import { EPOCH_UNITS, epochValue } from "../config/span";
 import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { defaultPartitionName, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { defaultPartitionName, fillGapsSql, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
@@ -175,10 +176,6 @@ function gaps(ts: TableState): { from: string; to: string; after: string; before
   return bounded.slice(1).flatMap((p, i) => (bounded[i].to !== p.from ? [{ from: bounded[i].to!, to: p.from!, after: bounded[i].name, before: p.name }] : []));
 }
 
-function fillGapsSql(partman: PartmanInstall, t: TableSpec): string {
-  return `SELECT ${q(partman.schema)}.partition_gap_fill(${quoteLiteral(t.name)})`;
-}
-
 /** The table's latest maintenance run: a failure when it failed (the job itself still succeeds: the
  *  procedure records a set's error and goes on with the others), a warning when it deferred. */
 function lastRunCheck(t: TableSpec, run: MaintenanceRun, spec: StackSpec): Check {
@@ -248,8 +245,9 @@ function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) 
 }
 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
-function bucket(t: TableSpec, column: string): string {
-  if (t.kind === "id") return `${column} - ${column} % ${t.interval.ids}`;
+function bucket(t: TableSpec, control: string): string {
+  if (t.kind === "id") return `${control} - ${control} % ${t.interval.ids}`;
+  const column = t.epoch ? `to_timestamp(${control} / ${EPOCH_UNITS[t.epoch]}::numeric)` : control;
   const i: Interval = t.interval;
   if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
   if (i.months > 0) return `date_trunc('month', ${column})`;
@@ -286,8 +284,10 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
   const current = bounded.find((x) => at(x.from!) <= point && point < at(x.to!)) ?? bounded[bounded.length - 1];
   if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `SELECT partman.run_maintenance('${t.name}')` }];
   const table = `${q(t.schema)}.${q(t.table)}`;
-  const lo = quoteLiteral(current.from!);
-  const hi = quoteLiteral(current.to!);
+  // An epoch column is compared with its own integers, as the application's queries compare it.
+  const literal = (bound: string) => quoteLiteral(t.kind === "time" && t.epoch ? epochValue(bound, t.epoch) : bound);
+  const lo = literal(current.from!);
+  const hi = literal(current.to!);
   const scanned = await scannedRelations(db, `SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
   const expected = bounded.filter((x) => at(x.from!) < at(current.to!) && at(x.to!) > at(current.from!)).map((x) => x.name);
   const all = await scannedRelations(db, `SELECT * FROM ${table}`);

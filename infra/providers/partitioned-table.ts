@@ -4,7 +4,7 @@
 // never touches the database.
 
 import * as pulumi from "@pulumi/pulumi";
-import { sameSpan } from "../config/span";
+import { sameSpan, type EpochUnit } from "../config/span";
 import { validateTableEntry } from "../config/validate";
 import type { TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
@@ -27,6 +27,8 @@ export interface TableEntry {
   defaultPartition: boolean;
   infiniteTimePartitions: boolean;
   allowDataLoss: boolean;
+  /** The unit of an integer control column's epoch times; absent on other sets. */
+  epoch?: EpochUnit;
 }
 
 export type TableInputs = ConnectedInputs &
@@ -43,8 +45,8 @@ export interface TableOutputs extends TableInputs {
 /** Changed in place: part_config's columns, and the default partition. */
 const MANAGED = [...DECLARED_COLUMNS.map(([key]) => key), "defaultPartition"] as const;
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
-const FIXED = ["name", "control", "interval", "ddlSql"] as const;
-const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss"];
+const FIXED = ["name", "control", "interval", "epoch", "ddlSql"] as const;
+const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch"];
 
 function tableSpec(inputs: TableInputs): TableSpec {
   const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));

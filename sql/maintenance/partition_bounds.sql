@@ -1,21 +1,30 @@
 -- Where a set's partitions lie, for premake, expire and archive alike: time sets (a timestamptz,
--- timestamp or date control column) and integer-range sets (smallint, integer or bigint) on one
--- numeric axis: epoch seconds (in the session's TimeZone: partman-stack's sessions and procedures
--- run in UTC) or the ids themselves.
+-- timestamp or date control column, or an integer one holding epoch times) and integer-range sets
+-- (smallint, integer or bigint) on one numeric axis: epoch seconds (in the session's TimeZone:
+-- partman-stack's sessions and procedures run in UTC) or the ids themselves.
 
 -- What this file replaces (it held time sets only).
 DROP FUNCTION IF EXISTS partman_stack.time_partitions(regclass);
 
--- 'time' or 'id', and the control column; no row for a set partitioned on anything else.
-CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name)
+-- Its result gained per_second (epoch sets), which CREATE OR REPLACE cannot change.
+DROP FUNCTION IF EXISTS partman_stack.set_kind(regclass);
+
+-- 'time' or 'id', the control column, and for an integer column holding epoch times (pg_partman's
+-- part_config.epoch) how many of its units make a second; no row for a set partitioned on anything else.
+CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name, OUT per_second numeric)
 LANGUAGE sql
 STABLE
 AS $$
     SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
-                WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN 'id' END,
-           a.attname
+                WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+                    CASE WHEN coalesce(pc.epoch, 'none') = 'none' THEN 'id' ELSE 'time' END END,
+           a.attname,
+           CASE pc.epoch WHEN 'seconds' THEN 1 WHEN 'milliseconds' THEN 1e3 WHEN 'microseconds' THEN 1e6 WHEN 'nanoseconds' THEN 1e9 END
       FROM pg_partitioned_table pt
+      JOIN pg_class c ON c.oid = pt.partrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+      LEFT JOIN @extschema@.part_config pc ON pc.parent_table = n.nspname || '.' || c.relname
      WHERE pt.partrelid = p_parent
 $$;
 
@@ -27,8 +36,8 @@ LANGUAGE sql
 STABLE
 AS $$
     SELECT c.oid::regclass,
-           CASE k.kind WHEN 'id' THEN b.m[1]::numeric ELSE extract(epoch FROM b.m[1]::timestamptz) END,
-           CASE k.kind WHEN 'id' THEN b.m[2]::numeric ELSE extract(epoch FROM b.m[2]::timestamptz) END
+           CASE WHEN k.kind = 'id' THEN b.m[1]::numeric WHEN k.per_second IS NOT NULL THEN b.m[1]::numeric / k.per_second ELSE extract(epoch FROM b.m[1]::timestamptz) END,
+           CASE WHEN k.kind = 'id' THEN b.m[2]::numeric WHEN k.per_second IS NOT NULL THEN b.m[2]::numeric / k.per_second ELSE extract(epoch FROM b.m[2]::timestamptz) END
       FROM partman_stack.set_kind(p_parent) k
       JOIN pg_inherits i ON i.inhparent = p_parent
       JOIN pg_class c ON c.oid = i.inhrelid

@@ -25,6 +25,11 @@ export function jobLog(overrides: RawTable = {}): RawTable {
   return { name: "public.job_log", ddl: "sql/tables/job_log.sql", control: "id", interval: 1000, premake: 2, ...overrides };
 }
 
+/** Readings stamped with epoch milliseconds (sql/tables/sensor_readings.sql): a time set on a bigint. */
+export function sensorReadings(overrides: RawTable = {}): RawTable {
+  return { name: "public.sensor_readings", ddl: "sql/tables/sensor_readings.sql", control: "recorded_ms", epoch: "milliseconds", interval: "1 day", premake: 3, ...overrides };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],

@@ -10,7 +10,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
 import type { RawStackConfig } from "../../infra/config/types";
-import { auditLog, events, jobLog, REPO_ROOT } from "../helpers/spec";
+import { auditLog, events, jobLog, REPO_ROOT, sensorReadings } from "../helpers/spec";
 
 function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
   try {
@@ -158,6 +158,41 @@ describe("integer-range tables", () => {
     expect(problems({ tables: [{ name: "public.jobs", control: "id", interval: 50000, retention: "7 days" }] })).toEqual([
       expect.stringContaining(`retention "7 days" is a time interval, but interval is a number: an integer-range set's retention is how many ids below the highest one to keep`),
     ]);
+  });
+});
+
+describe("epoch tables", () => {
+  const epoch = (overrides: Record<string, unknown>) => problems({ tables: [sensorReadings(overrides)] });
+
+  it.each([
+    [{ epoch: "ms" }, `stack "prod", table public.sensor_readings: epoch "ms" must be one of seconds, milliseconds, microseconds, nanoseconds: the unit of the epoch times the control column holds`],
+    [{ interval: 86400000 }, `interval 86400000 is a number of ids, but control column holds epoch milliseconds: write a PostgreSQL interval such as "1 day"`],
+    [{ retention: 1000 }, `retention 1000 is a number of ids, but control column holds epoch milliseconds`],
+    [{ startPartition: 1764115200000 }, `startPartition 1764115200000 must be a timestamp, e.g. "2026-01-01"`],
+    [{ control: "sensor_id" }, `epoch: milliseconds needs a bigint control column, but it is integer: make it bigint, or remove epoch to partition by ranges of ids`],
+  ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
+    const found = epoch(overrides);
+    expect(found.join("\n")).toContain(message);
+    expect(found.every((p) => p.startsWith(`stack "prod", table public.sensor_readings: `))).toBe(true);
+  });
+
+  it("refuses epoch on a time column, and takes seconds on an integer one", () => {
+    expect(problems({ tables: [events({ epoch: "seconds" })] })).toEqual([
+      `stack "prod", table public.events: epoch: seconds needs a bigint control column (or integer), but it is timestamptz: make it bigint, or remove epoch to partition by its times`,
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-epoch-"));
+    try {
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (at integer NOT NULL, PRIMARY KEY (at)) PARTITION BY RANGE (at);");
+      const spec = validateStack("prod", dir, { tables: [{ name: "public.t", ddl: "t.sql", control: "at", epoch: "seconds", interval: "1 week" }] });
+      expect(spec.tables[0]).toMatchObject({ kind: "time", epoch: "seconds", interval: { days: 7 } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes interval, retention and startPartition as times on a bigint holding epoch times", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [sensorReadings({ retention: "30 days", startPartition: "2026-01-01" })] });
+    expect(spec.tables[0]).toMatchObject({ kind: "time", epoch: "milliseconds", interval: { text: "1 day" }, retention: { text: "30 days" }, startPartition: "2026-01-01" });
   });
 });
 
