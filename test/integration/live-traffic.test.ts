@@ -66,8 +66,11 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
   /** Partitions whose upper bound is older than now() - retention, as the plan names them. */
   const expiring = async (retention: string) =>
     (await planStack(session, spec({ retention, allowDataLoss: true }))).steps.flatMap((s) => s.dataLoss?.partitions.map((p) => p.name) ?? []);
-  const rowsSince = async (cutoff: string) =>
-    (await session.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'seed' AND created_at >= now() - $1::interval`, [cutoff])).rows[0].n;
+  /** Seed rows at or after a fixed instant: a cutoff of now() - interval would move between two counts and
+   *  drop the seed row (one every 7 minutes) that it passes meanwhile. */
+  const rowsSince = async (cutoff: Date) =>
+    (await session.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'seed' AND created_at >= $1`, [cutoff])).rows[0].n;
+  const daysAgo = (days: number) => new Date(Date.now() - days * DAY);
 
   /** The probes, and one long report started on the table just before `fn`, which runs meanwhile. */
   async function underTraffic<T>(fn: () => Promise<T>): Promise<{ value: T; hot: ProbeResult; writers: ProbeResult; report: ProbeResult }> {
@@ -96,7 +99,8 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
     const doomed = await expiring("10 days");
     expect(doomed.length).toBeGreaterThanOrEqual(19);
     const before = await partitions();
-    const inside = await rowsSince("9 days");
+    const horizon = daysAgo(9);
+    const inside = await rowsSince(horizon);
 
     const t = await underTraffic(() => applyStack(session, spec({ retention: "10 days", allowDataLoss: true, premake: 5 })));
     expectUnharmed(t);
@@ -111,7 +115,7 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
 
     const after = await partitions();
     expect(after.filter((p) => before.includes(p))).toEqual(before.filter((p) => !doomed.includes(p)));
-    expect(await rowsSince("9 days")).toBe(inside);
+    expect(await rowsSince(horizon)).toBe(inside);
     expect((await planStack(session, spec({ retention: "10 days", allowDataLoss: true, premake: 5 }))).steps).toEqual([]);
   });
 
@@ -121,7 +125,8 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
     // What the next apply would set, made by hand, so that only the job's command acts on it.
     await session.target.query(`UPDATE partman_stack.retention SET retention = '7 days'; UPDATE partman.part_config SET premake = 6`);
     expect(doomed.length).toBeGreaterThanOrEqual(5);
-    const inside = await rowsSince("6 days");
+    const horizon = daysAgo(6);
+    const inside = await rowsSince(horizon);
     const command = (await status(session, spec({ retention: "20 days" }))).job!.command;
 
     const job = await client();
@@ -131,7 +136,7 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
     expect(run).toMatchObject({ expired: doomed, deferred: [], error: null });
     expect(run.created.length).toBeGreaterThanOrEqual(4);
     expect((await partitions()).filter((p) => doomed.includes(p))).toEqual([]);
-    expect(await rowsSince("6 days")).toBe(inside);
+    expect(await rowsSince(horizon)).toBe(inside);
   });
 
   it(`pg_partman ${version}: a session idle in a transaction on the table makes maintenance defer within its budget, recorded and reported; the next run completes`, { timeout: 60_000 }, async () => {
