@@ -103,6 +103,7 @@ export class PartmanDatabase extends pulumi.ComponentResource {
             infiniteTimePartitions: t.infiniteTimePartitions,
             allowDataLoss: t.allowDataLoss,
             ...(t.kind === "time" && t.epoch ? { epoch: t.epoch } : {}),
+            ...(t.kind === "time" && t.timeCodec ? (t.timeCodec === "uuidv7" ? { uuidv7: true } : { timeEncoder: t.timeCodec.encoder, timeDecoder: t.timeCodec.decoder }) : {}),
           },
           { ...child.options(t.name), ...tableOptions([db.partman, ...db.ownerAccess, ...db.archiveSchemas]) },
         ),

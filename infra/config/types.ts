@@ -20,6 +20,9 @@ export type TableSpec = TableSpecBase &
         retention: Interval | null;
         /** The unit of an integer control column's epoch times; null on a time column. */
         epoch: EpochUnit | null;
+        /** How a uuid or text control column holds times (pg_partman 5.2's time encoder and
+         *  decoder): pg_partman's own UUIDv7 functions, or named ones; null on other columns. */
+        timeCodec: "uuidv7" | { encoder: string; decoder: string } | null;
       }
     | {
         kind: "id";
@@ -151,6 +154,11 @@ export interface TableDeclaration {
   allowDataLoss?: boolean;
   /** An integer control column holds epoch times in this unit: a time set. */
   epoch?: "seconds" | "milliseconds" | "microseconds" | "nanoseconds";
+  /** A uuid control column holds UUIDv7 keys: a time set through pg_partman's uuid7 functions. */
+  uuidv7?: boolean;
+  /** Functions (timestamptz → key, key as text → timestamptz) of a uuid or text control column. */
+  timeEncoder?: string;
+  timeDecoder?: string;
   queries?: QueryDeclaration[];
 }
 

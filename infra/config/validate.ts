@@ -28,7 +28,7 @@ export const DEFAULTS = {
 
 const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
-  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "queries",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "queries",
 ];
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze", "lockTimeout", "maxLockWait"];
 /** Bounds of maintenance.lockTimeout and maxLockWait: a lock wait longer than a minute is an outage,
@@ -183,8 +183,9 @@ function validateTable(
   // DDL file (a live table to migrate) the interval's form does.
   const controlType = parsed && control !== null ? parsed.columns.find((c) => c.name === control)?.type ?? null : null;
   const epoch = epochValue(e.epoch, controlType, p);
+  const timeCodec = timeCodecValue(e, controlType, p);
   const kind: TableSpec["kind"] =
-    e.epoch !== undefined && e.epoch !== null ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
+    (e.epoch !== undefined && e.epoch !== null) || timeCodec ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
   const column = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
   const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) =>
     p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
@@ -219,10 +220,10 @@ function validateTable(
     } else startPartition = v;
   }
 
-  if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, p);
-  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, p);
+  if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, p);
+  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, timeCodec ?? null, p);
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
-  if (name === null || control === null || spans === null || premake === null || epoch === undefined) return null;
+  if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined) return null;
   return {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
     retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, queries,
@@ -243,15 +244,55 @@ function epochValue(v: unknown, controlType: string | null, p: (m: string) => vo
   return undefined;
 }
 
+type TimeCodec = (TableSpec & { kind: "time" })["timeCodec"];
+
+/** `uuidv7`, or `timeEncoder` with `timeDecoder`: undefined when invalid (reported), null when
+ *  absent. The names are interpolated into SQL (by pg_partman too), so only identifiers pass. */
+function timeCodecValue(e: Record<string, unknown>, controlType: string | null, p: (m: string) => void): TimeCodec | undefined {
+  const named = e.timeEncoder !== undefined || e.timeDecoder !== undefined;
+  if (e.uuidv7 !== undefined && typeof e.uuidv7 !== "boolean") {
+    p(`uuidv7 ${describe(e.uuidv7)} must be true or false`);
+    return undefined;
+  }
+  if (!e.uuidv7 && !named) return null;
+  if (e.uuidv7 && named) {
+    p(`uuidv7: true uses pg_partman's uuid7_time_encoder and uuid7_time_decoder; remove timeEncoder and timeDecoder, or uuidv7`);
+    return undefined;
+  }
+  if (controlType !== null && !/^(uuid|text)$/.test(controlType)) {
+    p(`${e.uuidv7 ? "uuidv7" : "timeEncoder/timeDecoder"} needs a uuid${e.uuidv7 ? "" : " or text"} control column, but it is ${controlType}: remove ${e.uuidv7 ? "uuidv7" : "them"} to partition by ${TIME_TYPES.test(controlType) ? "its times" : "ranges of ids"}`);
+    return undefined;
+  }
+  if (e.uuidv7) {
+    if (controlType === "text") p(`uuidv7 needs a uuid control column, but it is text: make it uuid, or name your own timeEncoder and timeDecoder`);
+    return controlType === "text" ? undefined : "uuidv7";
+  }
+  const name = (key: "timeEncoder" | "timeDecoder", what: string): string | null => {
+    const v = e[key];
+    const example = `e.g. ${key}: "app.${key === "timeEncoder" ? "key_from_time" : "time_from_key"}"`;
+    if (v === undefined || v === null) {
+      p(`${key} is missing: timeEncoder and timeDecoder go together; name a function ${what}, ${example}`);
+      return null;
+    }
+    const why = typeof v !== "string" ? "not text" : v.split(".").length > 2 ? "more than schema.function" : v.split(".").map(identifierProblem).find((x) => x) ?? null;
+    if (why === null) return v as string;
+    p(`${key} ${describe(v)} must name a function ${what} (schema.function or function; ${why}), ${example}`);
+    return null;
+  };
+  const encoder = name("timeEncoder", "taking a timestamptz and returning the control column's value");
+  const decoder = name("timeDecoder", "taking the control column's value as text and returning a timestamptz");
+  return encoder && decoder ? { encoder, decoder } : undefined;
+}
+
 /** interval and retention of a time set: PostgreSQL intervals. */
-function timeSpans(e: Record<string, unknown>, column: string, epoch: EpochUnit | null | undefined, p: (m: string) => void): Pick<TableSpec & { kind: "time" }, "kind" | "interval" | "retention" | "epoch"> | null {
+function timeSpans(e: Record<string, unknown>, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void): Pick<TableSpec & { kind: "time" }, "kind" | "interval" | "retention" | "epoch" | "timeCodec"> | null {
   const holds = epoch ? `control column holds epoch ${epoch}` : column;
   for (const key of ["interval", "retention"]) {
     if (typeof e[key] === "number") p(`${key} ${e[key]} is a number of ids, but ${holds}: write a PostgreSQL interval such as "1 day"${epoch ? "" : " (or partition by a smallint, integer or bigint column)"}`);
   }
   const interval = typeof e.interval === "number" ? null : intervalValue(e, "interval", true, p);
   const retention = typeof e.retention === "number" ? null : intervalValue(e, "retention", false, p);
-  return interval === null ? null : { kind: "time", interval, retention, epoch: epoch ?? null };
+  return interval === null ? null : { kind: "time", interval, retention, epoch: epoch ?? null, timeCodec };
 }
 
 /** interval and retention of an integer-range set: whole numbers of ids. */
@@ -286,7 +327,7 @@ function idSpans(e: Record<string, unknown>, column: string, limit: { type: stri
 }
 
 /** The DDL file must create the declared table, partitioned by range on the control column. */
-function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, control: string, p: (m: string) => void) {
+function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, control: string, timeCodec: boolean, p: (m: string) => void) {
   if (d.schema === null) p(`ddl ${ddl}: CREATE TABLE ${d.table} must be schema-qualified (${schema}.${table}), so it does not depend on search_path`);
   else if (d.schema !== schema || d.table !== table) p(`ddl ${ddl} creates ${d.schema}.${d.table}, but the entry declares ${schema}.${table}`);
   const col = d.columns.find((c) => c.name === control);
@@ -294,8 +335,8 @@ function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, contr
     p(`control "${control}" is not a column of ${ddl} (columns: ${d.columns.map((c) => c.name).join(", ")})`);
     return;
   }
-  if (!TIME_TYPES.test(col.type) && !ID_TYPES.test(col.type)) {
-    p(`control column ${control} is ${col.type}; partitioning needs timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`);
+  if (!TIME_TYPES.test(col.type) && !ID_TYPES.test(col.type) && !(timeCodec && /^(uuid|text)$/.test(col.type))) {
+    p(`control column ${control} is ${col.type}; partitioning needs timestamptz, timestamp or date (by time), smallint, integer or bigint (by ranges of ids), or uuid with uuidv7: true (by the time in UUIDv7 keys)`);
   }
   if (!col.notNull) p(`control column ${control} must be NOT NULL (pg_partman requires it); add NOT NULL in ${ddl}`);
   if (!d.partition) p(`ddl ${ddl}: CREATE TABLE must end with PARTITION BY RANGE (${control})`);

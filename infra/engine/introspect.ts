@@ -19,6 +19,8 @@ export interface PartConfigRow {
   automatic_maintenance: string;
   /** 'none', or the unit of an integer control column's epoch times. */
   epoch: string;
+  /** A uuid or text control column's time decoder as pg_partman stores it (5.2+); null otherwise. */
+  time_decoder: string | null;
 }
 
 export interface PartitionInfo {
@@ -226,14 +228,19 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
   if (partman) {
     const rows = await db.query<PartConfigRow>(
       `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
-              retention_schema, infinite_time_partitions, automatic_maintenance, epoch
-         FROM ${partmanTable(partman, "part_config")} WHERE parent_table = $1`,
+              retention_schema, infinite_time_partitions, automatic_maintenance, epoch,
+              to_jsonb(pc)->>'time_decoder' AS time_decoder
+         FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table = $1`,
       [name],
     );
     partConfig = rows.rows[0] ?? null;
   }
   const epoch = partConfig && partConfig.epoch !== "none" && isEpochUnit(partConfig.epoch) ? partConfig.epoch : null;
-  const kind = rel?.relkind !== "p" ? null : epoch && rel.kind === "id" ? "time" : rel.kind;
+  // The decoder as a quoted name (regproc's output) to call it by: never the catalog's text as is.
+  const decoder = partConfig?.time_decoder
+    ? (await db.query<{ f: string }>(`SELECT $1::regproc::text AS f`, [partConfig.time_decoder])).rows[0].f
+    : null;
+  const kind = rel?.relkind !== "p" ? null : (epoch && rel.kind === "id") || decoder ? "time" : rel.kind;
   return {
     name,
     relkind: rel?.relkind ?? null,
@@ -246,7 +253,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     childCount: rel?.children ?? 0,
     partConfig,
     ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),
-    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind, epoch) : [],
+    partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind, epoch, decoder) : [],
   };
 }
 
@@ -302,12 +309,13 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
 
 /** The bounds as partman_stack.partition_bounds reads them (sql/maintenance/partition_bounds.sql),
  *  here for a database partman-stack has not installed its objects in yet. */
-async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"], epoch: EpochUnit | null): Promise<PartitionInfo[]> {
+async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"], epoch: EpochUnit | null, decoder: string | null): Promise<PartitionInfo[]> {
+  const time = (bound: string) =>
+    `CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(${bound}::numeric / $5) WHEN NOT $4 THEN ${decoder ? `${decoder}(${bound})` : `${bound}::timestamptz`} END`;
   const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
     `SELECT c.relname AS name, c.oid::regclass::text AS rel,
             CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
-            CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(b.m[1]::numeric / $5) WHEN NOT $4 THEN b.m[1]::timestamptz END AS from_time,
-            CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(b.m[2]::numeric / $5) WHEN NOT $4 THEN b.m[2]::timestamptz END AS to_time,
+            ${time("b.m[1]")} AS from_time, ${time("b.m[2]")} AS to_time,
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
             pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples,
             pg_relation_size(c.oid) <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable

@@ -82,6 +82,8 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
   if (p.major < 5) args.push(`p_type => 'native'`);
   args.push(`p_interval => ${quoteLiteral(t.interval.text)}`);
   if (t.kind === "time" && t.epoch) args.push(`p_epoch => ${quoteLiteral(t.epoch)}`);
+  const codec = timeCodecFunctions(p, t);
+  if (codec) args.push(`p_time_encoder => ${quoteLiteral(codec.encoder)}`, `p_time_decoder => ${quoteLiteral(codec.decoder)}`);
   args.push(`p_premake => ${t.premake}`);
   if (t.startPartition) args.push(`p_start_partition => ${quoteLiteral(t.startPartition)}`);
   // 4.x always creates the default partition; see dropFreshDefaultSql.
@@ -89,8 +91,22 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
   return `SELECT ${quoteIdent(p.schema)}.create_parent(${args.join(", ")});`;
 }
 
-/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch. */
+/** The encoder and decoder of a uuid or text set as pg_partman stores and calls them (names it
+ *  interpolates): uuidv7's are pg_partman's own, qualified with its schema. */
+export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: string; decoder: string } | null {
+  if (t.kind !== "time" || !t.timeCodec) return null;
+  if (t.timeCodec !== "uuidv7") return t.timeCodec;
+  return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
+}
+
+/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch;
+ *  time encoders and decoders (uuid and text control columns) came with 5.2. */
 export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
+  const [major, minor] = p.version.split(".").map(Number);
+  if (t.kind === "time" && t.timeCodec && (major < 5 || (major === 5 && minor < 2))) {
+    const what = t.timeCodec === "uuidv7" ? "uuidv7 (UUIDv7 keys)" : "timeEncoder/timeDecoder";
+    return `table ${t.name}: ${what} needs pg_partman 5.2 or later (installed: ${p.version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`;
+  }
   if (t.kind === "time" && t.epoch === "microseconds" && p.major < 5) {
     return `table ${t.name}: epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;
   }

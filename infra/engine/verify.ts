@@ -11,7 +11,7 @@ import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { defaultPartitionName, fillGapsSql, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
@@ -48,7 +48,10 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
       const ts = state.tables[t.name];
       if (!ts.partConfig) continue;
       // Rows moved out of the default get partitions of their own, maybe far from the others.
-      const moved = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
+      const stuck = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
+      // pg_partman 5.2's partition_data_time refuses uuid and text control columns: their rows stay (defaultCheck says how to move them).
+      const moved = stuck && !timeCodecFunctions(state.partman, t);
+      if (stuck && !moved) opts.log?.(`not moving the rows in ${t.schema}.${defaultPartitionName(t.table)}: pg_partman ${state.partman.version} cannot move rows keyed by ${t.control}`);
       const locked = lockedOn(session.target, t, ts, spec.maintenance);
       if (moved) {
         opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions, one partition's worth per transaction`);
@@ -86,7 +89,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     const retention = await retentionCheck(session.target, t, ts, state, spec, now);
     if (retention) checks.push(retention);
     checks.push(await defaultCheck(session.target, t, state.partman));
-    checks.push(...(await pruningChecks(session.target, t, ts, now)));
+    checks.push(...(await pruningChecks(session.target, t, ts, now, state.partman)));
     checks.push(...(await queryChecks(session.target, t)));
   }
   checks.push(jobCheck(spec, state, now));
@@ -245,9 +248,10 @@ function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) 
 }
 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
-function bucket(t: TableSpec, control: string): string {
+function bucket(t: TableSpec, control: string, partman: PartmanInstall): string {
   if (t.kind === "id") return `${control} - ${control} % ${t.interval.ids}`;
-  const column = t.epoch ? `to_timestamp(${control} / ${EPOCH_UNITS[t.epoch]}::numeric)` : control;
+  const codec = timeCodecFunctions(partman, t);
+  const column = t.epoch ? `to_timestamp(${control} / ${EPOCH_UNITS[t.epoch]}::numeric)` : codec ? `${codec.decoder}(${control}::text)` : control;
   const i: Interval = t.interval;
   if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
   if (i.months > 0) return `date_trunc('month', ${column})`;
@@ -261,7 +265,7 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
   const exists = (await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`])).rows[0].ok;
   if (!exists) return { check: "default-partition", table: t.name, status: "ok", message: `no default partition: rows outside every partition are rejected` };
   const ranges = await db.query<{ from: Date | string; n: string }>(
-    `SELECT ${bucket(t, q(t.control))} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
+    `SELECT ${bucket(t, q(t.control), partman)} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
   );
   if (ranges.rows.length === 0) return { check: "default-partition", table: t.name, status: "ok", message: `${name} is empty` };
   const total = ranges.rows.reduce((n, r) => n + Number(r.n), 0);
@@ -270,13 +274,16 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
     table: t.name,
     status: "fail",
     message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from instanceof Date ? r.from.toISOString() : r.from}: ${r.n}`).join(", ")}`,
-    fix: `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)} until it returns 0, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
+    fix: timeCodecFunctions(partman, t)
+      ? `move them by hand (pg_partman ${partman.version}'s partition_data_time refuses a uuid or text control column): in one transaction, with the table locked, copy them aside, delete them from ${name}, ` +
+        `SELECT ${q(partman.schema)}.create_partition_time(${quoteLiteral(t.name)}, ARRAY[<each range above>]::timestamptz[]), and insert them back`
+      : `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)} until it returns 0, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
   };
 }
 
 /** EXPLAIN of a query bounded to the current partition's range must scan exactly the partitions
  *  overlapping it; an unbounded one is reported with how many it scans. */
-async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date): Promise<Check[]> {
+async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date, partman: PartmanInstall): Promise<Check[]> {
   // Bounds as positions: ids, or times; the current partition holds the highest id, or now.
   const at = (bound: string) => (t.kind === "id" ? Number(bound) : Date.parse(bound));
   const point = t.kind === "id" ? ts.maxId ?? 0 : now.getTime();
@@ -284,10 +291,17 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
   const current = bounded.find((x) => at(x.from!) <= point && point < at(x.to!)) ?? bounded[bounded.length - 1];
   if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `SELECT partman.run_maintenance('${t.name}')` }];
   const table = `${q(t.schema)}.${q(t.table)}`;
-  // An epoch column is compared with its own integers, as the application's queries compare it.
-  const literal = (bound: string) => quoteLiteral(t.kind === "time" && t.epoch ? epochValue(bound, t.epoch) : bound);
-  const lo = literal(current.from!);
-  const hi = literal(current.to!);
+  // An epoch column is compared with its own integers, a uuid or text one with its encoder's keys, as
+  // the application's queries compare them.
+  const codec = timeCodecFunctions(partman, t);
+  const literal = async (bound: string) =>
+    quoteLiteral(
+      t.kind === "time" && t.epoch ? epochValue(bound, t.epoch)
+      : codec ? (await db.query<{ v: string }>(`SELECT ${codec.encoder}($1::timestamptz)::text AS v`, [bound])).rows[0].v
+      : bound,
+    );
+  const lo = await literal(current.from!);
+  const hi = await literal(current.to!);
   const scanned = await scannedRelations(db, `SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
   const expected = bounded.filter((x) => at(x.from!) < at(current.to!) && at(x.to!) > at(current.from!)).map((x) => x.name);
   const all = await scannedRelations(db, `SELECT * FROM ${table}`);

@@ -29,6 +29,10 @@ export interface TableEntry {
   allowDataLoss: boolean;
   /** The unit of an integer control column's epoch times; absent on other sets. */
   epoch?: EpochUnit;
+  /** How a uuid or text control column holds times; absent on other sets. */
+  uuidv7?: boolean;
+  timeEncoder?: string;
+  timeDecoder?: string;
 }
 
 export type TableInputs = ConnectedInputs &
@@ -45,8 +49,8 @@ export interface TableOutputs extends TableInputs {
 /** Changed in place: part_config's columns, and the default partition. */
 const MANAGED = [...DECLARED_COLUMNS.map(([key]) => key), "defaultPartition"] as const;
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
-const FIXED = ["name", "control", "interval", "epoch", "ddlSql"] as const;
-const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch"];
+const FIXED = ["name", "control", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] as const;
+const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder"];
 
 function tableSpec(inputs: TableInputs): TableSpec {
   const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));

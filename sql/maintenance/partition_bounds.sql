@@ -1,31 +1,52 @@
 -- Where a set's partitions lie, for premake, expire and archive alike: time sets (a timestamptz,
--- timestamp or date control column, or an integer one holding epoch times) and integer-range sets
+-- timestamp or date control column, an integer one holding epoch times, or a uuid or text one holding
+-- times through pg_partman 5.2's time decoder, e.g. UUIDv7 keys) and integer-range sets
 -- (smallint, integer or bigint) on one numeric axis: epoch seconds (in the session's TimeZone:
 -- partman-stack's sessions and procedures run in UTC) or the ids themselves.
 
 -- What this file replaces (it held time sets only).
 DROP FUNCTION IF EXISTS partman_stack.time_partitions(regclass);
 
--- Its result gained per_second (epoch sets), which CREATE OR REPLACE cannot change.
+-- Its result gained per_second (epoch sets) and decoder (uuid and text sets), which CREATE OR
+-- REPLACE cannot change.
 DROP FUNCTION IF EXISTS partman_stack.set_kind(regclass);
 
--- 'time' or 'id', the control column, and for an integer column holding epoch times (pg_partman's
--- part_config.epoch) how many of its units make a second; no row for a set partitioned on anything else.
-CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name, OUT per_second numeric)
+-- 'time' or 'id', the control column, for an integer column holding epoch times (pg_partman's
+-- part_config.epoch) how many of its units make a second, and for a uuid or text column the
+-- function decoding its times (part_config.time_decoder, read through to_jsonb: only 5.2 has the
+-- column); no row for a set partitioned on anything else.
+CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name, OUT per_second numeric, OUT decoder regproc)
 LANGUAGE sql
 STABLE
 AS $$
     SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
                 WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
-                    CASE WHEN coalesce(pc.epoch, 'none') = 'none' THEN 'id' ELSE 'time' END END,
+                    CASE WHEN coalesce(pc.epoch, 'none') = 'none' THEN 'id' ELSE 'time' END
+                WHEN a.atttypid IN ('uuid'::regtype, 'text'::regtype) AND to_jsonb(pc)->>'time_decoder' IS NOT NULL THEN 'time' END,
            a.attname,
-           CASE pc.epoch WHEN 'seconds' THEN 1 WHEN 'milliseconds' THEN 1e3 WHEN 'microseconds' THEN 1e6 WHEN 'nanoseconds' THEN 1e9 END
+           CASE pc.epoch WHEN 'seconds' THEN 1 WHEN 'milliseconds' THEN 1e3 WHEN 'microseconds' THEN 1e6 WHEN 'nanoseconds' THEN 1e9 END,
+           (to_jsonb(pc)->>'time_decoder')::regproc
       FROM pg_partitioned_table pt
       JOIN pg_class c ON c.oid = pt.partrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
       LEFT JOIN @extschema@.part_config pc ON pc.parent_table = n.nspname || '.' || c.relname
      WHERE pt.partrelid = p_parent
+$$;
+
+-- A bound of a uuid or text set as a time, through the set's decoder (a regproc: formatted as a
+-- quoted name, never as text from the catalog).
+CREATE OR REPLACE FUNCTION partman_stack.decode_time(p_decoder regproc, p_value text)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_time timestamptz;
+BEGIN
+    EXECUTE format('SELECT %s($1)', p_decoder) INTO v_time USING p_value;
+    RETURN v_time;
+END
 $$;
 
 -- The set's range partitions with their bounds on that axis (the upper one exclusive), never the
@@ -36,8 +57,10 @@ LANGUAGE sql
 STABLE
 AS $$
     SELECT c.oid::regclass,
-           CASE WHEN k.kind = 'id' THEN b.m[1]::numeric WHEN k.per_second IS NOT NULL THEN b.m[1]::numeric / k.per_second ELSE extract(epoch FROM b.m[1]::timestamptz) END,
-           CASE WHEN k.kind = 'id' THEN b.m[2]::numeric WHEN k.per_second IS NOT NULL THEN b.m[2]::numeric / k.per_second ELSE extract(epoch FROM b.m[2]::timestamptz) END
+           CASE WHEN k.kind = 'id' THEN b.m[1]::numeric WHEN k.per_second IS NOT NULL THEN b.m[1]::numeric / k.per_second
+                WHEN k.decoder IS NOT NULL THEN extract(epoch FROM partman_stack.decode_time(k.decoder, b.m[1])) ELSE extract(epoch FROM b.m[1]::timestamptz) END,
+           CASE WHEN k.kind = 'id' THEN b.m[2]::numeric WHEN k.per_second IS NOT NULL THEN b.m[2]::numeric / k.per_second
+                WHEN k.decoder IS NOT NULL THEN extract(epoch FROM partman_stack.decode_time(k.decoder, b.m[2])) ELSE extract(epoch FROM b.m[2]::timestamptz) END
       FROM partman_stack.set_kind(p_parent) k
       JOIN pg_inherits i ON i.inhparent = p_parent
       JOIN pg_class c ON c.oid = i.inhrelid

@@ -30,6 +30,11 @@ export function sensorReadings(overrides: RawTable = {}): RawTable {
   return { name: "public.sensor_readings", ddl: "sql/tables/sensor_readings.sql", control: "recorded_ms", epoch: "milliseconds", interval: "1 day", premake: 3, ...overrides };
 }
 
+/** Events keyed by UUIDv7 ids (sql/tables/user_events.sql): a time set on a uuid. */
+export function userEvents(overrides: RawTable = {}): RawTable {
+  return { name: "public.user_events", ddl: "sql/tables/user_events.sql", control: "id", uuidv7: true, interval: "1 day", premake: 3, ...overrides };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],

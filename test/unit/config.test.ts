@@ -10,7 +10,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
 import type { RawStackConfig } from "../../infra/config/types";
-import { auditLog, events, jobLog, REPO_ROOT, sensorReadings } from "../helpers/spec";
+import { auditLog, events, jobLog, REPO_ROOT, sensorReadings, userEvents } from "../helpers/spec";
 
 function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
   try {
@@ -38,7 +38,7 @@ describe("table entries", () => {
     [{ premake: 1.5 }, `premake 1.5 must be a whole number ≥ 1`],
     [{ premake: "four" }, `premake "four" must be a whole number ≥ 1`],
     [{ control: "created" }, `stack "prod", table public.events: control "created" is not a column of sql/tables/events.sql (columns: id, run_id, agent_id, kind, payload, created_at)`],
-    [{ control: "kind" }, `control column kind is text; partitioning needs timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`],
+    [{ control: "kind" }, `control column kind is text; partitioning needs timestamptz, timestamp or date (by time), smallint, integer or bigint (by ranges of ids), or uuid with uuidv7: true (by the time in UUIDv7 keys)`],
     [{ control: "created_at; drop table x" }, `control "created_at; drop table x" is not a valid column name: it contains a quote, semicolon`],
     [{ name: `public.ev"ents` }, `table public.ev"ents: name "public.ev\\"ents"`.replace('\\"', '"')],
     [{ name: "public.events;drop" }, `name "public.events;drop" is not a valid table name: "events;drop": it contains a quote, semicolon`],
@@ -193,6 +193,32 @@ describe("epoch tables", () => {
   it("takes interval, retention and startPartition as times on a bigint holding epoch times", () => {
     const spec = validateStack("prod", REPO_ROOT, { tables: [sensorReadings({ retention: "30 days", startPartition: "2026-01-01" })] });
     expect(spec.tables[0]).toMatchObject({ kind: "time", epoch: "milliseconds", interval: { text: "1 day" }, retention: { text: "30 days" }, startPartition: "2026-01-01" });
+  });
+});
+
+describe("UUIDv7 tables", () => {
+  const uuid = (overrides: Record<string, unknown>) => problems({ tables: [userEvents(overrides)] });
+
+  it.each([
+    [{ uuidv7: "yes" }, `uuidv7 "yes" must be true or false`],
+    [{ uuidv7: false }, `control column id is uuid; partitioning needs timestamptz, timestamp or date (by time), smallint, integer or bigint (by ranges of ids), or uuid with uuidv7: true (by the time in UUIDv7 keys)`],
+    [{ timeEncoder: "app.enc", timeDecoder: "app.dec" }, `uuidv7: true uses pg_partman's uuid7_time_encoder and uuid7_time_decoder; remove timeEncoder and timeDecoder, or uuidv7`],
+    [{ uuidv7: undefined, timeEncoder: "app.enc" }, `timeDecoder is missing: timeEncoder and timeDecoder go together; name a function taking the control column's value as text and returning a timestamptz, e.g. timeDecoder: "app.time_from_key"`],
+    [{ uuidv7: undefined, timeEncoder: "app.enc(now()); drop table x", timeDecoder: "app.dec" }, `timeEncoder "app.enc(now()); drop table x" must name a function taking a timestamptz`],
+    [{ control: "user_id" }, `uuidv7 needs a uuid control column, but it is bigint: remove uuidv7 to partition by ranges of ids`],
+    [{ interval: 1000 }, `interval 1000 is a number of ids, but control column id is uuid`],
+    [{ startPartition: 5 }, `startPartition 5 must be a timestamp`],
+  ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
+    const found = uuid(overrides);
+    expect(found.join("\n")).toContain(message);
+    expect(found.every((p) => p.startsWith(`stack "prod", table public.user_events: `))).toBe(true);
+  });
+
+  it("takes interval, retention and startPartition as times; named functions as identifiers", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [userEvents({ retention: "30 days", startPartition: "2026-01-01" })] });
+    expect(spec.tables[0]).toMatchObject({ kind: "time", timeCodec: "uuidv7", epoch: null, interval: { text: "1 day" }, retention: { text: "30 days" }, startPartition: "2026-01-01" });
+    const named = validateStack("prod", REPO_ROOT, { tables: [userEvents({ uuidv7: undefined, timeEncoder: "app.id_at", timeDecoder: "id_time" })] });
+    expect(named.tables[0]).toMatchObject({ kind: "time", timeCodec: { encoder: "app.id_at", decoder: "id_time" } });
   });
 });
 

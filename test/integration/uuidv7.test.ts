@@ -1,0 +1,162 @@
+// Time sets on a uuid column holding UUIDv7 keys (pg_partman 5.2's uuid7_time_encoder/decoder)
+// against real PostgreSQL 15 with each pg_partman major: create_parent, daily partitions bounded by
+// the keys of UTC midnights, premake ahead of now, status in times, retention from now() through the
+// job's own command, the data-loss guard, verify and archive; and the refusal before 5.2.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { archivePartitions } from "../../infra/archive/archive";
+import type { Session } from "../../infra/db/session";
+import { applyStack, planStack } from "../../infra/engine/reconcile";
+import { status } from "../../infra/engine/status";
+import { verify } from "../../infra/engine/verify";
+import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { dailySuffix, sessionFor, specFor, userEvents } from "../helpers/spec";
+
+const DAY = 86_400_000;
+
+/** A UUIDv7 for millisecond `ms` (48 bits of time, version 7, variant, then `n` for uniqueness). */
+function uuid7(ms: number, n = 0): string {
+  const t = ms.toString(16).padStart(12, "0");
+  return `${t.slice(0, 8)}-${t.slice(8)}-7000-8000-${n.toString(16).padStart(12, "0")}`;
+}
+/** The key pg_partman's uuid7_time_encoder makes of a time: a partition bound. */
+const bound = (ms: number) => uuid7(ms).replace("-7000-8000-", "-0000-0000-");
+
+describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
+  const supported = !version.startsWith("4.") && !/^5\.[01]\./.test(version);
+  let db: TestDatabase;
+  let session: Session;
+  /** UTC midnight of the day the test runs: the partitions are days from it. */
+  let today: number;
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ partman: null });
+    session = await sessionFor(db);
+    const now = (await session.target.query<{ now: Date }>(`SELECT now()`)).rows[0].now.getTime();
+    today = now - (now % DAY);
+  });
+
+  afterEach(async () => {
+    await session.close();
+    await db.drop();
+  });
+
+  const spec = (overrides: Record<string, unknown> = {}) => specFor(db, [userEvents(overrides)], { partmanVersion: version });
+  const day = (offset: number) => new Date(today + offset * DAY);
+  const name = (offset: number) => `user_events${dailySuffix(version, day(offset))}`;
+  const names = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => name(from + i));
+  const start = () => day(-10).toISOString().slice(0, 10);
+  const children = async () =>
+    (
+      await session.target.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'public.user_events'::regclass ORDER BY c.relname`,
+      )
+    ).rows.map((r) => r.name);
+  /** One event at noon of each day in [from, to], keyed by its UUIDv7. */
+  const eventDays = (from: number, to: number) =>
+    session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT id, 1, 'click' FROM unnest($1::uuid[]) id`, [
+      Array.from({ length: to - from + 1 }, (_, i) => uuid7(today + (from + i) * DAY + DAY / 2, i + 1)),
+    ]);
+
+  it.runIf(supported)(
+    `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day) and pruning on uuid keys`,
+    async () => {
+      const s = spec({ startPartition: start() });
+      const first = await planStack(session, s);
+      expect(first.problems).toEqual([]);
+      expect(first.steps.find((x) => x.action === "create-parent")!.sql.at(-1)).toContain(
+        `p_interval => '1 day', p_time_encoder => '"partman".uuid7_time_encoder', p_time_decoder => '"partman".uuid7_time_decoder', p_premake => 3`,
+      );
+      expect((await applyStack(session, s)).result).toMatchObject({ blocked: [], failed: [] });
+      expect(await children()).toEqual([...names(-10, 3), "user_events_default"].sort());
+      expect((await session.target.query(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE relname = $1`, [name(0)])).rows[0].b).toBe(
+        `FOR VALUES FROM ('${bound(today)}') TO ('${bound(today + DAY)}')`,
+      );
+      expect((await planStack(session, s)).steps).toEqual([]);
+      await eventDays(-10, 0);
+
+      const report = (await status(session, s)).tables[0];
+      expect(report).toMatchObject({ state: "managed", kind: "time", interval: "1 day", premake: 3, coveredUntil: day(4).toISOString(), partitionsAhead: 3, defaultRows: 0 });
+      expect(report.partitions.find((p) => p.name === name(0))).toMatchObject({ from: day(0).toISOString(), to: day(1).toISOString(), rows: 1 });
+
+      const checks = async () => Object.fromEntries((await verify(session, s)).checks.filter((c) => c.table === "public.user_events").map((c) => [c.check, c]));
+      const ok = await checks();
+      expect(Object.fromEntries(Object.entries(ok).map(([k, c]) => [k, c.status]))).toMatchObject({ table: "ok", config: "ok", premake: "ok", bounds: "ok", "default-partition": "ok", pruning: "ok" });
+      expect(ok.bounds.message).toBe(`14 partition(s), contiguous, each on 1 day boundaries in UTC`);
+      expect(ok.pruning.message).toMatch(new RegExp(`^a query on id within \\[${day(0).toISOString()}, ${day(1).toISOString()}\\) scans only ${name(0)};`));
+
+      // A key past every partition lands in the default: verify groups it by its decoded day. 5.2's
+      // partition_data_time refuses uuid columns, so --fix leaves it and the check says how to move it.
+      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) VALUES ($1, 2, 'late')`, [uuid7(today + 6 * DAY + 1000, 99)]);
+      const dirty = (await checks())["default-partition"];
+      expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 1 row(s), by 1 day range: ${day(6).toISOString()}: 1` });
+      expect(dirty.fix).toContain(`pg_partman ${version}'s partition_data_time refuses a uuid or text control column`);
+      const log: string[] = [];
+      await verify(session, s, { fix: true, log: (l) => log.push(l) });
+      expect(log).toContain(`not moving the rows in public.user_events_default: pg_partman ${version} cannot move rows keyed by id`);
+      expect((await session.target.query(`SELECT tableoid::regclass::text AS t FROM public.user_events WHERE user_id = 2`)).rows).toEqual([{ t: "user_events_default" }]);
+    },
+  );
+
+  it.runIf(supported)(
+    `pg_partman ${version}: the data-loss guard names the days a retention would drop; acknowledged, maintenance expires exactly the partitions ending before now() - retention, and the job's own command expires the next ones`,
+    async () => {
+      await applyStack(session, spec({ startPartition: start() }));
+      await eventDays(-10, 0);
+
+      const refused = await planStack(session, spec({ startPartition: start(), retention: "5 days" }));
+      expect(refused.problems).toHaveLength(1);
+      expect(refused.problems[0].message).toContain(`table public.user_events: retention (none) → "5 days" makes maintenance DROP 5 partition(s) holding 5 rows, `);
+      expect(refused.problems[0].message).toContain(`${name(-10)} [${day(-10).toISOString().slice(0, 10)} → ${day(-9).toISOString().slice(0, 10)}, `);
+      expect(refused.problems[0].dataLoss!.partitions.map((p) => p.name)).toEqual(names(-10, -6));
+      expect(await children()).toContain(name(-10));
+
+      const acknowledged = spec({ startPartition: start(), retention: "5 days", allowDataLoss: true });
+      const { result } = await applyStack(session, acknowledged);
+      expect(result.maintenance[0]).toMatchObject({ notYetExpired: [], run: { expired: names(-10, -6), error: null } });
+      expect((await planStack(session, acknowledged)).steps).toEqual([]);
+
+      await session.target.query(`UPDATE partman_stack.retention SET retention = '3 days'`);
+      const admin = await db.admin();
+      try {
+        const job = (await admin.query<{ command: string }>(`SELECT command FROM cron.job WHERE database = $1`, [db.name])).rows[0];
+        expect(job.command).toMatch(/^CALL partman_stack\.run_maintenance\(/);
+        await session.target.query(job.command);
+      } finally {
+        await admin.end();
+      }
+      expect(
+        (await session.target.query(`SELECT expired, deferred, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.user_events' ORDER BY id DESC LIMIT 1`)).rows[0],
+      ).toEqual({ expired: names(-5, -4), deferred: [], error: null });
+      expect((await children()).filter((c) => c !== "user_events_default")).toEqual(names(-3, 3));
+    },
+  );
+
+  it.runIf(supported)(`pg_partman ${version}: archives the one UUIDv7 partition past the horizon: dumped, verified, then dropped`, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-uuidv7-archive-"));
+    try {
+      await applyStack(session, spec({ startPartition: start() }));
+      await eventDays(-10, 0);
+      const r = await archivePartitions(session, spec({ startPartition: start(), retention: "9 days" }), "user_events", { to: tmp });
+      expect(r).toMatchObject({ retention: "9 days", failed: 0 });
+      expect(r.partitions.map((p) => [p.name, p.origin, p.from, p.to, p.rows, p.status])).toEqual([[name(-10), "past-horizon", day(-10).toISOString(), day(-9).toISOString(), 1, "archived"]]);
+      expect(await children()).not.toContain(name(-10));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(!supported)(`pg_partman ${version}: a UUIDv7 set is refused before any change, naming the version needed`, async () => {
+    const p = await planStack(session, spec());
+    expect(p.problems.map((x) => x.message)).toEqual([
+      `table public.user_events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
+    ]);
+    expect(p.steps.filter((x) => x.table === "public.user_events")).toEqual([]);
+    expect((await applyStack(session, spec())).result.blocked.map((x) => x.message)).toEqual(p.problems.map((x) => x.message));
+    expect((await session.target.query(`SELECT to_regclass('public.user_events') AS t`)).rows).toEqual([{ t: null }]);
+  });
+});
