@@ -12,6 +12,7 @@ const SYMBOL: Record<Step["action"], string> = {
   "create-schema": "+",
   "create-table": "+",
   "create-parent": "+",
+  "create-sub-parent": "+",
   "create-default": "+",
   "drop-default": "-",
   "update-config": "~",

@@ -9,28 +9,42 @@ export interface QualifiedName {
   table: string;
 }
 
-/** A time set (a timestamptz, timestamp or date control column, or an integer one holding epoch
- *  times) partitions and expires by intervals; an integer-range set (smallint, integer or bigint)
- *  by counts of ids. */
+/** The shape of a set's partitions: by time (a timestamptz, timestamp or date control column, or
+ *  an integer one holding epoch times) or by ranges of ids (smallint, integer or bigint). */
+export type SetShape =
+  | {
+      kind: "time";
+      interval: Interval;
+      retention: Interval | null;
+      /** The unit of an integer control column's epoch times; null on a time column. */
+      epoch: EpochUnit | null;
+    }
+  | {
+      kind: "id";
+      /** Ids per partition. */
+      interval: IdCount;
+      /** Partitions whose ids are all below max(control) − retention expire. */
+      retention: IdCount | null;
+    };
+
+/** Sub-partitions: each partition of the set is itself partitioned (pg_partman's create_sub_parent),
+ *  by its own control column, interval, premake and retention. */
+export type SubpartitionSpec = SetShape & {
+  control: string;
+  premake: number;
+  retentionKeepTable: boolean;
+};
+
+/** A set partitioned by time or by ranges of ids (SetShape); a time set's control column may also be
+ *  a uuid or text one holding times. */
 export type TableSpec = TableSpecBase &
   (
-    | {
-        kind: "time";
-        interval: Interval;
-        retention: Interval | null;
-        /** The unit of an integer control column's epoch times; null on a time column. */
-        epoch: EpochUnit | null;
+    | (Extract<SetShape, { kind: "time" }> & {
         /** How a uuid or text control column holds times (pg_partman 5.2's time encoder and
          *  decoder): pg_partman's own UUIDv7 functions, or named ones; null on other columns. */
         timeCodec: "uuidv7" | { encoder: string; decoder: string } | null;
-      }
-    | {
-        kind: "id";
-        /** Ids per partition. */
-        interval: IdCount;
-        /** Partitions whose ids are all below max(control) − retention expire. */
-        retention: IdCount | null;
-      }
+      })
+    | Extract<SetShape, { kind: "id" }>
   );
 
 interface TableSpecBase {
@@ -53,6 +67,8 @@ interface TableSpecBase {
   infiniteTimePartitions: boolean;
   /** Acknowledges that a retention change makes maintenance drop partitions holding data. */
   allowDataLoss: boolean;
+  /** null: the set's partitions are plain tables. */
+  subpartition: SubpartitionSpec | null;
   /** The application's hot queries on this table, proven to prune by `verify` and checkQueryPruning. */
   queries: QuerySpec[];
 }
@@ -159,7 +175,19 @@ export interface TableDeclaration {
   /** Functions (timestamptz → key, key as text → timestamptz) of a uuid or text control column. */
   timeEncoder?: string;
   timeDecoder?: string;
+  subpartition?: SubpartitionDeclaration;
   queries?: QueryDeclaration[];
+}
+
+/** A table's `subpartition:`: how each of its partitions is partitioned in turn. */
+export interface SubpartitionDeclaration {
+  control: string;
+  /** A PostgreSQL interval on a time control column; ids per sub-partition on an integer one. */
+  interval: string | number;
+  premake?: number;
+  retention?: string | number | null;
+  retentionKeepTable?: boolean;
+  epoch?: "seconds" | "milliseconds" | "microseconds" | "nanoseconds";
 }
 
 /** One entry of a table's `queries:`. */

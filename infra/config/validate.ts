@@ -11,7 +11,7 @@ import { identifierProblem } from "./identifiers";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
 import { EPOCH_UNITS, isEpochUnit, parseIdCount, type EpochUnit, type IdCount } from "./span";
-import type { DatabaseSpec, Declaration, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
+import type { DatabaseSpec, Declaration, SetShape, SubpartitionSpec, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
   premake: 4,
@@ -28,8 +28,9 @@ export const DEFAULTS = {
 
 const TABLE_KEYS = [
   "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
-  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "queries",
+  "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "subpartition", "queries",
 ];
+const SUBPARTITION_KEYS = ["control", "interval", "premake", "retention", "retentionKeepTable", "epoch"];
 const MAINTENANCE_KEYS = ["enabled", "schedule", "jobName", "analyze", "lockTimeout", "maxLockWait"];
 /** Bounds of maintenance.lockTimeout and maxLockWait: a lock wait longer than a minute is an outage,
  *  a budget longer than an hour a run that never ends. */
@@ -88,7 +89,7 @@ export function validateTableEntry(stack: string, entry: Record<string, unknown>
     table: problems.list.length === 0 ? table : null,
     problems: problems.list.map((message) => {
       const rest = message.startsWith(prefix) ? message.slice(prefix.length) : message;
-      return { key: TABLE_KEYS.find((k) => rest.startsWith(`${k} `)) ?? "name", message };
+      return { key: TABLE_KEYS.find((k) => rest.startsWith(`${k} `) || rest.startsWith(`${k}.`)) ?? "name", message };
     }),
   };
 }
@@ -222,12 +223,66 @@ function validateTable(
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, p);
   const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, timeCodec ?? null, p);
+  const subpartition = spans && control !== null ? subpartitionValue(e.subpartition, parsed, control, spans, p) : null;
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
-  if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined) return null;
+  if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || subpartition === undefined) return null;
   return {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
-    retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, queries,
+    retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, subpartition, queries,
   };
+}
+
+/** `subpartition`: undefined when invalid (reported), null when absent. Its control column is
+ *  checked against the DDL file as the top level's is, and its partitions must be narrower than the
+ *  set's when both are by time or both by ids (pg_partman's create_sub_parent requires it). */
+function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: string, top: SetShape, outer: (m: string) => void): SubpartitionSpec | null | undefined {
+  if (v === undefined || v === null) return null;
+  const p = (msg: string) => outer(`subpartition.${msg}`);
+  if (!isObject(v)) {
+    outer(`subpartition ${describe(v)} must be a mapping (${SUBPARTITION_KEYS.join(", ")}), e.g. subpartition: { control: created_at, interval: "1 day" }`);
+    return undefined;
+  }
+  let reported = false;
+  const q = (msg: string) => {
+    reported = true;
+    p(msg);
+  };
+  unknownKeys(v, SUBPARTITION_KEYS, (k) => q(`${k}: unknown key (known: ${SUBPARTITION_KEYS.join(", ")})`));
+  const control = requiredString(v, "control", q);
+  if (control !== null) {
+    const why = identifierProblem(control);
+    if (why) q(`control "${control}" is not a valid column name: ${why}`);
+    else if (control === topControl) q(`control "${control}" is the table's own control column; sub-partition by another column (e.g. a time column inside ranges of ids), or remove subpartition`);
+  }
+  const column = parsed && control !== null ? parsed.columns.find((c) => c.name === control) ?? null : null;
+  if (parsed && control !== null && !column) q(`control "${control}" is not a column of the ddl file (columns: ${parsed.columns.map((c) => c.name).join(", ")})`);
+  const controlType = column?.type ?? null;
+  if (column) {
+    if (!TIME_TYPES.test(column.type) && !ID_TYPES.test(column.type)) q(`control column ${control} is ${column.type}; sub-partitions need timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`);
+    if (!column.notNull) q(`control column ${control} must be NOT NULL (pg_partman requires it); add NOT NULL in the ddl file`);
+    if (parsed && parsed.primaryKey.length > 0 && !parsed.primaryKey.includes(control!)) {
+      q(`control column ${control}: the primary key (${parsed.primaryKey.join(", ")}) must include it (PostgreSQL requires every partition key in it); add it to the primary key`);
+    }
+  }
+  const epoch = epochValue(v.epoch, controlType, q);
+  const kind: SetShape["kind"] = (v.epoch !== undefined && v.epoch !== null) ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(v.interval) ? "id" : "time";
+  const described = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
+  const premake = positiveInteger(v.premake, DEFAULTS.premake, (x) => q(`premake ${describe(x)} must be a whole number ≥ 1 (sub-partitions made ahead in each partition), e.g. premake: 4`));
+  const retentionKeepTable = bool(v, "retentionKeepTable", DEFAULTS.retentionKeepTable, q);
+  const spans = kind === "id" ? idSpans(v, described, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, q) : timeSpans(v, described, epoch, null, q);
+  if (spans && spans.kind === "time" && top.kind === "time") {
+    if (approxMillis(spans.interval) >= approxMillis(top.interval)) {
+      q(`interval "${spans.interval.text}" must be shorter than the table's interval "${top.interval.text}": each partition is split into sub-partitions, e.g. interval: "1 day" inside "1 month"`);
+    } else if (spans.interval.days === 7 && spans.interval.months === 0 && spans.interval.microseconds === 0) {
+      q(`interval "${spans.interval.text}": weeks do not divide months or years (pg_partman refuses weekly sub-partitions in a longer interval); use "1 day"`);
+    }
+  }
+  if (spans && spans.kind === "id" && top.kind === "id" && spans.interval.ids >= top.interval.ids) {
+    q(`interval ${spans.interval.text} must be smaller than the table's interval ${top.interval.text}: each partition of ids is split into sub-partitions, e.g. interval: ${Math.max(1, Math.floor(top.interval.ids / 10))}`);
+  }
+  if (reported || control === null || spans === null || premake === null || epoch === undefined) return undefined;
+  const shape: SetShape = spans.kind === "time" ? { kind: "time", interval: spans.interval, retention: spans.retention, epoch: spans.epoch } : spans;
+  return { ...shape, control, premake, retentionKeepTable };
 }
 
 /** `epoch`: undefined when invalid (reported), null when absent. Epoch times need a bigint column

@@ -75,6 +75,20 @@ export function dataLoss(current: RetentionConfig, desired: RetentionConfig, par
   };
 }
 
+/** The losses of several sets (the sub-parents of one set) as one. */
+export function mergeLosses(losses: (DataLoss | null)[]): DataLoss | null {
+  const found = losses.filter((l): l is DataLoss => l !== null);
+  if (found.length === 0) return null;
+  return {
+    partitions: found.flatMap((l) => l.partitions),
+    bytes: found.reduce((n, l) => n + l.bytes, 0),
+    rows: found.reduce((n, l) => n + l.rows, 0),
+    rowsExact: found.every((l) => l.rowsExact),
+    unknownRows: found.reduce((n, l) => n + l.unknownRows, 0),
+    because: found[0].because,
+  };
+}
+
 export function describeLoss(table: string, loss: DataLoss): string {
   const rows = `${rowCount(loss.rows, loss.rowsExact)} rows${loss.unknownRows ? ` (${loss.unknownRows} partition(s) not analyzed yet: row counts unknown)` : ""}`;
   const list = loss.partitions.map((p) => `${p.name} [${day(p.from)} → ${day(p.to)}, ${mb(p.bytes)}, ${p.rows === null ? "rows unknown (not analyzed yet)" : `${rowCount(p.rows, p.rowsExact)} rows`}]`);

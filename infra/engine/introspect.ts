@@ -85,6 +85,13 @@ export interface TableState {
   lastRun: MaintenanceRun | null;
   /** Attached partitions, oldest first, the default partition last. */
   partitions: PartitionInfo[];
+  /** pg_partman's part_config_sub row (sub-partitions), its sub_ columns named as part_config's;
+   *  null: the set's partitions are not partitioned by pg_partman. */
+  subConfig: PartConfigRow | null;
+  /** The sub-partitions' retention in partman_stack.sub_retention. */
+  subRetention: RetentionRow | null;
+  /** The partitions that are partitioned in turn (sub-parents), each as a set of its own. */
+  subParents: TableState[];
 }
 
 export interface CronJob {
@@ -175,10 +182,14 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 
+  // Sub-parents of a declared set are managed with it.
   const undeclared = partman
     ? (
         await db.query<{ parent_table: string }>(
-          `SELECT parent_table FROM ${partmanTable(partman, "part_config")} WHERE parent_table <> ALL($1) ORDER BY 1`,
+          `SELECT parent_table FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table <> ALL($1)
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
+                               WHERE i.inhrelid = to_regclass(pc.parent_table) AND n.nspname || '.' || p.relname = ANY($1))
+            ORDER BY 1`,
           [spec.tables.map((t) => t.name)],
         )
       ).rows.map((r) => r.parent_table)
@@ -201,7 +212,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   };
 }
 
-async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null, objects: boolean): Promise<TableState> {
+async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null, objects: boolean, level: "set" | "sub" = "set"): Promise<TableState> {
   const name = `${schema}.${table}`;
   const rel = (
     await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; kind: "time" | "id" | null; columns: string[]; has_default: boolean; children: number }>(
@@ -235,6 +246,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     );
     partConfig = rows.rows[0] ?? null;
   }
+  const sub = partman && level === "set" ? await subpartitionState(db, name, partman, objects) : { subConfig: null, subRetention: null, subParents: [] };
   const epoch = partConfig && partConfig.epoch !== "none" && isEpochUnit(partConfig.epoch) ? partConfig.epoch : null;
   // The decoder as a quoted name (regproc's output) to call it by: never the catalog's text as is.
   const decoder = partConfig?.time_decoder
@@ -254,7 +266,35 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     partConfig,
     ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),
     partitions: rel?.relkind === "p" ? await partitionsOf(db, schema, table, kind, epoch, decoder) : [],
+    ...sub,
   };
+}
+
+async function subpartitionState(db: Client, name: string, partman: PartmanInstall, objects: boolean): Promise<Pick<TableState, "subConfig" | "subRetention" | "subParents">> {
+  const subConfig =
+    (
+      await db.query<PartConfigRow>(
+        `SELECT sub_parent AS parent_table, sub_control AS control, sub_partition_interval AS partition_interval, sub_premake AS premake,
+                sub_retention AS retention, sub_retention_keep_table AS retention_keep_table, sub_retention_schema AS retention_schema,
+                sub_infinite_time_partitions AS infinite_time_partitions, sub_automatic_maintenance AS automatic_maintenance,
+                sub_epoch AS epoch, to_jsonb(s)->>'sub_time_decoder' AS time_decoder
+           FROM ${partmanTable(partman, "part_config_sub")} s WHERE sub_parent = $1`,
+        [name],
+      )
+    ).rows[0] ?? null;
+  const subRetention = objects
+    ? (await db.query<RetentionRow>(`SELECT retention, keep_table, retention_schema FROM ${MAINTENANCE_SCHEMA}.sub_retention WHERE parent_table = $1`, [name])).rows[0] ?? null
+    : null;
+  const children = (
+    await db.query<{ schema: string; table: string }>(
+      `SELECT n.nspname AS schema, c.relname AS table FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE i.inhparent = to_regclass($1) AND c.relkind = 'p' ORDER BY c.relname`,
+      [name],
+    )
+  ).rows;
+  const subParents: TableState[] = [];
+  for (const c of children) subParents.push(await tableState(db, c.schema, c.table, partman, objects, "sub"));
+  return { subConfig, subRetention, subParents };
 }
 
 /** max(id) reads each partition's index under ACCESS SHARE, which queues only behind a DROP or
@@ -317,10 +357,12 @@ async function partitionsOf(db: Client, schema: string, table: string, kind: Tab
             CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
             ${time("b.m[1]")} AS from_time, ${time("b.m[2]")} AS to_time,
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
-            pg_total_relation_size(c.oid) AS bytes, c.reltuples::float8 AS reltuples,
-            pg_relation_size(c.oid) <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
+            t.bytes, c.reltuples::float8 AS reltuples,
+            t.heap <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
+       -- A partition that is partitioned in turn: its sub-partitions' sizes.
+       CROSS JOIN LATERAL (SELECT sum(pg_total_relation_size(relid)) AS bytes, sum(pg_relation_size(relid)) AS heap FROM pg_partition_tree(c.oid)) t
        CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                   'FROM \\(''?([^'')]*)''?\\) TO \\(''?([^'')]*)''?\\)') AS m) b
       WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace

@@ -50,10 +50,15 @@ function retentionOf(retention: string | null, keepTable: boolean, schema: strin
     : { retention, retention_keep_table: keepTable, retention_schema: schema };
 }
 
-export function desiredConfig(t: TableSpec): ManagedConfig {
+/** A set's own partitions, or its sub-partitions (part_config_sub, the part_config rows of its
+ *  partitions that are partitioned in turn, and partman_stack.sub_retention). */
+export type ConfigLevel = "set" | "sub";
+
+export function desiredConfig(t: TableSpec, level: ConfigLevel = "set"): ManagedConfig {
+  const s = level === "sub" ? t.subpartition! : t;
   return {
-    premake: t.premake,
-    ...retentionOf(t.retention?.text ?? null, t.retentionKeepTable, t.retentionSchema),
+    premake: s.premake,
+    ...retentionOf(s.retention?.text ?? null, s.retentionKeepTable, level === "sub" ? null : t.retentionSchema),
     infinite_time_partitions: t.infiniteTimePartitions,
     // Maintenance of every set (the job's) skips sets whose automatic_maintenance is off.
     automatic_maintenance: "on",
@@ -89,6 +94,25 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
   // 4.x always creates the default partition; see dropFreshDefaultSql.
   if (p.major >= 5) args.push(`p_default_table => ${t.defaultPartition}`);
   return `SELECT ${quoteIdent(p.schema)}.create_parent(${args.join(", ")});`;
+}
+
+/** Partitions every partition of a set just registered (create_parent): 4.x's p_type is 'native'
+ *  and its confirmation p_native_check, 5.x's 'range' and p_declarative_check. create_sub_parent
+ *  drops and recreates the set's existing partitions: plan calls it only while they are empty.
+ *  Each sub-parent gets a default partition (4.x always makes one). */
+export function createSubParentSql(p: PartmanInstall, t: TableSpec): string {
+  const s = t.subpartition!;
+  const args: string[] = [`p_top_parent => ${quoteLiteral(t.name)}`, `p_control => ${quoteLiteral(s.control)}`];
+  args.push(p.major < 5 ? `p_type => 'native'` : `p_type => 'range'`, `p_interval => ${quoteLiteral(s.interval.text)}`);
+  args.push(p.major < 5 ? `p_native_check => 'yes'` : `p_declarative_check => 'yes'`);
+  if (s.kind === "time" && s.epoch) args.push(`p_epoch => ${quoteLiteral(s.epoch)}`);
+  args.push(`p_premake => ${s.premake}`);
+  return `SELECT ${quoteIdent(p.schema)}.create_sub_parent(${args.join(", ")});`;
+}
+
+/** The set's partitions that are partitioned in turn, as part_config names them. */
+function subParentsSql(p: PartmanInstall, t: TableSpec): string {
+  return `SELECT partition_schemaname || '.' || partition_tablename FROM ${quoteIdent(p.schema)}.show_partitions(${quoteLiteral(t.name)})`;
 }
 
 /** The encoder and decoder of a uuid or text set as pg_partman stores and calls them (names it
@@ -145,20 +169,30 @@ export function createDefaultPartitionSql(t: TableSpec): string {
 
 /** `neutral`: also turns pg_partman's own retention off (retention NULL; were it set again by hand,
  *  keep_table makes pg_partman detach rather than drop). */
-export function updateConfigSql(p: PartmanInstall, t: TableSpec, changed: Partial<ManagedConfig>, neutral: boolean): string {
-  const sets = [
-    ...Object.entries(changed).map(([col, v]) => `${col} = ${sqlValue(v)}`),
-    ...(neutral ? ["retention = NULL", "retention_keep_table = true", "retention_schema = NULL"] : []),
-  ];
-  return `UPDATE ${quoteIdent(p.schema)}.part_config SET ${sets.join(", ")} WHERE parent_table = ${quoteLiteral(`${t.schema}.${t.table}`)};`;
+/** On sub-partitions: part_config_sub (what pg_partman gives partitions it creates later) and the
+ *  part_config rows of the existing sub-parents alike. */
+export function updateConfigSql(p: PartmanInstall, t: TableSpec, changed: Partial<ManagedConfig>, neutral: boolean, level: ConfigLevel = "set"): string {
+  const sets = (prefix: string) =>
+    [
+      ...Object.entries(changed).map(([col, v]) => `${prefix}${col} = ${sqlValue(v)}`),
+      ...(neutral ? [`${prefix}retention = NULL`, `${prefix}retention_keep_table = true`, `${prefix}retention_schema = NULL`] : []),
+    ].join(", ");
+  const config = `${quoteIdent(p.schema)}.part_config`;
+  if (level === "set") return `UPDATE ${config} SET ${sets("")} WHERE parent_table = ${quoteLiteral(t.name)};`;
+  return (
+    `UPDATE ${config}_sub SET ${sets("sub_")} WHERE sub_parent = ${quoteLiteral(t.name)};\n` +
+    `UPDATE ${config} SET ${sets("")} WHERE parent_table IN (${subParentsSql(p, t)});`
+  );
 }
 
-/** The declared retention into partman_stack.retention (or out of it when none is declared). */
-export function retentionSql(t: TableSpec, c: ManagedConfig): string {
-  const name = quoteLiteral(`${t.schema}.${t.table}`);
-  if (c.retention === null) return `DELETE FROM ${MAINTENANCE_SCHEMA}.retention WHERE parent_table = ${name};`;
+/** The declared retention into partman_stack.retention, or the sub-partitions' into
+ *  partman_stack.sub_retention (or out of it when none is declared). */
+export function retentionSql(t: TableSpec, c: ManagedConfig, level: ConfigLevel = "set"): string {
+  const name = quoteLiteral(t.name);
+  const table = `${MAINTENANCE_SCHEMA}.${level === "sub" ? "sub_retention" : "retention"}`;
+  if (c.retention === null) return `DELETE FROM ${table} WHERE parent_table = ${name};`;
   return (
-    `INSERT INTO ${MAINTENANCE_SCHEMA}.retention (parent_table, retention, keep_table, retention_schema) ` +
+    `INSERT INTO ${table} (parent_table, retention, keep_table, retention_schema) ` +
     `VALUES (${name}, ${sqlValue(c.retention)}, ${sqlValue(c.retention_keep_table)}, ${sqlValue(c.retention_schema)}) ` +
     `ON CONFLICT (parent_table) DO UPDATE SET retention = EXCLUDED.retention, keep_table = EXCLUDED.keep_table, retention_schema = EXCLUDED.retention_schema;`
   );

@@ -8,12 +8,13 @@ import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
-import { dataLoss, describeLoss, positionOf, type DataLoss } from "./data-loss";
+import { dataLoss, describeLoss, mergeLosses, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
   createParentSql,
+  createSubParentSql,
   desiredConfig,
   dropFreshDefaultSql,
   liveConfig,
@@ -28,6 +29,7 @@ import {
   runTableMaintenanceSql,
   unsupportedShape,
   updateConfigSql,
+  type ConfigLevel,
   type ManagedConfig,
   type PartmanInstall,
 } from "./partman";
@@ -38,6 +40,7 @@ export type StepAction =
   | "create-schema"
   | "create-table"
   | "create-parent"
+  | "create-sub-parent"
   | "drop-default"
   | "create-default"
   | "update-config"
@@ -232,6 +235,11 @@ function planTable(
           `(check it is empty with ${partman.schema}.check_default(), then DROP it by hand)`,
       );
     }
+    // Only while the set is empty (tableProblems): create_sub_parent recreates its partitions.
+    if (t.subpartition && !ts.subConfig) {
+      const partitions = ts.partitions.map((x) => `${quoteIdent(t.schema)}.${quoteIdent(x.name)}`);
+      step("create-sub-parent", subParentSummary(t), [requireLocksSql([`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`, ...partitions], m), createSubParentSql(partman, t)]);
+    }
   } else {
     step(
       "create-parent",
@@ -241,13 +249,72 @@ function planTable(
     );
     const dropDefault = dropFreshDefaultSql(partman, t);
     if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);
+    if (t.subpartition) step("create-sub-parent", subParentSummary(t), [createSubParentSql(partman, t)]);
     // What create_parent leaves in part_config; the update below sets the rest.
-    current = { ...desired, retention: null, retention_keep_table: false, retention_schema: null, infinite_time_partitions: false };
+    current = fresh(desired);
   }
 
-  const changes = configChanges(current, desired);
+  const at = { t, partman, step, out, unit };
   // Only an existing set has data a change could drop; a new one's history partitions are empty.
-  const loss = ts.partConfig && changes.length > 0 ? dataLoss(current, desired, ts.partitions, positionOf(ts, now)) : null;
+  const position = positionOf(ts, now);
+  if (!planConfig(at, "set", current, desired, ts.partConfig?.retention ?? null, ts.retention !== null, (c, d) => (ts.partConfig ? dataLoss(c, d, ts.partitions, position) : null))) {
+    return null;
+  }
+  if (t.subpartition) {
+    const desiredSub = desiredConfig(t, "sub");
+    // part_config_sub, and each sub-parent's part_config: the first that differs from the declaration.
+    const live = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])].map((row) => liveConfig(row, ts.subRetention)) : [];
+    const currentSub = live.find((c) => configChanges(c, desiredSub).length > 0) ?? live[0] ?? fresh(desiredSub);
+    const ownRetention = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])].find((r) => r.retention !== null)?.retention ?? null : null;
+    const loss = (c: ManagedConfig, d: ManagedConfig) => mergeLosses(ts.subParents.map((child) => dataLoss(c, d, child.partitions, positionOf(child, now))));
+    if (!planConfig(at, "sub", currentSub, desiredSub, ownRetention, ts.subRetention !== null, loss)) return null;
+  }
+  if (steps.some((s) => ["create-parent", "create-sub-parent", "update-config", "set-retention"].includes(s.action))) {
+    steps.push({
+      unit, database, action: "run-maintenance", table: t.name, ownTransactions: true,
+      summary: `run maintenance for ${t.name}${t.subpartition ? " and its sub-parents" : ""} so premake and retention take effect now (after the changes above commit; parent locked first, within maintenance.lockTimeout per attempt and maxLockWait in all)`,
+      sql: [runTableMaintenanceSql(t, m)],
+    });
+  }
+  return steps;
+}
+
+/** What create_parent (or create_sub_parent) leaves in part_config; the update-config step sets the rest. */
+function fresh(desired: ManagedConfig): ManagedConfig {
+  return { ...desired, retention: null, retention_keep_table: false, retention_schema: null, infinite_time_partitions: false };
+}
+
+function subParentSummary(t: TableSpec): string {
+  const s = t.subpartition!;
+  return `partition each partition of ${t.name} in turn: ${s.interval.text} sub-partitions on ${s.control}, premake ${s.premake}`;
+}
+
+interface ConfigTarget {
+  t: TableSpec;
+  partman: PartmanInstall;
+  step: (action: StepAction, summary: string, sql: string[], changes?: PropertyChange[], loss?: DataLoss) => void;
+  out: Out;
+  unit: string;
+}
+
+/** The steps that bring part_config (or part_config_sub and the sub-parents' rows) and
+ *  partman-stack's retention to the declaration; false when a data-loss change is refused.
+ *  `ownRetention`: pg_partman's retention in force, which partman-stack turns off (pg_partman would
+ *  DROP child first, parent second, without a lock_timeout); `keeping`: partman-stack keeps a
+ *  retention row already. */
+function planConfig(
+  { t, partman, step, out, unit }: ConfigTarget,
+  level: ConfigLevel,
+  current: ManagedConfig,
+  desired: ManagedConfig,
+  ownRetention: string | null,
+  keeping: boolean,
+  lossOf: (current: ManagedConfig, desired: ManagedConfig) => DataLoss | null,
+): boolean {
+  const named = (property: string) => (level === "sub" ? `subpartition.${property}` : property);
+  const changes = configChanges(current, desired);
+  const found = changes.length > 0 ? lossOf(current, desired) : null;
+  const loss = found && level === "sub" ? { ...found, because: found.because.map((b) => `subpartition.${b}`) } : found;
   if (loss && !t.allowDataLoss) {
     out.problems.push({
       unit,
@@ -255,41 +322,35 @@ function planTable(
       dataLoss: loss,
       message:
         `${describeLoss(t.name, loss)}; nothing is changed. If that is intended, set allowDataLoss: true on this table's entry in the stack file ` +
-        `(and remove it after the apply); to keep the data instead, set retentionSchema (pg_partman then moves expired partitions there, and partman-stack archive dumps them)`,
+        `(and remove it after the apply); to keep the data instead, set ${level === "sub" ? "subpartition.retentionKeepTable (maintenance then detaches expired sub-partitions)" : "retentionSchema (pg_partman then moves expired partitions there, and partman-stack archive dumps them)"}`,
     });
-    return null;
+    return false;
   }
   if (loss) out.warnings.push(`${describeLoss(t.name, loss)}; acknowledged with allowDataLoss: this apply's maintenance run drops them`);
   const summary = (cs: PropertyChange[]) => cs.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ");
+  const rename = (cs: PropertyChange[]) => cs.map((c) => ({ ...c, property: named(c.property) }));
   const partmanChanges = changes.filter((c) => (PARTMAN_COLUMNS as readonly string[]).includes(c.property));
-  // pg_partman's own retention is kept off: it would DROP child first, parent second, without a lock_timeout.
-  const ownRetention = ts.partConfig?.retention ?? null;
-  const neutralize: PropertyChange[] = ownRetention !== null ? [{ property: "part_config.retention", from: ownRetention, to: null }] : [];
+  const neutralize: PropertyChange[] = ownRetention !== null ? [{ property: `part_config${level === "sub" ? "_sub" : ""}.retention`, from: ownRetention, to: null }] : [];
   if (partmanChanges.length > 0 || neutralize.length > 0) {
     const set = Object.fromEntries(partmanChanges.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
-    step("update-config", `set ${summary([...partmanChanges, ...neutralize])}`, [updateConfigSql(partman, t, set, neutralize.length > 0)], [...partmanChanges, ...neutralize]);
+    const shown = [...rename(partmanChanges), ...neutralize];
+    step("update-config", `set ${summary(shown)}`, [updateConfigSql(partman, t, set, neutralize.length > 0, level)], shown);
   }
-  const retentionChanges = changes.filter((c) => (RETENTION_COLUMNS as readonly string[]).includes(c.property));
-  const moving = neutralize.length > 0 && desired.retention !== null && ts.retention === null;
+  const retentionChanges = rename(changes.filter((c) => (RETENTION_COLUMNS as readonly string[]).includes(c.property)));
+  const moving = neutralize.length > 0 && desired.retention !== null && !keeping;
+  const where = `${MAINTENANCE_SCHEMA}.${level === "sub" ? "sub_retention" : "retention"}`;
   if (retentionChanges.length > 0 || moving) {
     step(
       "set-retention",
       retentionChanges.length > 0
-        ? `set ${summary(retentionChanges)} (in ${MAINTENANCE_SCHEMA}.retention: partman-stack expires partitions itself)`
-        : `move retention ${fmt(desired.retention)} from pg_partman's part_config to ${MAINTENANCE_SCHEMA}.retention (partman-stack expires partitions itself)`,
-      [retentionSql(t, desired)],
+        ? `set ${summary(retentionChanges)} (in ${where}: partman-stack expires partitions itself)`
+        : `move ${named("retention")} ${fmt(desired.retention)} from pg_partman's part_config to ${where} (partman-stack expires partitions itself)`,
+      [retentionSql(t, desired, level)],
       retentionChanges,
       loss ?? undefined,
     );
   }
-  if (steps.some((s) => s.action === "create-parent" || s.action === "update-config" || s.action === "set-retention")) {
-    steps.push({
-      unit, database, action: "run-maintenance", table: t.name, ownTransactions: true,
-      summary: `run maintenance for ${t.name} so premake and retention take effect now (after the changes above commit; parent locked first, within maintenance.lockTimeout per attempt and maxLockWait in all)`,
-      sql: [runTableMaintenanceSql(t, m)],
-    });
-  }
-  return steps;
+  return true;
 }
 
 function tableProblems(t: TableSpec, ts: TableState): string[] {
@@ -327,6 +388,33 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
           `pg_partman cannot change an existing set's interval: it needs a migration to a new partition set (or set interval back to "${row.partition_interval}")`,
       );
     }
+  }
+  problems.push(...subpartitionProblems(t, ts));
+  return problems;
+}
+
+/** Sub-partitions are made by create_sub_parent, which drops and recreates the set's partitions:
+ *  adding them to a set that holds rows (or removing or reshaping them) is a migration. */
+function subpartitionProblems(t: TableSpec, ts: TableState): string[] {
+  const s = t.subpartition;
+  const row = ts.subConfig;
+  const migration = `it needs a migration to a new partition set (partman-stack migrate), not an in-place change`;
+  if (s && !row) {
+    const rows = ts.partitions.reduce((n, x) => n + (x.rows ?? 1), 0);
+    return rows > 0
+      ? [`table ${t.name}: adding subpartition to a set that holds rows (~${rows}) is refused: pg_partman's create_sub_parent drops and recreates the set's partitions, so ${migration}; or remove subpartition from the entry`]
+      : [];
+  }
+  if (!s && row) {
+    return [`table ${t.name}: its partitions are sub-partitioned on ${row.control} (${row.partition_interval}) but the entry declares no subpartition; removing sub-partitions recreates every partition: ${migration}, or declare subpartition: { control: ${row.control}, interval: "${row.partition_interval}" }`];
+  }
+  if (!s || !row) return [];
+  const problems: string[] = [];
+  if (row.control !== s.control) problems.push(`table ${t.name}: subpartition.control is ${row.control} in pg_partman, declared ${s.control}; changing it recreates every partition: ${migration}`);
+  const epoch = s.kind === "time" ? s.epoch ?? "none" : "none";
+  if (row.epoch !== epoch) problems.push(`table ${t.name}: subpartition.epoch is ${row.epoch} in pg_partman, declared ${epoch}; ${migration}`);
+  if (!sameSpan(row.partition_interval, s.interval.text)) {
+    problems.push(`table ${t.name}: subpartition.interval is ${row.partition_interval}, declared ${s.interval.text}; pg_partman cannot change it in place: ${migration} (or set subpartition.interval back to "${row.partition_interval}")`);
   }
   return problems;
 }

@@ -1,8 +1,10 @@
--- Expires one managed set's partitions past its horizon (partman_stack.retention), in the caller's
+-- Expires one managed set's partitions past its horizon (partman_stack.retention; for a partition
+-- of a set that is itself partitioned, its parent's partman_stack.sub_retention), in the caller's
 -- transaction: those expired_partitions names (older than now() - retention, or ids all below
 -- max(id) - retention), never the default partition nor the last remaining one, with the parent
 -- locked first and then each of them (lock_in_order). Dropped, or detached (keep_table), or
--- detached and moved to retention_schema. When the locks cannot be had within p_max_wait, nothing is touched and they are
+-- detached and moved to retention_schema. An expired partition that is itself partitioned goes with
+-- its sub-partitions (locked after it) and its part_config row, as pg_partman's retention does. When the locks cannot be had within p_max_wait, nothing is touched and they are
 -- returned as deferred, with who held them.
 -- One expiry (or archive run) per set at a time: both take the set's fence, an advisory lock on
 -- ('partman-stack maintenance', the set's name).
@@ -20,9 +22,10 @@ AS $$
 DECLARE
     v_parent    regclass := p_parent_table::regclass;
     v_started   timestamptz := clock_timestamp();
-    v_retention partman_stack.retention;
+    v_retention record;
     v_victims   regclass[];
     v_names     text[];
+    v_configs   text[];
     v_lock      record;
     v_i         integer;
 BEGIN
@@ -30,7 +33,11 @@ BEGIN
     deferred := '{}';
     attempts := 0;
     waited_ms := 0;
-    SELECT * INTO v_retention FROM partman_stack.retention WHERE parent_table = p_parent_table;
+    SELECT r.retention, r.keep_table, r.retention_schema INTO v_retention FROM partman_stack.retention r WHERE r.parent_table = p_parent_table
+    UNION ALL
+    SELECT s.retention, s.keep_table, s.retention_schema FROM partman_stack.sub_retention s
+      JOIN pg_inherits i ON i.inhparent = to_regclass(s.parent_table) WHERE i.inhrelid = v_parent
+    LIMIT 1;
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -39,9 +46,12 @@ BEGIN
         blocker := 'another maintenance run or partman-stack archive held the set''s fence';
     END IF;
 
-    SELECT array_agg(partition ORDER BY upper_bound), array_agg(c.relname::text ORDER BY upper_bound) INTO v_victims, v_names
+    -- v_configs: the names part_config knows sub-partitioned victims by (schema.table).
+    SELECT array_agg(partition ORDER BY upper_bound), array_agg(c.relname::text ORDER BY upper_bound),
+           array_agg(n.nspname || '.' || c.relname ORDER BY upper_bound) INTO v_victims, v_names, v_configs
       FROM partman_stack.expired_partitions(v_parent, v_retention.retention) p
-      JOIN pg_class c ON c.oid = p.partition;
+      JOIN pg_class c ON c.oid = p.partition
+      JOIN pg_namespace n ON n.oid = c.relnamespace;
     IF v_victims IS NULL THEN
         RETURN;
     END IF;
@@ -51,7 +61,9 @@ BEGIN
         RETURN;
     END IF;
 
-    v_lock := partman_stack.lock_in_order(ARRAY[v_parent] || v_victims, p_lock_timeout, p_max_wait - (clock_timestamp() - v_started));
+    -- pg_partition_tree lists each victim first, then its sub-partitions.
+    v_lock := partman_stack.lock_in_order(ARRAY[v_parent] || ARRAY(SELECT t.relid FROM unnest(v_victims) WITH ORDINALITY v(victim, n), pg_partition_tree(v.victim) t ORDER BY v.n, t.level),
+                                          p_lock_timeout, p_max_wait - (clock_timestamp() - v_started));
     attempts := v_lock.attempts;
     waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
     IF NOT v_lock.acquired THEN
@@ -69,6 +81,7 @@ BEGIN
                 EXECUTE format('ALTER TABLE %s SET SCHEMA %I', v_victims[v_i], v_retention.retention_schema);
             END IF;
         END IF;
+        DELETE FROM @extschema@.part_config WHERE parent_table = v_configs[v_i];
     END LOOP;
     expired := v_names;
 END

@@ -1,7 +1,7 @@
 -- What partman-stack's pg_cron job calls, and partman-stack apply for the sets it changes:
 -- pg_partman's maintenance without stalls or deadlocks under live traffic, on pg_partman 4.7 and 5.x.
 --
--- For each set (p_parent_table, or every set whose automatic_maintenance is on), in separate
+-- For each set (p_parent_table and its sub-parents, or every set whose automatic_maintenance is on), in separate
 -- transactions: premake() creates the partitions ahead, then expire() expires the old ones, each
 -- with the parent locked first, within p_lock_timeout per attempt and p_max_lock_wait in all (see
 -- lock_in_order). A set whose locks cannot be had is deferred to the next run; a set that fails is
@@ -30,9 +30,14 @@ BEGIN
 
     FOR v_parent IN
         SELECT parent_table FROM @extschema@.part_config
-         WHERE CASE WHEN p_parent_table IS NULL THEN automatic_maintenance = 'on' AND NOT undo_in_progress ELSE parent_table = p_parent_table END
+         WHERE CASE WHEN p_parent_table IS NULL THEN automatic_maintenance = 'on' AND NOT undo_in_progress
+                    -- A set and its partitions that are partitioned in turn (subpartition), the set first.
+                    ELSE parent_table = p_parent_table
+                         OR to_regclass(parent_table) IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(p_parent_table)) END
          ORDER BY parent_table
     LOOP
+        -- A partition that was itself partitioned, expired earlier in this run with its parent's.
+        CONTINUE WHEN to_regclass(v_parent) IS NULL;
         INSERT INTO partman_stack.maintenance_runs (parent_table) VALUES (v_parent) RETURNING id INTO v_run;
         COMMIT;
 

@@ -16,6 +16,11 @@ CREATE TABLE IF NOT EXISTS partman_stack.retention (
     retention_schema text                    -- detach and move there instead of drop
 );
 
+-- The declared retention of the sub-partitions of each managed set that has them (subpartition):
+-- it applies to every partition of parent_table that is itself partitioned, including those
+-- maintenance creates later. pg_partman's part_config_sub.sub_retention stays NULL, as above.
+CREATE TABLE IF NOT EXISTS partman_stack.sub_retention (LIKE partman_stack.retention INCLUDING ALL);
+
 -- One row per partition set and maintenance run: what it created, expired and deferred, and how
 -- long it waited for locks. Kept 30 days.
 CREATE TABLE IF NOT EXISTS partman_stack.maintenance_runs (

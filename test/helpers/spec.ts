@@ -35,6 +35,14 @@ export function userEvents(overrides: RawTable = {}): RawTable {
   return { name: "public.user_events", ddl: "sql/tables/user_events.sql", control: "id", uuidv7: true, interval: "1 day", premake: 3, ...overrides };
 }
 
+/** Tenants' audit entries (sql/tables/tenant_audit.sql): ranges of tenant ids, each split by day. */
+export function tenantAudit(overrides: RawTable = {}): RawTable {
+  return {
+    name: "public.tenant_audit", ddl: "sql/tables/tenant_audit.sql", control: "tenant_id", interval: 100, premake: 1,
+    subpartition: { control: "created_at", interval: "1 day", premake: 2 }, ...overrides,
+  };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],

@@ -10,7 +10,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
 import type { RawStackConfig } from "../../infra/config/types";
-import { auditLog, events, jobLog, REPO_ROOT, sensorReadings, userEvents } from "../helpers/spec";
+import { auditLog, events, jobLog, REPO_ROOT, sensorReadings, tenantAudit, userEvents } from "../helpers/spec";
 
 function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
   try {
@@ -159,6 +159,51 @@ describe("integer-range tables", () => {
       expect.stringContaining(`retention "7 days" is a time interval, but interval is a number: an integer-range set's retention is how many ids below the highest one to keep`),
     ]);
   });
+});
+
+describe("sub-partitions", () => {
+  const sub = (subpartition: unknown, overrides: Record<string, unknown> = {}) => problems({ tables: [tenantAudit({ subpartition, ...overrides })] });
+
+  it("validates subpartition like the top level: its control column against the DDL file, its interval by the column's type", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [tenantAudit({ subpartition: { control: "created_at", interval: "1 day", premake: 3, retention: "30 days" } })] });
+    expect(spec.tables[0]).toMatchObject({
+      kind: "id", control: "tenant_id", interval: { ids: 100 },
+      subpartition: { kind: "time", control: "created_at", interval: { text: "1 day" }, premake: 3, retention: { text: "30 days" }, retentionKeepTable: false, epoch: null },
+    });
+    expect(validateStack("prod", REPO_ROOT, { tables: [tenantAudit({ subpartition: undefined })] }).tables[0].subpartition).toBeNull();
+  });
+
+  it.each([
+    ["daily", `stack "prod", table public.tenant_audit: subpartition "daily" must be a mapping (control, interval, premake, retention, retentionKeepTable, epoch)`],
+    [{ control: "created_at", interval: "1 day", premade: 2 }, `subpartition.premade: unknown key (known: control, interval, premake, retention, retentionKeepTable, epoch)`],
+    [{ interval: "1 day" }, `subpartition.control is required`],
+    [{ control: "tenant_id", interval: 10 }, `subpartition.control "tenant_id" is the table's own control column; sub-partition by another column`],
+    [{ control: "created", interval: "1 day" }, `subpartition.control "created" is not a column of the ddl file (columns: id, tenant_id, action, created_at)`],
+    [{ control: "action", interval: "1 day" }, `subpartition.control column action is text; sub-partitions need timestamptz, timestamp or date (by time) or smallint, integer or bigint (by ranges of ids)`],
+    [{ control: "created_at", interval: 1000 }, `subpartition.interval 1000 is a number of ids, but control column created_at is timestamptz`],
+    [{ control: "created_at", interval: "1 dya" }, `subpartition.interval "1 dya" is not a PostgreSQL interval`],
+    [{ control: "created_at", interval: "1 day", retention: 30 }, `subpartition.retention 30 is a number of ids, but control column created_at is timestamptz`],
+    [{ control: "created_at", interval: "1 day", premake: 0 }, `subpartition.premake 0 must be a whole number ≥ 1`],
+    [{ control: "created_at", interval: "1 day", epoch: "seconds" }, `subpartition.epoch: seconds needs a bigint control column (or integer), but it is timestamptz`],
+  ])("rejects subpartition %j", (subpartition, message) => {
+    expect(sub(subpartition).join("\n")).toContain(message);
+  });
+
+  it("needs sub-partitions narrower than the partitions they split (both by time or both by ids), their control column in the primary key", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-sub-"));
+    try {
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (at timestamptz NOT NULL, seen timestamptz NOT NULL) PARTITION BY RANGE (at);");
+      const t = (interval: string) => problems({ tables: [{ name: "public.t", ddl: "t.sql", control: "at", interval: "1 month", subpartition: { control: "seen", interval } }] }, dir).join("\n");
+      expect(t("1 month")).toContain(`subpartition.interval "1 month" must be shorter than the table's interval "1 month"`);
+      expect(t("1 week")).toContain(`subpartition.interval "1 week": weeks do not divide months or years`);
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (at timestamptz NOT NULL, seen timestamptz NOT NULL, PRIMARY KEY (at)) PARTITION BY RANGE (at);");
+      expect(t("1 day")).toContain(`subpartition.control column seen: the primary key (at) must include it`);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+    expect(sub({ control: "id", interval: 100 }).join("\n")).toContain(`subpartition.interval 100 must be smaller than the table's interval 100`);
+  });
+
 });
 
 describe("epoch tables", () => {

@@ -14,7 +14,7 @@ const spec = (partmanVersion?: string) =>
     database: { mode: "external", host: "db", database: "app", user: "owner", ...(partmanVersion ? { partmanVersion } : {}) },
   });
 
-const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], kind: null, maxId: null, columns: [], hasDefault: false, childCount: 0, partConfig: null, retention: null, lastRun: null, partitions: [] };
+const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], kind: null, maxId: null, columns: [], hasDefault: false, childCount: 0, partConfig: null, retention: null, lastRun: null, partitions: [], subConfig: null, subRetention: null, subParents: [] };
 
 function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
   return {
