@@ -146,6 +146,8 @@ function formatTable(t: TableStatus): string[] {
   ];
   const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.rows === null ? "not analyzed" : rowCount(p.rows, p.rowsExact)]);
   lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "ROWS"], rows).map((l) => `  ${l}`));
+  // Each partition that is partitioned in turn, with its own sub-partitions, indented under it.
+  for (const sub of t.subpartitions) lines.push(...formatTable(sub).map((l) => `    ${l}`));
   return lines;
 }
 

@@ -5,7 +5,7 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo } from "./introspect";
+import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo, type RetentionRow, type TableState } from "./introspect";
 import { liveConfig } from "./partman";
 
 export type PartitionStatus = PartitionInfo;
@@ -33,6 +33,8 @@ export interface TableStatus {
   partitionsAhead: number;
   /** The latest maintenance run (partman_stack.maintenance_runs): created, expired, deferred. */
   lastMaintenance: MaintenanceRun | null;
+  /** The partitions that are partitioned in turn (subpartition), each with its sub-partitions. */
+  subpartitions: TableStatus[];
 }
 
 export interface JobStatus extends CronJob {
@@ -55,31 +57,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
   const db = session.target;
   const now = new Date(state.now);
   const tables: TableStatus[] = [];
-  for (const t of spec.tables) {
-    const ts = state.tables[t.name];
-    const kind: TableStatus["state"] =
-      ts.relkind === null ? "missing" : ts.relkind !== "p" ? "not-partitioned" : ts.partConfig ? "managed" : "unregistered";
-    const partitions = ts.partitions;
-    const def = partitions.find((p) => p.isDefault);
-    const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
-    const retention = ts.partConfig ? liveConfig(ts.partConfig, ts.retention).retention : null;
-    tables.push({
-      name: t.name,
-      state: kind,
-      kind: ts.kind,
-      maxId: ts.maxId,
-      interval: ts.partConfig?.partition_interval ?? null,
-      premake: ts.partConfig?.premake ?? null,
-      retention,
-      retentionHorizon: retention === null ? null : ts.kind === "id" ? idHorizon(ts.maxId, retention) : await horizon(db, retention),
-      partitions,
-      totalBytes: partitions.reduce((n, p) => n + p.bytes, 0),
-      defaultRows: def ? (def.rowsExact ? def.rows! : await countRows(db, t.schema, def.name)) : null,
-      coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
-      partitionsAhead: bounded.filter((p) => p.from !== null && (ts.kind === "id" ? Number(p.from) > (ts.maxId ?? -1) : new Date(p.from) > now)).length,
-      lastMaintenance: ts.lastRun,
-    });
-  }
+  for (const t of spec.tables) tables.push(await tableStatus(db, t.schema, state.tables[t.name], state.tables[t.name].retention, now));
   const job: JobStatus | null = state.cron.job ? { ...state.cron.job, lastRun: state.cron.lastRun } : null;
   return {
     stack: spec.stack,
@@ -89,6 +67,35 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     tables,
     job,
     cronDatabase: state.cron.database,
+  };
+}
+
+/** `retention`: the set's own (partman_stack.retention), or for a sub-parent its parent's sub_retention. */
+async function tableStatus(db: Client, schema: string, ts: TableState, retentionRow: RetentionRow | null, now: Date): Promise<TableStatus> {
+  const kind: TableStatus["state"] =
+    ts.relkind === null ? "missing" : ts.relkind !== "p" ? "not-partitioned" : ts.partConfig ? "managed" : "unregistered";
+  const partitions = ts.partitions;
+  const def = partitions.find((p) => p.isDefault);
+  const bounded = partitions.filter((p) => !p.isDefault && p.to !== null);
+  const retention = ts.partConfig ? liveConfig(ts.partConfig, retentionRow).retention : null;
+  const subpartitions: TableStatus[] = [];
+  for (const child of ts.subParents) subpartitions.push(await tableStatus(db, schema, child, ts.subRetention, now));
+  return {
+    name: ts.name,
+    state: kind,
+    kind: ts.kind,
+    maxId: ts.maxId,
+    interval: ts.partConfig?.partition_interval ?? null,
+    premake: ts.partConfig?.premake ?? null,
+    retention,
+    retentionHorizon: retention === null ? null : ts.kind === "id" ? idHorizon(ts.maxId, retention) : await horizon(db, retention),
+    partitions,
+    totalBytes: partitions.reduce((n, p) => n + p.bytes, 0),
+    defaultRows: def ? (def.rowsExact ? def.rows! : await countRows(db, schema, def.name)) : null,
+    coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
+    partitionsAhead: bounded.filter((p) => p.from !== null && (ts.kind === "id" ? Number(p.from) > (ts.maxId ?? -1) : new Date(p.from) > now)).length,
+    lastMaintenance: ts.lastRun,
+    subpartitions,
   };
 }
 

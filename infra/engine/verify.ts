@@ -15,6 +15,7 @@ import { defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAIN
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
+import { subParents } from "./sub-parents";
 import { describeRun } from "./status";
 import { fmt } from "./value-text";
 
@@ -44,8 +45,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
   if (opts.fix && state.partman) {
     const install = objectsToInstall(state.partman, state.maintenanceObjects);
     if (install) await session.target.query(install);
-    for (const t of spec.tables) {
-      const ts = state.tables[t.name];
+    for (const [t, ts] of spec.tables.flatMap((t) => [[t, state.tables[t.name]] as const, ...subParents(t, state.tables[t.name])])) {
       if (!ts.partConfig) continue;
       // Rows moved out of the default get partitions of their own, maybe far from the others.
       const stuck = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
@@ -91,6 +91,14 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     checks.push(await defaultCheck(session.target, t, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts, now, state.partman)));
     checks.push(...(await queryChecks(session.target, t)));
+    // Each partition that is partitioned in turn: its sub-partitions' premake, bounds, retention and default.
+    for (const [sub, sts] of subParents(t, ts)) {
+      checks.push(premakeCheck(sub, sts, now), boundsCheck(sub, sts, state.partman));
+      if (sts.lastRun) checks.push(lastRunCheck(sub, sts.lastRun, spec));
+      const expiring = await retentionCheck(session.target, sub, sts, state, spec, now);
+      if (expiring) checks.push(expiring);
+      checks.push(await defaultCheck(session.target, sub, state.partman));
+    }
   }
   checks.push(jobCheck(spec, state, now));
   return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
@@ -302,9 +310,22 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
     );
   const lo = await literal(current.from!);
   const hi = await literal(current.to!);
-  const scanned = await scannedRelations(db, `SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
+  // A sub-partitioned set's scans read sub-partitions: counted as the partitions holding them.
+  const scans = async (query: string) => {
+    const leaves = await scannedRelations(db, query);
+    if (!t.subpartition) return leaves;
+    const r = await db.query<{ name: string }>(
+      `SELECT DISTINCT c.relname::text AS name FROM unnest($1::text[]) s(name)
+         CROSS JOIN LATERAL pg_partition_ancestors(to_regclass(quote_ident($2) || '.' || quote_ident(s.name))) a(relid)
+         JOIN pg_inherits i ON i.inhrelid = a.relid AND i.inhparent = $3::regclass
+         JOIN pg_class c ON c.oid = a.relid ORDER BY 1`,
+      [leaves, t.schema, table],
+    );
+    return r.rows.map((x) => x.name);
+  };
+  const scanned = await scans(`SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
   const expected = bounded.filter((x) => at(x.from!) < at(current.to!) && at(x.to!) > at(current.from!)).map((x) => x.name);
-  const all = await scannedRelations(db, `SELECT * FROM ${table}`);
+  const all = await scans(`SELECT * FROM ${table}`);
   const ok = scanned.length === expected.length && expected.every((n) => scanned.includes(n));
   return [
     {

@@ -6,7 +6,10 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Session } from "../../infra/db/session";
+import { formatStatus } from "../../infra/cli/format";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
+import { status } from "../../infra/engine/status";
+import { verify } from "../../infra/engine/verify";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { dailySuffix, sessionFor, specFor, tenantAudit } from "../helpers/spec";
 
@@ -69,6 +72,7 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     await maintain();
     const after = (await children("public.tenant_audit")).filter((c) => c.kind === "p").map((c) => c.name);
     expect(after).toEqual(["tenant_audit_p0", "tenant_audit_p100", "tenant_audit_p200"]);
+    expect((await verify(session, s)).checks.find((c) => c.check === "pruning")).toMatchObject({ status: "ok", message: expect.stringMatching(/^a query on tenant_id within \[100, 200\) scans only tenant_audit_p100;/) });
     expect((await children("public.tenant_audit_p200")).map((c) => c.name)).toContain(`tenant_audit_p200${day(2)}`);
     await q(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (250, 'login')`);
     expect(await q(`SELECT tableoid::regclass::text AS t FROM public.tenant_audit WHERE tenant_id = 250`)).toEqual([{ t: `tenant_audit_p200${day(0)}` }]);
@@ -76,11 +80,36 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     expect(runs.every((r) => r.error === null)).toBe(true);
     expect(runs.map((r) => r.parent_table)).toEqual(expect.arrayContaining(["public.tenant_audit", "public.tenant_audit_p0", "public.tenant_audit_p100"]));
 
+    await maintain();
+    // status nests each range's days under it; verify checks each range's days like a set.
+    const report = (await status(session, s)).tables[0];
+    expect(report.partitions.filter((x) => !x.isDefault).map((x) => [x.name, x.from, x.to, x.rows])).toEqual([
+      ["tenant_audit_p0", "0", "100", 1],
+      ["tenant_audit_p100", "100", "200", 2],
+      ["tenant_audit_p200", "200", "300", 1],
+      ["tenant_audit_p300", "300", "400", 0],
+    ]);
+    expect(report.subpartitions.map((x) => [x.name, x.interval, x.premake])).toEqual([
+      ["public.tenant_audit_p0", "1 day", 2],
+      ["public.tenant_audit_p100", "1 day", 2],
+      ["public.tenant_audit_p200", "1 day", 2],
+      ["public.tenant_audit_p300", "1 day", 2],
+    ]);
+    expect(formatStatus(await status(session, s))).toContain(`\n    public.tenant_audit_p100: 1 day partitions, premake 2, retention none (keep forever)\n`);
+    const checks = (await verify(session, s)).checks;
+    const sub100 = checks.filter((c) => c.table === "public.tenant_audit_p100");
+    expect(Object.fromEntries(sub100.map((c) => [c.check, c.status]))).toEqual({ premake: "ok", bounds: "ok", "last-run": "ok", "default-partition": "ok" });
+    expect(checks.filter((c) => c.status !== "ok" && c.check !== "maintenance-job")).toEqual([]);
+    // A sub-parent whose days fall behind fails the premake check, naming it.
+    await q(`UPDATE partman.part_config SET premake = 10 WHERE parent_table = 'public.tenant_audit_p100'`);
+    expect((await verify(session, s)).checks.find((c) => c.table === "public.tenant_audit_p100" && c.check === "premake")).toMatchObject({ status: "fail" });
+
     // The sub-partitions' premake changes in place: part_config_sub and every sub-parent's row.
     const more = spec({ premake: 3 });
     const p = await planStack(session, more);
     expect(p.problems).toEqual([]);
     expect(p.steps.map((x) => x.action)).toEqual(["update-config", "run-maintenance"]);
+    // The sub-parent whose premake was changed by hand is what the plan reports from.
     expect(p.steps[0].changes).toEqual([{ property: "subpartition.premake", from: 2, to: 3 }]);
     await applyStack(session, more);
     expect(await q(`SELECT sub_premake FROM partman.part_config_sub`)).toEqual([{ sub_premake: 3 }]);
