@@ -6,7 +6,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { validateDeclaration } from "../config/validate";
-import type { MaintenanceDeclaration, SslMode, TableDeclaration } from "../config/types";
+import type { MaintenanceDeclaration, SslMode, SubpartitionDeclaration, SubpartitionSpec, TableDeclaration } from "../config/types";
 import { MaintenanceJob } from "../providers/maintenance-job";
 import { PartitionedTable } from "../providers/partitioned-table";
 import { PROVIDER_VERSION, type ConnectionInputs } from "../providers/connection";
@@ -104,6 +104,7 @@ export class PartmanDatabase extends pulumi.ComponentResource {
             allowDataLoss: t.allowDataLoss,
             ...(t.kind === "time" && t.epoch ? { epoch: t.epoch } : {}),
             ...(t.kind === "time" && t.timeCodec ? (t.timeCodec === "uuidv7" ? { uuidv7: true } : { timeEncoder: t.timeCodec.encoder, timeDecoder: t.timeCodec.decoder }) : {}),
+            ...(t.subpartition ? { subpartition: subpartitionDeclaration(t.subpartition) } : {}),
           },
           { ...child.options(t.name), ...tableOptions([db.partman, ...db.ownerAccess, ...db.archiveSchemas]) },
         ),
@@ -134,4 +135,16 @@ export class PartmanDatabase extends pulumi.ComponentResource {
     this.maintenance = { jobId: job.jobId, schedule: job.schedule, database: job.cronDatabase };
     this.registerOutputs({ connection: this.connection, ownerRole: this.ownerRole, appRole: this.appRole, tables: this.tables, maintenance: this.maintenance });
   }
+}
+
+/** A validated subpartition back as its declaration, for the PartitionedTable resource's inputs. */
+function subpartitionDeclaration(s: SubpartitionSpec): SubpartitionDeclaration {
+  return {
+    control: s.control,
+    interval: s.interval.text,
+    premake: s.premake,
+    retention: s.retention?.text ?? null,
+    retentionKeepTable: s.retentionKeepTable,
+    ...(s.kind === "time" && s.epoch ? { epoch: s.epoch } : {}),
+  };
 }

@@ -82,6 +82,9 @@ export interface Problem {
   message: string;
   /** Set when the problem is an unacknowledged change that makes maintenance drop partitions. */
   dataLoss?: DataLoss;
+  /** The declaration key it is about, when a Pulumi resource's check should name it: subpartition
+   *  (refused as a migration, or its retention dropping data). */
+  property?: string;
 }
 
 export interface Plan {
@@ -203,8 +206,10 @@ function planTable(
   const unit = tableUnit(t.name);
   const unsupported = partman && unsupportedShape(partman, t);
   const problems = [...tableProblems(t, ts), ...(unsupported ? [unsupported] : [])];
-  if (problems.length > 0) {
+  const subProblems = subpartitionProblems(t, ts);
+  if (problems.length > 0 || subProblems.length > 0) {
     out.problems.push(...problems.map((message) => ({ unit, table: t.name, message })));
+    out.problems.push(...subProblems.map((message) => ({ unit, table: t.name, message, property: "subpartition" })));
     return null;
   }
   if (!partman) return null;
@@ -320,6 +325,7 @@ function planConfig(
       unit,
       table: t.name,
       dataLoss: loss,
+      ...(level === "sub" ? { property: "subpartition" } : {}),
       message:
         `${describeLoss(t.name, loss)}; nothing is changed. If that is intended, set allowDataLoss: true on this table's entry in the stack file ` +
         `(and remove it after the apply); to keep the data instead, set ${level === "sub" ? "subpartition.retentionKeepTable (maintenance then detaches expired sub-partitions)" : "retentionSchema (pg_partman then moves expired partitions there, and partman-stack archive dumps them)"}`,
@@ -389,7 +395,6 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
       );
     }
   }
-  problems.push(...subpartitionProblems(t, ts));
   return problems;
 }
 

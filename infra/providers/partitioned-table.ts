@@ -5,8 +5,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { sameSpan, type EpochUnit } from "../config/span";
-import { validateTableEntry } from "../config/validate";
-import type { TableSpec } from "../config/types";
+import { DEFAULTS, validateTableEntry } from "../config/validate";
+import type { SubpartitionDeclaration, TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
 import { DECLARED_COLUMNS, liveConfig } from "../engine/partman";
 import { applyStack, planStack } from "../engine/reconcile";
@@ -33,6 +33,8 @@ export interface TableEntry {
   uuidv7?: boolean;
   timeEncoder?: string;
   timeDecoder?: string;
+  /** Sub-partitions, as in the stack file; absent when the partitions are plain tables. */
+  subpartition?: SubpartitionDeclaration;
 }
 
 export type TableInputs = ConnectedInputs &
@@ -48,9 +50,24 @@ export interface TableOutputs extends TableInputs {
 
 /** Changed in place: part_config's columns, and the default partition. */
 const MANAGED = [...DECLARED_COLUMNS.map(([key]) => key), "defaultPartition"] as const;
+const SUB_KEYS = ["control", "interval", "premake", "retention", "retentionKeepTable", "epoch"] as const;
+
+/** What changes in subpartition, key by key (subpartition.premake, …; Pulumi's preview shows the
+ *  nested values), or subpartition itself when it is added or removed. Whether a change is in place
+ *  or a migration is the plan's to say: check surfaces its refusal. */
+function subpartitionChanges(olds: SubpartitionDeclaration | undefined, news: SubpartitionDeclaration | undefined): string[] {
+  if (!olds || !news) return sameJson(olds ?? null, news ?? null) ? [] : ["subpartition"];
+  const defaults: Partial<SubpartitionDeclaration> = { premake: DEFAULTS.premake, retentionKeepTable: DEFAULTS.retentionKeepTable };
+  const value = (d: SubpartitionDeclaration, k: (typeof SUB_KEYS)[number]) => {
+    const v = d[k] ?? defaults[k];
+    return v === undefined || v === null ? null : String(v);
+  };
+  return SUB_KEYS.filter((k) => (k === "interval" || k === "retention" ? !sameSpan(value(olds, k), value(news, k)) : value(olds, k) !== value(news, k))).map((k) => `subpartition.${k}`);
+}
+
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
 const FIXED = ["name", "control", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] as const;
-const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder"];
+const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "subpartition"];
 
 function tableSpec(inputs: TableInputs): TableSpec {
   const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));
@@ -94,9 +111,9 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
     // The retention guard needs the live partitions; a server that cannot be reached yet fails at create/update instead.
     const loss = await withInputsSession(news, `PartitionedTable ${news.name}`, async (session) => {
       const p = await planStack(session, providerSpec(news, { tables: [table] }), ["tables"]);
-      return { problems: p.problems.filter((x) => x.dataLoss), drops: p.steps.find((x) => x.dataLoss)?.dataLoss };
+      return { problems: p.problems.filter((x) => x.dataLoss || x.property), drops: p.steps.find((x) => x.dataLoss)?.dataLoss };
     }).catch(() => ({ problems: [], drops: undefined }));
-    for (const x of loss.problems) failures.push({ property: "retention", reason: x.message });
+    for (const x of loss.problems) failures.push({ property: x.property ?? "retention", reason: x.message });
     const pendingDrops = loss.drops?.partitions.map((x) => `${x.name} [${x.from} → ${x.to}]`);
     return { inputs: pendingDrops ? { ...news, pendingDrops } : news, failures };
   },
@@ -104,7 +121,7 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: TableOutputs, news: TableInputs) {
     const fixed = fixedChanges(olds, news);
     if (fixed.length > 0) throw new Error(fixed.join("\n"));
-    const changed: string[] = MANAGED.filter((k) => !same(k, olds[k], news[k]));
+    const changed: string[] = [...MANAGED.filter((k) => !same(k, olds[k], news[k])), ...subpartitionChanges(olds.subpartition, news.subpartition)];
     for (const k of ["connection", "password", "owner", "providerVersion", "stack"] as const) if (!sameJson(olds[k], news[k])) changed.push(k);
     return { changes: changed.length > 0, replaces: [], stables: [...FIXED], deleteBeforeReplace: false };
   },
@@ -132,6 +149,19 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
           control: row.control,
         });
       }
+      if (t.subConfig) {
+        const sub = t.subConfig;
+        const config = liveConfig(sub, t.subRetention);
+        const declared = props.subpartition;
+        live.subpartition = {
+          ...declared,
+          control: sub.control,
+          interval: declared && sameSpan(sub.partition_interval, String(declared.interval)) ? declared.interval : sub.partition_interval,
+          premake: config.premake,
+          retention: declared && sameSpan(config.retention, declared.retention === undefined || declared.retention === null ? null : String(declared.retention)) ? declared.retention ?? null : config.retention,
+          retentionKeepTable: config.retention_keep_table,
+        };
+      } else delete live.subpartition;
       return { id, props: live };
     });
   },

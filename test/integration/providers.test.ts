@@ -149,6 +149,28 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect(live.rows).toEqual([{ partition_interval: "1000", retention: "5000" }]);
     });
 
+    it(`pg_partman ${version}: a sub-partitioned table: check refuses adding subpartition to a table holding rows (a migration), diff names subpartition changes, read shows the live sub-partitions`, async () => {
+      const audit = (overrides: Partial<TableInputs> = {}) =>
+        tableInputs({ name: "public.tenant_audit", ddl: "sql/tables/tenant_audit.sql", ddlSql: ddlText("sql/tables/tenant_audit.sql"), control: "tenant_id", interval: "100", premake: 1, retention: null, ...overrides });
+      const sub = { control: "created_at", interval: "1 day", premake: 2 };
+      const created = await tables.create(audit());
+      await sql.query(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (5, 'login')`);
+      expect((await tables.check!(created.outs, audit({ subpartition: sub }))).failures).toEqual([
+        { property: "subpartition", reason: expect.stringContaining(`table public.tenant_audit: adding subpartition to a set that holds rows (~1) is refused: pg_partman's create_sub_parent drops and recreates the set's partitions`) },
+      ]);
+      await sql.query(`DELETE FROM public.tenant_audit`);
+      expect((await tables.check!(created.outs, audit({ subpartition: sub }))).failures).toEqual([]);
+      expect(await tables.diff!(created.id, created.outs, audit({ subpartition: sub }))).toMatchObject({ changes: true, replaces: [] });
+      const updated = await tables.update!(created.id, created.outs, audit({ subpartition: sub }));
+      const read = (await tables.read!(created.id, updated.outs)).props as TableOutputs;
+      expect(read.subpartition).toEqual({ control: "created_at", interval: "1 day", premake: 2, retention: null, retentionKeepTable: false });
+      expect(await tables.diff!(created.id, read, audit({ subpartition: sub }))).toMatchObject({ changes: false });
+      expect(await tables.diff!(created.id, read, audit({ subpartition: { ...sub, premake: 3 } }))).toMatchObject({ changes: true, replaces: [] });
+      expect((await tables.check!(read, audit({ subpartition: { ...sub, interval: "1 hour" } }))).failures).toEqual([
+        { property: "subpartition", reason: expect.stringContaining(`subpartition.interval is 1 day, declared 1 hour; pg_partman cannot change it in place`) },
+      ]);
+    });
+
     it(`pg_partman ${version}: delete leaves the table, its partitions, its rows and its part_config in place`, async () => {
       const before = await sql.query(`SELECT count(*)::int AS n FROM public.events`);
       expect(before.rows[0].n).toBeGreaterThan(0);
