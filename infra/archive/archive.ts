@@ -15,7 +15,8 @@ import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { lockBefore, pairKey, unlock } from "../db/advisory-lock";
 import type { Session } from "../db/session";
 import { pastHorizon, positionOf } from "../engine/data-loss";
-import { introspect } from "../engine/introspect";
+import { introspect, type PartitionInfo } from "../engine/introspect";
+import { subParents } from "../engine/sub-parents";
 import { inTransaction, requireLocksSql } from "../engine/lock-in-order";
 import { MAINTENANCE_FENCE, objectsToInstall } from "../engine/partman";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
@@ -88,15 +89,27 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     t.retention === null ? null : t.kind === "id" ? (ts.maxId === null ? null : String(ts.maxId - t.retention.ids)) : shiftTime(now, t.retention, -1).toISOString();
   // The partitions maintenance expires next, as it picks them (see pastHorizon).
   const expired = pastHorizon(t.retention?.text ?? null, ts.partitions, positionOf(ts, now));
+  // A sub-partitioned set (subpartition): a partition past the horizon is archived as its
+  // sub-partitions (a dump of a partitioned table holds no rows), each detached from its sub-parent,
+  // and so are the sub-partitions past the sub-partitions' own horizon.
+  const subs = subParents(t, ts);
+  const attached = (of: TableSpec, x: PartitionInfo): Candidate => ({
+    schema: t.schema, name: x.name, origin: "past-horizon", from: x.from, to: x.to, tableBytes: x.bytes, parent: `${quoteIdent(t.schema)}.${quoteIdent(of.table)}`,
+  });
+  const whole = subs.filter(([, sts]) => expired.some((x) => sts.name === `${t.schema}.${x.name}`));
   const candidates: Candidate[] = [
     ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
-    ...expired.map((x) => ({ schema: t.schema, name: x.name, origin: "past-horizon" as const, from: x.from, to: x.to, tableBytes: x.bytes })),
+    ...expired.filter((x) => !whole.some(([, sts]) => sts.name === `${t.schema}.${x.name}`)).map((x) => attached(t, x)),
+    ...whole.flatMap(([sub, sts]) => sts.partitions.map((x) => attached(sub, x))),
+    ...subs
+      .filter((entry) => !whole.includes(entry))
+      .flatMap(([sub, sts]) => pastHorizon(sub.retention?.text ?? null, sts.partitions, positionOf(sts, now)).map((x) => attached(sub, x))),
   ];
-  const partitions: ArchivedPartition[] = candidates.map((p) => {
+  const partitions: ArchivedPartition[] = candidates.map(({ parent: of, ...p }) => {
     const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
     const sql =
       p.origin === "past-horizon"
-        ? [requireLocksSql([parent, rel], spec.maintenance), `ALTER TABLE ${parent} DETACH PARTITION ${rel};`, `DROP TABLE ${rel};`]
+        ? [requireLocksSql([of!, rel], spec.maintenance), `ALTER TABLE ${of} DETACH PARTITION ${rel};`, `DROP TABLE ${rel};`]
         : [requireLocksSql([rel], spec.maintenance), `DROP TABLE ${rel};`];
     const file = path.join(dir, `${p.schema}.${p.name}.dump`);
     return { ...p, rows: null, file, dumpBytes: null, sha256: null, status: "planned", reason: null, sql };
@@ -115,17 +128,22 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
       throw new Error(`cannot create the archive directory ${dir}: ${(err as Error).message}; nothing was dumped or dropped`);
     }
     if (install) await db.query(install);
-    const fence = pairKey(`the maintenance fence of ${t.name}`, MAINTENANCE_FENCE, t.name);
+    // The set's fence, and each sub-parent's: maintenance expires those separately.
+    const fences: ReturnType<typeof pairKey>[] = [];
     try {
-      await lockBefore(db, fence, Date.now() + approxMillis(spec.maintenance.maxLockWait), false);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}: maintenance is expiring ${t.name}'s partitions right now; nothing was dumped or dropped, run archive again`);
-    }
-    try {
+      for (const set of [t.name, ...subs.map(([sub]) => sub.name)]) {
+        const fence = pairKey(`the maintenance fence of ${set}`, MAINTENANCE_FENCE, set);
+        try {
+          await lockBefore(db, fence, Date.now() + approxMillis(spec.maintenance.maxLockWait), false);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}: maintenance is expiring ${set}'s partitions right now; nothing was dumped or dropped, run archive again`);
+        }
+        fences.push(fence);
+      }
       const tools = toolsFor(db, session.database, opts.pgBin ?? null);
       for (const p of partitions) await archiveOne(db, tools, p, spec.maintenance, log);
     } finally {
-      await unlock(db, fence).catch(() => {});
+      for (const fence of fences.reverse()) await unlock(db, fence).catch(() => {});
     }
   }
   return {
@@ -141,7 +159,8 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   };
 }
 
-type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "tableBytes">;
+/** parent: the table a partition past the horizon is detached from (the set, or its sub-parent). */
+type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "tableBytes"> & { parent?: string };
 
 /** pg_partman names children `<table>_p<suffix>` and moves them out detached, as plain tables. */
 async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): Promise<Candidate[]> {

@@ -4,7 +4,11 @@
 // making new ranges with their days and expiring days per range, in-place changes of the
 // sub-partitions' premake and retention, the data-loss guard, and the refusals that are migrations.
 
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { archivePartitions } from "../../infra/archive/archive";
 import type { Session } from "../../infra/db/session";
 import { formatStatus } from "../../infra/cli/format";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
@@ -151,6 +155,26 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     expect(await q(`SELECT count(*)::int AS n FROM partman.part_config WHERE parent_table = 'public.tenant_audit_p0'`)).toEqual([{ n: 0 }]);
     await maintain();
     expect((await q(`SELECT error FROM partman_stack.maintenance_runs WHERE error IS NOT NULL`))).toEqual([]);
+  });
+
+  it(`pg_partman ${version}: archives the sub-partitions past the sub-partitions' horizon from each range: dumped, verified, then detached from their sub-parent and dropped`, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-sub-archive-"));
+    try {
+      await applyStack(session, spec());
+      await q(`INSERT INTO public.tenant_audit (tenant_id, action, created_at) VALUES (5, 'old', now() - interval '2 days'), (5, 'new', now()), (150, 'old', now() - interval '2 days')`);
+      // Declared, not applied: archive takes the stack file's sub-partition retention.
+      const r = await archivePartitions(session, spec({ retention: "1 day" }), "tenant_audit", { to: tmp });
+      expect(r.failed).toBe(0);
+      expect(r.partitions.map((x) => [x.name, x.rows, x.status])).toEqual([
+        [`tenant_audit_p0${day(-2)}`, 1, "archived"],
+        [`tenant_audit_p100${day(-2)}`, 1, "archived"],
+      ]);
+      expect(fs.existsSync(path.join(tmp, `public.tenant_audit_p0${day(-2)}.dump`))).toBe(true);
+      expect(await q(`SELECT action FROM public.tenant_audit ORDER BY action`)).toEqual([{ action: "new" }]);
+      expect((await children("public.tenant_audit_p0")).map((c) => c.name)).not.toContain(`tenant_audit_p0${day(-2)}`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it(`pg_partman ${version}: adding sub-partitions to a set that holds rows, or removing or reshaping them, is refused as a migration; on an empty set they are added in place`, async () => {
