@@ -123,13 +123,18 @@ export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: 
   return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
 }
 
-/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch;
+/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch
+ *  (for the set or its sub-partitions);
  *  time encoders and decoders (uuid and text control columns) came with 5.2. */
 export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
   const [major, minor] = p.version.split(".").map(Number);
   if (t.kind === "time" && t.timeCodec && (major < 5 || (major === 5 && minor < 2))) {
     const what = t.timeCodec === "uuidv7" ? "uuidv7 (UUIDv7 keys)" : "timeEncoder/timeDecoder";
     return `table ${t.name}: ${what} needs pg_partman 5.2 or later (installed: ${p.version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`;
+  }
+  const sub = t.subpartition;
+  if (sub?.kind === "time" && sub.epoch === "microseconds" && p.major < 5) {
+    return `table ${t.name}: subpartition.epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;
   }
   if (t.kind === "time" && t.epoch === "microseconds" && p.major < 5) {
     return `table ${t.name}: epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;

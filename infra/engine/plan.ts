@@ -403,7 +403,7 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
 function subpartitionProblems(t: TableSpec, ts: TableState): string[] {
   const s = t.subpartition;
   const row = ts.subConfig;
-  const migration = `it needs a migration to a new partition set (partman-stack migrate), not an in-place change`;
+  const migration = `it needs a migration to a new partition set (a new table declared with the subpartition you want, the rows copied into it), not an in-place change`;
   if (s && !row) {
     const rows = ts.partitions.reduce((n, x) => n + (x.rows ?? 1), 0);
     return rows > 0
