@@ -39,40 +39,45 @@ export const prodRetentionMinimum: ResourceValidationPolicy = {
     const { minimumRetention, minimumIdRetention, prodStacks } = { minimumRetention: "90 days", minimumIdRetention: null, prodStacks: ["prod"], ...args.getConfig<Partial<RetentionMinimumConfig>>() };
     const stack = stackOf(args.urn);
     if (!prodStacks.includes(stack)) return;
-    const retention = args.props.retention as string | number | null | undefined;
-    if (retention === null || retention === undefined) return;
-    const ids = parseIdCount(retention);
-    if (ids) {
-      if (minimumIdRetention !== null && ids.ids < minimumIdRetention) {
+    function checkRetention(key: string, retention: string | number | null | undefined): void {
+      if (retention === null || retention === undefined) return;
+      const ids = parseIdCount(retention);
+      if (ids) {
+        if (minimumIdRetention !== null && ids.ids < minimumIdRetention) {
+          report(
+            `table ${tableName(args)} in stack ${stack}: ${key} ${ids.text} ids is fewer than the minimum ${minimumIdRetention} ids for production stacks; ` +
+              `set ${key} to at least ${minimumIdRetention} in stacks/Pulumi.${stack}.yaml (or change the policy's minimumIdRetention)`,
+          );
+        }
+        return;
+      }
+      let minimum;
+      try {
+        minimum = parseInterval(minimumRetention);
+      } catch (err) {
+        if (!(err instanceof IntervalSyntaxError)) throw err;
+        report(`policy config minimumRetention "${minimumRetention}" is not a PostgreSQL interval: ${err.message}; set it to e.g. "90 days" in the policy pack config`);
+        return;
+      }
+      let value;
+      try {
+        value = parseInterval(String(retention));
+      } catch (err) {
+        if (!(err instanceof IntervalSyntaxError)) throw err;
+        report(`table ${tableName(args)} in stack ${stack}: ${key} "${retention}" is not a PostgreSQL interval (${err.message}); write e.g. "${minimumRetention}"`);
+        return;
+      }
+      if (approxMillis(value) < approxMillis(minimum)) {
         report(
-          `table ${tableName(args)} in stack ${stack}: retention ${ids.text} ids is fewer than the minimum ${minimumIdRetention} ids for production stacks; ` +
-            `set retention to at least ${minimumIdRetention} in stacks/Pulumi.${stack}.yaml (or change the policy's minimumIdRetention)`,
+          `table ${tableName(args)} in stack ${stack}: ${key} "${retention}" is shorter than the minimum "${minimumRetention}" for production stacks; ` +
+            `set ${key} to at least "${minimumRetention}" in stacks/Pulumi.${stack}.yaml (or change the policy's minimumRetention)`,
         );
       }
-      return;
     }
-    let minimum;
-    try {
-      minimum = parseInterval(minimumRetention);
-    } catch (err) {
-      if (!(err instanceof IntervalSyntaxError)) throw err;
-      report(`policy config minimumRetention "${minimumRetention}" is not a PostgreSQL interval: ${err.message}; set it to e.g. "90 days" in the policy pack config`);
-      return;
-    }
-    let value;
-    try {
-      value = parseInterval(String(retention));
-    } catch (err) {
-      if (!(err instanceof IntervalSyntaxError)) throw err;
-      report(`table ${tableName(args)} in stack ${stack}: retention "${retention}" is not a PostgreSQL interval (${err.message}); write e.g. "${minimumRetention}"`);
-      return;
-    }
-    if (approxMillis(value) < approxMillis(minimum)) {
-      report(
-        `table ${tableName(args)} in stack ${stack}: retention "${retention}" is shorter than the minimum "${minimumRetention}" for production stacks; ` +
-          `set retention to at least "${minimumRetention}" in stacks/Pulumi.${stack}.yaml (or change the policy's minimumRetention)`,
-      );
-    }
+    // The set's retention, and its sub-partitions' (each range keeps only that much).
+    const sub = args.props.subpartition as { retention?: string | number | null } | undefined;
+    checkRetention("retention", args.props.retention as string | number | null | undefined);
+    checkRetention("subpartition.retention", sub?.retention);
   },
 };
 

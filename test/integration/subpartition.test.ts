@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import type { Session } from "../../infra/db/session";
 import { formatStatus } from "../../infra/cli/format";
+import { maintenanceCommand } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
@@ -108,12 +109,24 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     await q(`UPDATE partman.part_config SET premake = 10 WHERE parent_table = 'public.tenant_audit_p100'`);
     expect((await verify(session, s)).checks.find((c) => c.table === "public.tenant_audit_p100" && c.check === "premake")).toMatchObject({ status: "fail" });
 
+    // The job's own command (every set, sub-parents included) keeps each range's days ahead.
+    await q(`DELETE FROM partman_stack.maintenance_runs`);
+    await q(maintenanceCommand(s.maintenance));
+    expect((await q(`SELECT parent_table, error FROM partman_stack.maintenance_runs ORDER BY parent_table`)).map((r) => [r.parent_table, r.error])).toEqual([
+      ["public.tenant_audit", null],
+      ["public.tenant_audit_p0", null],
+      ["public.tenant_audit_p100", null],
+      ["public.tenant_audit_p200", null],
+      ["public.tenant_audit_p300", null],
+    ]);
+    expect((await children("public.tenant_audit_p100")).map((c) => c.name)).toContain(`tenant_audit_p100${day(10)}`);
+    await q(`UPDATE partman.part_config SET premake = 2 WHERE parent_table = 'public.tenant_audit_p100'`);
+
     // The sub-partitions' premake changes in place: part_config_sub and every sub-parent's row.
     const more = spec({ premake: 3 });
     const p = await planStack(session, more);
     expect(p.problems).toEqual([]);
     expect(p.steps.map((x) => x.action)).toEqual(["update-config", "run-maintenance"]);
-    // The sub-parent whose premake was changed by hand is what the plan reports from.
     expect(p.steps[0].changes).toEqual([{ property: "subpartition.premake", from: 2, to: 3 }]);
     await applyStack(session, more);
     expect(await q(`SELECT sub_premake FROM partman.part_config_sub`)).toEqual([{ sub_premake: 3 }]);
@@ -149,6 +162,14 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     // part_config rows.
     await q(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (250, 'new')`);
     await maintain();
+    // The job's own command expires days in every range, each range locked first: with the
+    // horizon moved to now, yesterday goes too.
+    await q(`UPDATE partman_stack.sub_retention SET retention = '1 second'`);
+    await q(maintenanceCommand(acknowledged.maintenance));
+    expect(await q(`SELECT expired, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.tenant_audit_p100' ORDER BY id DESC LIMIT 1`)).toEqual([
+      { expired: [`tenant_audit_p100${day(-1)}`], error: null },
+    ]);
+    await q(`UPDATE partman_stack.sub_retention SET retention = '1 day'`);
     const top = spec({ retention: "1 day" }, { allowDataLoss: true, retention: 100 });
     await applyStack(session, top);
     expect((await children("public.tenant_audit")).map((c) => c.name)).not.toContain("tenant_audit_p0");

@@ -68,6 +68,14 @@ describe("prod-retention-minimum", () => {
     expect(violations(prodRetentionMinimum, args({ props: { retention: "30 days" }, config }))).toHaveLength(1);
   });
 
+  it("holds a sub-partitioned table's subpartition.retention to the same minimum", () => {
+    const sub = (retention: string | number | null) => args({ props: { retention: null, subpartition: { control: "created_at", interval: "1 day", retention } } });
+    expect(violations(prodRetentionMinimum, sub("7 days"))).toEqual([
+      `table public.events in stack prod: subpartition.retention "7 days" is shorter than the minimum "90 days" for production stacks; set subpartition.retention to at least "90 days" in stacks/Pulumi.prod.yaml (or change the policy's minimumRetention)`,
+    ]);
+    for (const retention of ["90 days", null]) expect(violations(prodRetentionMinimum, sub(retention))).toEqual([]);
+  });
+
   it("reports a malformed retention or minimum instead of passing it", () => {
     expect(violations(prodRetentionMinimum, args({ props: { retention: "90 dayz" } }))).toEqual([
       `table public.events in stack prod: retention "90 dayz" is not a PostgreSQL interval (unknown unit "dayz" (did you mean "days"?)); write e.g. "90 days"`,
