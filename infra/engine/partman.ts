@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { EPOCH_UNITS } from "../config/span";
 import type { PartConfigRow, RetentionRow } from "./introspect";
 import { PACKAGE_ROOT } from "../package-root";
 
@@ -97,6 +98,14 @@ export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: 
   if (t.kind !== "time" || !t.timeCodec) return null;
   if (t.timeCodec !== "uuidv7") return t.timeCodec;
   return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
+}
+
+/** The time a control value of a time set stands for (SQL): an epoch column's integer in its unit,
+ *  a uuid or text key through the set's decoder, a time column as it is. */
+export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" }, value: string): string {
+  const codec = timeCodecFunctions(p, t);
+  if (t.epoch) return `to_timestamp(${value} / ${EPOCH_UNITS[t.epoch]}::numeric)`;
+  return codec ? `${codec.decoder}(${value}::text)` : value;
 }
 
 /** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch;

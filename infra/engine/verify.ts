@@ -6,12 +6,12 @@ import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import { shiftTime, type Interval } from "../config/interval";
-import { EPOCH_UNITS, epochValue } from "../config/span";
+import { epochValue } from "../config/span";
 import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { controlTimeSql, defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
@@ -250,8 +250,7 @@ function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
 function bucket(t: TableSpec, control: string, partman: PartmanInstall): string {
   if (t.kind === "id") return `${control} - ${control} % ${t.interval.ids}`;
-  const codec = timeCodecFunctions(partman, t);
-  const column = t.epoch ? `to_timestamp(${control} / ${EPOCH_UNITS[t.epoch]}::numeric)` : codec ? `${codec.decoder}(${control}::text)` : control;
+  const column = controlTimeSql(partman, t, control);
   const i: Interval = t.interval;
   if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
   if (i.months > 0) return `date_trunc('month', ${column})`;

@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from "../package-root";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { lockInOrderSql } from "../engine/lock-in-order";
-import { createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
+import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { failpoint, type Executor } from "./executor";
 import { STAGING, type MigrationNames } from "./names";
@@ -123,8 +123,13 @@ export async function preconditions(m: Omit<Migration, "key" | "columns">, contr
 export async function prepare(m: Migration): Promise<void> {
   const { exec, table: t, names: n, source, partman } = m;
   const staged = { ...t, schema: STAGING };
-  const { min: minControl, max: maxControl } = (
-    await exec.read<{ min: string | null; max: string | null }>(`SELECT min(${q(t.control)})::text AS min, max(${q(t.control)})::text AS max FROM ${n.source}`)
+  // The copy's partitions start at the oldest row: the lowest id, or the time of the oldest key
+  // (ORDER BY rather than min(): PostgreSQL before 18 has no min(uuid)).
+  const end = (order: "ASC" | "DESC") => `(SELECT ${q(t.control)} FROM ${n.source} ORDER BY 1 ${order} LIMIT 1)`;
+  const { min: minControl, max: maxControl, start } = (
+    await exec.read<{ min: string | null; max: string | null; start: string | null }>(
+      `SELECT ${end("ASC")}::text AS min, ${end("DESC")}::text AS max, (${t.kind === "id" ? end("ASC") : controlTimeSql(partman, t, end("ASC"))})::text AS start`,
+    )
   ).rows[0];
   const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
   // A state table from before source_columns (ALTER … IF NOT EXISTS would lock it every time).
@@ -146,7 +151,7 @@ export async function prepare(m: Migration): Promise<void> {
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
-      await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
+      await exec.write(createParentSql(partman, { ...staged, startPartition: start, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
       // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
       await exec.write(
         `UPDATE ${q(partman.schema)}.part_config SET premake = ${t.premake}, retention = NULL, automatic_maintenance = 'off', infinite_time_partitions = true WHERE parent_table = ${quoteLiteral(n.stagedText)}`,

@@ -1,7 +1,7 @@
 // Time sets on a uuid column holding UUIDv7 keys (pg_partman 5.2's uuid7_time_encoder/decoder)
 // against real PostgreSQL 15 with each pg_partman major: create_parent, daily partitions bounded by
 // the keys of UTC midnights, premake ahead of now, status in times, retention from now() through the
-// job's own command, the data-loss guard, verify and archive; and the refusal before 5.2.
+// job's own command, the data-loss guard, verify, archive and a live migration; and the refusals before 5.2.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -12,7 +12,10 @@ import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
+import { MigrationRefused } from "../../infra/migrate/migration";
+import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { dailySuffix, sessionFor, specFor, userEvents } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -148,6 +151,46 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
+  const migration = () => specFor(db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
+
+  it.runIf(supported)(`pg_partman ${version}: migrates a live table with concurrent writes onto a UUIDv7 set on its key, partitions from its oldest key's day, losing none`, { timeout: 120_000 }, async () => {
+    await session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
+    // Keys made from created_at over the last 20 days; the writer's inserts are keyed now.
+    await createLiveEvents(db.url, 20_000, "uuidv7");
+    const oldest = (await session.target.query<{ t: Date }>(`SELECT min(created_at) AS t FROM public.events`)).rows[0].t.getTime();
+    const first = oldest - (oldest % DAY);
+    const writer = await startWriter(db.url);
+    await new Promise((r) => setTimeout(r, 300));
+    const result = await migrateRun(session, migration(), "public.events", quiet);
+    await new Promise((r) => setTimeout(r, 300));
+    const counts = await writer.stop();
+    expect(counts.errors).toEqual([]);
+    expect(counts.inserts).toBeGreaterThan(0);
+    expect(result.verification).toMatchObject({ ok: true, defaultRows: 0 });
+    expect(await contents(db.url, "public.events")).toEqual(await contents(db.url, "public.expected"));
+    expect((await session.target.query(`SELECT control, partition_interval, time_decoder FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([
+      { control: "id", partition_interval: "1 day", time_decoder: `"partman".uuid7_time_decoder` },
+    ]);
+    const bounds = await session.target.query<{ b: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS b FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.events'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY c.relname LIMIT 1`,
+    );
+    expect(bounds.rows[0].b).toBe(`FOR VALUES FROM ('${bound(first)}') TO ('${bound(first + DAY)}')`);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events_default`)).rows).toEqual([{ n: 0 }]);
+  });
+
+  it.runIf(!supported)(`pg_partman ${version}: migrating a live table onto a UUIDv7 set is refused before anything changes, naming the version needed`, async () => {
+    await createLiveEvents(db.url, 100, "uuidv7");
+    const refused = await migrateRun(session, migration(), "public.events", quiet).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(MigrationRefused);
+    expect((refused as MigrationRefused).problems).toEqual([
+      `table public.events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
+    ]);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`)).rows).toEqual([{ n: 0 }]);
+    expect((await session.target.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ k: "r" }]);
   });
 
   it.runIf(!supported)(`pg_partman ${version}: a UUIDv7 set is refused before any change, naming the version needed`, async () => {
