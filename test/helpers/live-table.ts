@@ -4,6 +4,7 @@
 // A writer can hold each transaction open after its write, and measures how long its writes wait.
 
 import { Client } from "pg";
+import { expect } from "vitest";
 
 /** uuidv7: keys holding their row's created_at (public.uuid7), as an application generates them. */
 export type KeyKind = "bigint" | "uuid" | "uuidv7" | "bigint+created_at";
@@ -157,4 +158,18 @@ export async function contents(url: string, table: string): Promise<{ rows: numb
   } finally {
     await c.end();
   }
+}
+
+/** Runs `migrate` while a writer inserts, updates and deletes on public.events, then checks that
+ *  no write failed or was lost: the migrated table equals `expected`. */
+export async function migrateUnderWrites<T>(url: string, migrate: () => Promise<T>): Promise<T> {
+  const writer = await startWriter(url);
+  await new Promise((r) => setTimeout(r, 300));
+  const result = await migrate();
+  await new Promise((r) => setTimeout(r, 300));
+  const counts = await writer.stop();
+  expect(counts.errors).toEqual([]);
+  expect(counts.inserts).toBeGreaterThan(0);
+  expect(await contents(url, "public.events")).toEqual(await contents(url, "public.expected"));
+  return result;
 }
