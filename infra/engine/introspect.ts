@@ -19,7 +19,8 @@ export interface PartConfigRow {
   automatic_maintenance: string;
   /** 'none', or the unit of an integer control column's epoch times. */
   epoch: string;
-  /** A uuid or text control column's time decoder as pg_partman stores it (5.2+); null otherwise. */
+  /** A uuid or text control column's time encoder and decoder as pg_partman stores them (5.2+); null otherwise. */
+  time_encoder: string | null;
   time_decoder: string | null;
 }
 
@@ -229,7 +230,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     const rows = await db.query<PartConfigRow>(
       `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
               retention_schema, infinite_time_partitions, automatic_maintenance, epoch,
-              to_jsonb(pc)->>'time_decoder' AS time_decoder
+              to_jsonb(pc)->>'time_encoder' AS time_encoder, to_jsonb(pc)->>'time_decoder' AS time_decoder
          FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table = $1`,
       [name],
     );

@@ -153,6 +153,23 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     }
   });
 
+  it.runIf(supported)(`pg_partman ${version}: a changed time encoder or decoder, or uuidv7 switched off, is a problem plan cannot fix in place, and apply leaves the set alone`, async () => {
+    await applyStack(session, spec());
+    const problems = async (overrides: Record<string, unknown>) => (await planStack(session, spec(overrides))).problems.map((x) => x.message);
+    const why = `the keys already written and the partitions' bounds are in the set's encoding, so changing how a set reads its control column needs a migration to a new table (or declare uuidv7: true)`;
+    const live = `"partman".uuid7_time_encoder/"partman".uuid7_time_decoder`;
+    expect(await problems({ uuidv7: undefined, timeEncoder: "app.key_from_time", timeDecoder: "app.time_from_key" })).toEqual([
+      `table public.user_events: pg_partman's time encoder/decoder is ${live}, declared app.key_from_time/app.time_from_key; ${why}`,
+    ]);
+    // With its DDL file the validator refuses a uuid key without uuidv7; without one, plan must.
+    const off = { ddl: undefined, uuidv7: false };
+    expect(await problems(off)).toEqual([`table public.user_events: pg_partman's time encoder/decoder is ${live}, declared none; ${why}`]);
+    const blocked = await applyStack(session, spec(off));
+    expect(blocked.result.blocked.map((x) => x.message)).toEqual(await problems(off));
+    expect((await session.target.query(`SELECT time_encoder, time_decoder FROM partman.part_config`)).rows).toEqual([{ time_encoder: `"partman".uuid7_time_encoder`, time_decoder: `"partman".uuid7_time_decoder` }]);
+    expect(await problems({})).toEqual([]);
+  });
+
   const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
   const migration = () => specFor(db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
 
