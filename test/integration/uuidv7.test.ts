@@ -1,7 +1,8 @@
 // Time sets on a uuid column holding UUIDv7 keys (pg_partman 5.2's uuid7_time_encoder/decoder)
 // against real PostgreSQL 15 with each pg_partman major: create_parent, daily partitions bounded by
 // the keys of UTC midnights, premake ahead of now, status in times, retention from now() through the
-// job's own command, the data-loss guard, verify, archive and a live migration; and the refusals before 5.2.
+// job's own command, the data-loss guard, verify (and --fix moving keys out of the default), archive
+// and a live migration; and the refusals before 5.2.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -66,7 +67,7 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     ]);
 
   it.runIf(supported)(
-    `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day) and pruning on uuid keys`,
+    `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day, moved out by --fix under the set's locks) and pruning on uuid keys`,
     async () => {
       const s = spec({ startPartition: start() });
       const first = await planStack(session, s);
@@ -92,16 +93,25 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
       expect(ok.bounds.message).toBe(`14 partition(s), contiguous, each on 1 day boundaries in UTC`);
       expect(ok.pruning.message).toMatch(new RegExp(`^a query on id within \\[${day(0).toISOString()}, ${day(1).toISOString()}\\) scans only ${name(0)};`));
 
-      // A key past every partition lands in the default: verify groups it by its decoded day. 5.2's
-      // partition_data_time refuses uuid columns, so --fix leaves it and the check says how to move it.
-      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) VALUES ($1, 2, 'late')`, [uuid7(today + 6 * DAY + 1000, 99)]);
+      // Keys past every partition land in the default: verify groups them by their decoded day. 5.2's
+      // partition_data_time refuses uuid columns, so --fix moves them itself, the set locked first:
+      // each day's rows into a partition of its own, then the gap before them filled.
+      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])`, [
+        [uuid7(today + 6 * DAY + 1000, 97), uuid7(today + 6 * DAY + 2000, 98), uuid7(today + 8 * DAY + 1000, 99)],
+        [2, 2, 3],
+        ["late", "late", "later"],
+      ]);
       const dirty = (await checks())["default-partition"];
-      expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 1 row(s), by 1 day range: ${day(6).toISOString()}: 1` });
-      expect(dirty.fix).toContain(`pg_partman ${version}'s partition_data_time refuses a uuid or text control column`);
-      const log: string[] = [];
-      await verify(session, s, { fix: true, log: (l) => log.push(l) });
-      expect(log).toContain(`not moving the rows in public.user_events_default: pg_partman ${version} cannot move rows keyed by id`);
-      expect((await session.target.query(`SELECT tableoid::regclass::text AS t FROM public.user_events WHERE user_id = 2`)).rows).toEqual([{ t: "user_events_default" }]);
+      expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 3 row(s), by 1 day range: ${day(6).toISOString()}: 2, ${day(8).toISOString()}: 1` });
+      expect(dirty.fix).toContain(`partman-stack verify --fix (per range above: its rows out of public.user_events_default, "partman".create_partition_time for it, the rows back in`);
+      const fixed = await verify(session, s, { fix: true });
+      expect(fixed.checks.filter((c) => c.table === "public.user_events" && ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
+      expect((await session.target.query(`SELECT user_id, tableoid::regclass::text AS t FROM public.user_events WHERE user_id > 1 ORDER BY id`)).rows).toEqual([
+        { user_id: "2", t: name(6) },
+        { user_id: "2", t: name(6) },
+        { user_id: "3", t: name(8) },
+      ]);
+      expect(await children()).toEqual([...names(-10, 8), "user_events_default"].sort());
     },
   );
 
