@@ -128,6 +128,7 @@ describe("integer-range tables", () => {
     [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on an integer-range set (control column id is bigint): the id the first partition holds, e.g. startPartition: 0`],
     [{ startPartition: -1 }, `startPartition -1 must be a whole number ≥ 0`],
     [{ interval: undefined }, `interval is required: on an integer-range set the number of ids per partition, e.g. interval: 100000`],
+    [{ infiniteTimePartitions: false }, `infiniteTimePartitions false means nothing on an integer-range set (control column id is bigint): its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`],
   ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
     const found = ids(overrides);
     expect(found.join("\n")).toContain(message);
