@@ -119,8 +119,8 @@ export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfig
 /** The time a control value of a time set stands for (SQL): an epoch column's integer in its unit,
  *  a uuid or text key through the set's decoder, a time column as it is. */
 export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" }, value: string): string {
-  const codec = timeCodecFunctions(p, t);
   if (t.epoch) return `to_timestamp(${value} / ${EPOCH_UNITS[t.epoch]}::numeric)`;
+  const codec = timeCodecFunctions(p, t);
   return codec ? `${codec.decoder}(${value}::text)` : value;
 }
 

@@ -125,10 +125,11 @@ export async function prepare(m: Migration): Promise<void> {
   const staged = { ...t, schema: STAGING };
   // The copy's partitions start at the oldest row: the lowest id, or the time of the oldest key
   // (ORDER BY rather than min(): PostgreSQL before 18 has no min(uuid)).
-  const end = (order: "ASC" | "DESC") => `(SELECT ${q(t.control)} FROM ${n.source} ORDER BY 1 ${order} LIMIT 1)`;
+  const end = (order: "ASC" | "DESC") => `LEFT JOIN (SELECT ${q(t.control)} AS v FROM ${n.source} ORDER BY 1 ${order} LIMIT 1) ${order === "ASC" ? "lo" : "hi"} ON true`;
   const { min: minControl, max: maxControl, start } = (
     await exec.read<{ min: string | null; max: string | null; start: string | null }>(
-      `SELECT ${end("ASC")}::text AS min, ${end("DESC")}::text AS max, (${t.kind === "id" ? end("ASC") : controlTimeSql(partman, t, end("ASC"))})::text AS start`,
+      `SELECT lo.v::text AS min, hi.v::text AS max, (${t.kind === "id" ? "lo.v" : controlTimeSql(partman, t, "lo.v")})::text AS start
+         FROM (SELECT) one ${end("ASC")} ${end("DESC")}`,
     )
   ).rows[0];
   const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
