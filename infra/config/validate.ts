@@ -194,6 +194,10 @@ function validateTable(
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
+  // Only false is refused: true is the default, and what the Pulumi component passes for every table.
+  if (kind === "id" && e.infiniteTimePartitions === false) {
+    p(`infiniteTimePartitions false means nothing on an integer-range set (${column}): its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`);
+  }
   const allowDataLoss = bool(e, "allowDataLoss", false, p);
   const queries = validateQueryList(e.queries, { schema, table }, p);
 

@@ -19,7 +19,8 @@ export interface PartConfigRow {
   automatic_maintenance: string;
   /** 'none', or the unit of an integer control column's epoch times. */
   epoch: string;
-  /** A uuid or text control column's time decoder as pg_partman stores it (5.2+); null otherwise. */
+  /** A uuid or text control column's time encoder and decoder as pg_partman stores them (5.2+); null otherwise. */
+  time_encoder: string | null;
   time_decoder: string | null;
 }
 
@@ -240,7 +241,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     const rows = await db.query<PartConfigRow>(
       `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
               retention_schema, infinite_time_partitions, automatic_maintenance, epoch,
-              to_jsonb(pc)->>'time_decoder' AS time_decoder
+              to_jsonb(pc)->>'time_encoder' AS time_encoder, to_jsonb(pc)->>'time_decoder' AS time_decoder
          FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table = $1`,
       [name],
     );
@@ -277,7 +278,7 @@ async function subpartitionState(db: Client, name: string, partman: PartmanInsta
         `SELECT sub_parent AS parent_table, sub_control AS control, sub_partition_interval AS partition_interval, sub_premake AS premake,
                 sub_retention AS retention, sub_retention_keep_table AS retention_keep_table, sub_retention_schema AS retention_schema,
                 sub_infinite_time_partitions AS infinite_time_partitions, sub_automatic_maintenance AS automatic_maintenance,
-                sub_epoch AS epoch, to_jsonb(s)->>'sub_time_decoder' AS time_decoder
+                sub_epoch AS epoch, to_jsonb(s)->>'sub_time_encoder' AS time_encoder, to_jsonb(s)->>'sub_time_decoder' AS time_decoder
            FROM ${partmanTable(partman, "part_config_sub")} s WHERE sub_parent = $1`,
         [name],
       )

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { EPOCH_UNITS } from "../config/span";
 import type { PartConfigRow, RetentionRow } from "./introspect";
 import { PACKAGE_ROOT } from "../package-root";
 
@@ -121,6 +122,30 @@ export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: 
   if (t.kind !== "time" || !t.timeCodec) return null;
   if (t.timeCodec !== "uuidv7") return t.timeCodec;
   return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
+}
+
+/** A set's time encoder and decoder as part_config holds them against the declared ones (compared
+ *  without quotes or case, as pg_partman keeps the names it was given); null when they agree. The
+ *  keys already written are in the set's encoding, so a change is a migration, never an update. */
+export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfigRow): { live: string; declared: string; restore: string } | null {
+  const text = (c: { encoder: string | null; decoder: string } | null) => (c ? `${c.encoder ?? "none"}/${c.decoder}` : "none");
+  const declared = text(timeCodecFunctions(p, t));
+  const live = text(row.time_decoder ? { encoder: row.time_encoder, decoder: row.time_decoder } : null);
+  const plain = (s: string) => s.replace(/"/g, "").toLowerCase();
+  if (plain(declared) === plain(live)) return null;
+  const restore =
+    live === "none" ? "remove uuidv7, timeEncoder and timeDecoder"
+    : plain(live) === plain(text({ encoder: `${p.schema}.uuid7_time_encoder`, decoder: `${p.schema}.uuid7_time_decoder` })) ? "declare uuidv7: true"
+    : `declare timeEncoder: ${row.time_encoder} and timeDecoder: ${row.time_decoder}`;
+  return { live, declared, restore };
+}
+
+/** The time a control value of a time set stands for (SQL): an epoch column's integer in its unit,
+ *  a uuid or text key through the set's decoder, a time column as it is. */
+export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" }, value: string): string {
+  if (t.epoch) return `to_timestamp(${value} / ${EPOCH_UNITS[t.epoch]}::numeric)`;
+  const codec = timeCodecFunctions(p, t);
+  return codec ? `${codec.decoder}(${value}::text)` : value;
 }
 
 /** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch

@@ -27,6 +27,7 @@ import {
   RETENTION_COLUMNS,
   retentionSql,
   runTableMaintenanceSql,
+  timeCodecChange,
   unsupportedShape,
   updateConfigSql,
   type ConfigLevel,
@@ -205,7 +206,7 @@ function planTable(
 ): Step[] | null {
   const unit = tableUnit(t.name);
   const unsupported = partman && unsupportedShape(partman, t);
-  const problems = [...tableProblems(t, ts), ...(unsupported ? [unsupported] : [])];
+  const problems = [...tableProblems(t, ts, partman), ...(unsupported ? [unsupported] : [])];
   const subProblems = subpartitionProblems(t, ts);
   if (problems.length > 0 || subProblems.length > 0) {
     out.problems.push(...problems.map((message) => ({ unit, table: t.name, message })));
@@ -359,7 +360,7 @@ function planConfig(
   return true;
 }
 
-function tableProblems(t: TableSpec, ts: TableState): string[] {
+function tableProblems(t: TableSpec, ts: TableState, partman: PartmanInstall | null): string[] {
   if (ts.relkind === null) {
     return t.ddl === null
       ? [`table ${t.name} does not exist and declares no ddl file to create it from: add ddl: sql/tables/${t.table}.sql with its CREATE TABLE … PARTITION BY RANGE (${t.control})`]
@@ -387,6 +388,13 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
     const epoch = t.kind === "time" ? t.epoch ?? "none" : "none";
     if (row.epoch !== epoch) {
       problems.push(`table ${t.name}: pg_partman's epoch is ${row.epoch}, declared ${epoch}; changing how a set reads its control column needs a migration to a new table`);
+    }
+    const codec = partman && timeCodecChange(partman, t, row);
+    if (codec) {
+      problems.push(
+        `table ${t.name}: pg_partman's time encoder/decoder is ${codec.live}, declared ${codec.declared}; the keys already written and the partitions' bounds are in the set's encoding, ` +
+          `so changing how a set reads its control column needs a migration to a new table (or ${codec.restore})`,
+      );
     }
     if (!sameSpan(row.partition_interval, t.interval.text)) {
       problems.push(

@@ -6,12 +6,12 @@ import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import { shiftTime, type Interval } from "../config/interval";
-import { EPOCH_UNITS, epochValue } from "../config/span";
+import { epochValue } from "../config/span";
 import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { controlTimeSql, defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
@@ -48,18 +48,18 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     for (const [t, ts] of spec.tables.flatMap((t) => [[t, state.tables[t.name]] as const, ...subParents(t, state.tables[t.name])])) {
       if (!ts.partConfig) continue;
       // Rows moved out of the default get partitions of their own, maybe far from the others.
-      const stuck = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
-      // pg_partman 5.2's partition_data_time refuses uuid and text control columns: their rows stay (defaultCheck says how to move them).
-      const moved = stuck && !timeCodecFunctions(state.partman, t);
-      if (stuck && !moved) opts.log?.(`not moving the rows in ${t.schema}.${defaultPartitionName(t.table)}: pg_partman ${state.partman.version} cannot move rows keyed by ${t.control}`);
+      const moved = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
       const locked = lockedOn(session.target, t, ts, spec.maintenance);
+      const db = session.target;
+      const partman = state.partman;
       if (moved) {
         opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions, one partition's worth per transaction`);
-        while (Number((await locked(moveDefaultRowsSql(state.partman, t))).rows[0].moved) > 0);
+        const batch = () => (t.kind === "time" && t.timeCodec ? moveKeyedRows(db, partman, t) : db.query(moveDefaultRowsSql(partman, t)).then((r) => Number(r.rows[0].moved)));
+        while ((await locked(batch)) > 0);
       }
       if (moved || gaps(ts).length > 0) {
         opts.log?.(`filling the gaps between the partitions of ${t.name}`);
-        await locked(fillGapsSql(state.partman, t)).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
+        await locked(() => db.query(fillGapsSql(partman, t))).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
       }
     }
     state = await introspect(session, spec);
@@ -244,22 +244,36 @@ function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
   return `SELECT ${q(partman.schema)}.partition_data_${t.kind}(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false) AS moved`;
 }
 
-/** Runs a statement that attaches partitions to the set in a transaction of its own, the set and
- *  its default partition locked first, as maintenance locks them. */
+/** pg_partman 5.2's partition_data_time refuses uuid and text keys, so their rows move the way it
+ *  moves others, one partition's worth: the oldest range's rows out of the default partition (by
+ *  their decoded time), its partition created (create_partition_time encodes the bounds), the rows
+ *  back in through the parent. Runs in the transaction that locked the set and its default first. */
+async function moveKeyedRows(db: Client, p: PartmanInstall, t: TableSpec & { kind: "time" }): Promise<number> {
+  const def = `${q(t.schema)}.${q(defaultPartitionName(t.table))}`;
+  const range = bucket(t, q(t.control), p);
+  const from = (await db.query<{ from: Date | null }>(`SELECT min(${range}) AS "from" FROM ${def}`)).rows[0].from;
+  if (from === null) return 0;
+  await db.query(`CREATE TEMP TABLE partman_stack_moving (LIKE ${q(t.schema)}.${q(t.table)}) ON COMMIT DROP`);
+  await db.query(`WITH moved AS (DELETE FROM ${def} WHERE ${range} = $1 RETURNING *) INSERT INTO partman_stack_moving SELECT * FROM moved`, [from]);
+  await db.query(`SELECT ${q(p.schema)}.create_partition_time(${quoteLiteral(t.name)}, ARRAY[$1::timestamptz])`, [from]);
+  return (await db.query(`INSERT INTO ${q(t.schema)}.${q(t.table)} SELECT * FROM partman_stack_moving`)).rowCount ?? 0;
+}
+
+/** Runs work that attaches partitions to the set in a transaction of its own, the set and its
+ *  default partition locked first, as maintenance locks them. */
 function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) {
   const tables = [`${q(t.schema)}.${q(t.table)}`, ...(ts.hasDefault ? [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`] : [])];
-  return (sql: string) =>
+  return <T>(work: () => Promise<T>) =>
     inTransaction(db, async () => {
       await db.query(requireLocksSql(tables, m));
-      return db.query(sql);
+      return work();
     });
 }
 
 /** The start of the partition-sized range a value falls in, as pg_partman aligns partitions. */
 function bucket(t: TableSpec, control: string, partman: PartmanInstall): string {
   if (t.kind === "id") return `${control} - ${control} % ${t.interval.ids}`;
-  const codec = timeCodecFunctions(partman, t);
-  const column = t.epoch ? `to_timestamp(${control} / ${EPOCH_UNITS[t.epoch]}::numeric)` : codec ? `${codec.decoder}(${control}::text)` : control;
+  const column = controlTimeSql(partman, t, control);
   const i: Interval = t.interval;
   if (i.months >= 12 && i.months % 12 === 0) return `date_trunc('year', ${column})`;
   if (i.months > 0) return `date_trunc('month', ${column})`;
@@ -282,10 +296,11 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
     table: t.name,
     status: "fail",
     message: `${name} holds ${total} row(s), by ${t.interval.text} range: ${ranges.rows.map((r) => `${r.from instanceof Date ? r.from.toISOString() : r.from}: ${r.n}`).join(", ")}`,
-    fix: timeCodecFunctions(partman, t)
-      ? `move them by hand (pg_partman ${partman.version}'s partition_data_time refuses a uuid or text control column): in one transaction, with the table locked, copy them aside, delete them from ${name}, ` +
-        `SELECT ${q(partman.schema)}.create_partition_time(${quoteLiteral(t.name)}, ARRAY[<each range above>]::timestamptz[]), and insert them back`
-      : `partman-stack verify --fix (runs ${moveDefaultRowsSql(partman, t)} until it returns 0, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
+    fix: `partman-stack verify --fix (${
+      t.kind === "time" && t.timeCodec
+        ? `per range above: its rows out of ${name}, ${q(partman.schema)}.create_partition_time for it, the rows back in`
+        : `runs ${moveDefaultRowsSql(partman, t)} until it returns 0`
+    }, then ${fillGapsSql(partman, t)}, each with the table locked first)`,
   };
 }
 

@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from "../package-root";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { lockInOrderSql } from "../engine/lock-in-order";
-import { createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
+import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { failpoint, type Executor } from "./executor";
 import { STAGING, type MigrationNames } from "./names";
@@ -123,8 +123,14 @@ export async function preconditions(m: Omit<Migration, "key" | "columns">, contr
 export async function prepare(m: Migration): Promise<void> {
   const { exec, table: t, names: n, source, partman } = m;
   const staged = { ...t, schema: STAGING };
-  const { min: minControl, max: maxControl } = (
-    await exec.read<{ min: string | null; max: string | null }>(`SELECT min(${q(t.control)})::text AS min, max(${q(t.control)})::text AS max FROM ${n.source}`)
+  // The copy's partitions start at the oldest row: the lowest id, or the time of the oldest key
+  // (ORDER BY rather than min(): PostgreSQL before 18 has no min(uuid)).
+  const end = (order: "ASC" | "DESC") => `LEFT JOIN (SELECT ${q(t.control)} AS v FROM ${n.source} ORDER BY 1 ${order} LIMIT 1) ${order === "ASC" ? "lo" : "hi"} ON true`;
+  const { min: minControl, max: maxControl, start } = (
+    await exec.read<{ min: string | null; max: string | null; start: string | null }>(
+      `SELECT lo.v::text AS min, hi.v::text AS max, (${t.kind === "id" ? "lo.v" : controlTimeSql(partman, t, "lo.v")})::text AS start
+         FROM (SELECT) one ${end("ASC")} ${end("DESC")}`,
+    )
   ).rows[0];
   const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
   // A state table from before source_columns (ALTER … IF NOT EXISTS would lock it every time).
@@ -146,7 +152,7 @@ export async function prepare(m: Migration): Promise<void> {
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
-      await exec.write(createParentSql(partman, { ...staged, startPartition: minControl, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
+      await exec.write(createParentSql(partman, { ...staged, startPartition: start, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
       // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
       await exec.write(
         `UPDATE ${q(partman.schema)}.part_config SET premake = ${t.premake}, retention = NULL, automatic_maintenance = 'off', infinite_time_partitions = true WHERE parent_table = ${quoteLiteral(n.stagedText)}`,

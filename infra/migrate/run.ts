@@ -4,7 +4,7 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
+import { createExtensionSql, objectsToInstall, partmanInstall, unsupportedShape } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { executor } from "./executor";
 import {
@@ -86,13 +86,13 @@ async function open(
   }
   const exec = executor(session.target, opts.dryRun, opts.print);
   const state = await introspect(session, { ...spec, tables: [] });
-  let partman = state.partman;
-  if (!partman) {
-    const version = spec.database.partmanVersion ?? state.partmanDefault;
-    if (!version || !state.partmanAvailable.includes(version)) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
-    for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
-    partman = partmanInstall(version, "partman");
-  }
+  const version = spec.database.partmanVersion ?? state.partmanDefault;
+  if (!state.partman && (!version || !state.partmanAvailable.includes(version))) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
+  const partman = state.partman ?? partmanInstall(version!, "partman");
+  // Refused before the extension is created: nothing changes.
+  const unsupported = unsupportedShape(partman, table);
+  if (unsupported) throw new MigrationRefused([unsupported]);
+  if (!state.partman) for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
   // The swap's maintenance run and the lock helper are partman-stack's own procedures.
   const install = objectsToInstall(partman, state.maintenanceObjects);
   if (install) await exec.write(install);
@@ -192,7 +192,7 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
   let verification: Verification | null = null;
   if (!m.exec.dryRun) {
     opts.log(`verifying the copy against ${n.key} (row counts per partition and a checksum of every row)`);
-    verification = await verifyCopy(m.exec.db, n.source, n.staged, n.stagedLiteral, n.changes, m.key, m.columns);
+    verification = await verifyCopy(m.exec.db, m);
     if (!verification.ok) {
       throw new MigrationRefused([
         `the copy of ${n.key} does not match it (live: ${verification.rows} rows, checksum ${verification.checksum}; copy: ${verification.copyRows} rows, checksum ${verification.copyChecksum}; ` +

@@ -5,8 +5,8 @@
 
 import type { Client } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
-import { MAINTENANCE_SCHEMA } from "../engine/partman";
-import type { KeyShape } from "./capture";
+import { controlTimeSql, MAINTENANCE_SCHEMA } from "../engine/partman";
+import type { Migration } from "./migration";
 
 export interface Verification {
   ok: boolean;
@@ -25,16 +25,18 @@ export interface Verification {
 
 export const DEFAULT_PARTITION = "(default)";
 
-export async function verifyCopy(db: Client, live: string, copy: string, copyRegclass: string, log: string, k: KeyShape, columns: string[]): Promise<Verification> {
+export async function verifyCopy(db: Client, m: Pick<Migration, "names" | "key" | "columns" | "table" | "partman">): Promise<Verification> {
+  const { key: k, columns, table: t } = m;
+  const [live, copy, log] = [m.names.source, m.names.staged, m.names.changes];
   const keys = k.keyColumns.map(q).join(", ");
   const pending = (alias: string) => `NOT EXISTS (SELECT 1 FROM ${log} l WHERE ${k.keyColumns.map((c) => `l.${q(c)} = ${alias}.${q(c)}`).join(" AND ")})`;
   const hash = (alias: string) => `hashtextextended(ROW(${columns.map((c) => `${alias}.${q(c)}`).join(", ")})::text, 0)`;
   // The copy's partitions as maintenance reads them: bounds on one axis, ids or epoch seconds.
   const bounds = `bounds AS (
       SELECT c.relname AS name, b.lower_bound AS lo, b.upper_bound AS hi
-        FROM ${MAINTENANCE_SCHEMA}.partition_bounds(${copyRegclass}::regclass) b JOIN pg_class c ON c.oid = b.partition)`;
+        FROM ${MAINTENANCE_SCHEMA}.partition_bounds(${m.names.stagedLiteral}::regclass) b JOIN pg_class c ON c.oid = b.partition)`;
   const control = `s.${q(k.control)}`;
-  const position = /^(smallint|integer|bigint)$/.test(k.controlType) ? control : `extract(epoch FROM ${control}::timestamptz)`;
+  const position = t.kind === "id" ? control : `extract(epoch FROM (${controlTimeSql(m.partman, t, control)})::timestamptz)`;
   await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const totals = async (table: string) =>

@@ -8,3 +8,5 @@ CREATE TABLE public.user_events (
     payload  jsonb,
     PRIMARY KEY (id)
 ) PARTITION BY RANGE (id);
+
+CREATE INDEX user_events_user_id_id_idx ON public.user_events (user_id, id);

@@ -1,7 +1,7 @@
 // Time sets on a bigint holding epoch milliseconds (pg_partman's p_epoch) against real PostgreSQL
 // 15 with each pg_partman major: create_parent, daily partitions named and bounded by time, premake
 // ahead of now, retention from now() under partman-stack's lock-first maintenance, the data-loss
-// guard, status, verify and archive; and 4.x's refusal of microseconds.
+// guard, status, verify, archive and a live migration; and 4.x's refusal of microseconds.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -13,7 +13,9 @@ import { formatStatus } from "../../infra/cli/format";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
+import { MIGRATE_DEFAULTS, migrateRun } from "../../infra/migrate/run";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
 import { dailySuffix, sensorReadings, sessionFor, specFor } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -150,6 +152,29 @@ describe.each(PARTMAN_VERSIONS)("epoch sets with pg_partman %s", (version) => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  it(`pg_partman ${version}: migrates a live table with concurrent writes onto an epoch set on its milliseconds, partitions from its oldest row's day, losing none`, { timeout: 120_000 }, async () => {
+    await session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
+    // Rows stamped over the last 20 days; the writer's inserts are stamped now.
+    await createLiveEvents(db.url, 20_000, "bigint", { createdMs: true });
+    const oldest = (await session.target.query<{ ms: string }>(`SELECT min(created_ms)::text AS ms FROM public.events`)).rows[0].ms;
+    const first = Number(oldest) - (Number(oldest) % DAY);
+    const migration = specFor(db, [{ name: "public.events", control: "created_ms", epoch: "milliseconds", interval: "1 day", premake: 2 }], { partmanVersion: version });
+    const quiet = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
+    const result = await migrateUnderWrites(db.url, () => migrateRun(session, migration, "public.events", quiet));
+    expect(result.verification).toMatchObject({ ok: true, defaultRows: 0 });
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events e JOIN public.expected x USING (id) WHERE e.created_ms <> x.created_ms`)).rows).toEqual([{ n: 0 }]);
+    expect((await session.target.query(`SELECT control, partition_interval, epoch FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([
+      { control: "created_ms", partition_interval: "1 day", epoch: "milliseconds" },
+    ]);
+    // The first partition is the oldest row's UTC day, bounded by its milliseconds.
+    const bounds = await session.target.query<{ b: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS b FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.events'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY c.relname LIMIT 1`,
+    );
+    expect(bounds.rows[0].b).toBe(`FOR VALUES FROM ('${first}') TO ('${first + DAY}')`);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events_default`)).rows).toEqual([{ n: 0 }]);
   });
 
   it(`pg_partman ${version}: epoch microseconds ${version.startsWith("4.") ? "is refused before any change, naming the version needed" : "partitions by the microseconds of each day"}`, async () => {

@@ -43,12 +43,13 @@ ${tables}`;
     await cron.connect();
   });
 
+  // Each step guarded: a beforeAll that failed part way leaves the rest unset, and what it made must still go.
   afterAll(async () => {
-    await cron.query(`DROP ROLE IF EXISTS ${stranger()}`);
-    await cron.end();
-    await sql.end();
-    await roles.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await cron?.query(`DROP ROLE IF EXISTS ${stranger()}`);
+    await cron?.end();
+    await sql?.end();
+    await (roles ?? db)?.drop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const jobs = async () => (await cron.query(`SELECT username, command FROM cron.job WHERE jobname = $1 OR database = $2 ORDER BY jobid`, [jobName(), db.name])).rows;

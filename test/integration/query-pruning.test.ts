@@ -1,4 +1,5 @@
-// Declared hot queries against real partition sets with each pg_partman major: checkQueryPruning
+// Declared hot queries against real partition sets with each pg_partman major (time, integer-range
+// and, on 5.2+, UUIDv7 sets): checkQueryPruning
 // reads the custom and the generic plan of each (parameters bound, nothing run), and
 // expectQueriesPrune throws naming every query that scans more than its bound or no index.
 
@@ -9,7 +10,7 @@ import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack } from "../../infra/engine/reconcile";
 import { expectQueriesPrune } from "partman-stack/testing";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
-import { auditLog, dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
+import { auditLog, dailySuffix, events, jobLog, sessionFor, specFor, userEvents } from "../helpers/spec";
 
 const DAY = 86_400_000;
 const RUN = "0b7e4a52-3c1d-4f7a-9d55-2f4e8f1c6a10";
@@ -21,7 +22,9 @@ function query(name: string, sql: string, params: (string | null)[], more: Parti
 describe.each(PARTMAN_VERSIONS)("query pruning with pg_partman %s", (version) => {
   let db: TestDatabase;
   let session: Session;
-  const spec = () => specFor(db, [events({ premake: 3 }), auditLog()], { partmanVersion: version });
+  // UUIDv7 sets need pg_partman 5.2.
+  const uuidv7 = !version.startsWith("4.") && !/^5\.[01]\./.test(version);
+  const spec = () => specFor(db, [events({ premake: 3 }), auditLog(), jobLog(), ...(uuidv7 ? [userEvents()] : [])], { partmanVersion: version });
   const table = () => spec().tables[0];
   const today = new Date(Math.floor(Date.now() / DAY) * DAY);
   const day = (n: number) => new Date(today.getTime() + n * DAY);
@@ -100,7 +103,7 @@ describe.each(PARTMAN_VERSIONS)("query pruning with pg_partman %s", (version) =>
     expect((await session.target.query(`SELECT count(*)::int AS n FROM pg_prepared_statements`)).rows).toEqual([{ n: 0 }]);
   });
 
-  it(`pg_partman ${version}: the shipped queries of events and audit_log prune as declared`, async () => {
+  it(`pg_partman ${version}: the shipped queries of events, audit_log, job_log${uuidv7 ? " and user_events" : ""} prune as declared`, async () => {
     const results = await expectQueriesPrune(db.url, spec());
     expect(results.map((r) => `${r.table} ${r.query}`)).toEqual([
       "public.events agent-recent-events",
@@ -108,7 +111,17 @@ describe.each(PARTMAN_VERSIONS)("query pruning with pg_partman %s", (version) =>
       "public.events run-events-in-window",
       "public.audit_log actor-actions-in-window",
       "public.audit_log target-history",
+      "public.job_log job-log-entry",
+      "public.job_log job-runs-in-id-range",
+      ...(uuidv7 ? ["public.user_events kind-counts-in-window", "public.user_events user-events-in-window"] : []),
     ]);
+    // Each reads exactly the partition holding its ids or its day.
+    const [entry, page] = await checkQueryPruning(session, spec().tables[2], spec().tables[2].queries);
+    expect([entry.custom!.partitions, entry.generic!.partitions, page.custom!.partitions]).toEqual([["job_log_p1000"], ["job_log_p1000"], ["job_log_p1000"]]);
+    if (uuidv7) {
+      const feed = (await checkQueryPruning(session, spec().tables[3], spec().tables[3].queries)).find((r) => r.query === "user-events-in-window")!;
+      expect([feed.custom!.partitions, feed.generic!.partitions]).toEqual([[`user_events${dailySuffix(version, today)}`], [`user_events${dailySuffix(version, today)}`]]);
+    }
   });
 
   it(`pg_partman ${version}: index: true fails on a sequential scan of a partition past 1 MB, and passes through an index`, async () => {

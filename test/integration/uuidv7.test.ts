@@ -1,7 +1,8 @@
 // Time sets on a uuid column holding UUIDv7 keys (pg_partman 5.2's uuid7_time_encoder/decoder)
 // against real PostgreSQL 15 with each pg_partman major: create_parent, daily partitions bounded by
 // the keys of UTC midnights, premake ahead of now, status in times, retention from now() through the
-// job's own command, the data-loss guard, verify and archive; and the refusal before 5.2.
+// job's own command, the data-loss guard, verify (and --fix moving keys out of the default), archive
+// and a live migration; and the refusals before 5.2.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -12,7 +13,10 @@ import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
+import { MigrationRefused } from "../../infra/migrate/migration";
+import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
 import { dailySuffix, sessionFor, specFor, userEvents } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -63,7 +67,7 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     ]);
 
   it.runIf(supported)(
-    `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day) and pruning on uuid keys`,
+    `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day, moved out by --fix under the set's locks) and pruning on uuid keys`,
     async () => {
       const s = spec({ startPartition: start() });
       const first = await planStack(session, s);
@@ -89,16 +93,25 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
       expect(ok.bounds.message).toBe(`14 partition(s), contiguous, each on 1 day boundaries in UTC`);
       expect(ok.pruning.message).toMatch(new RegExp(`^a query on id within \\[${day(0).toISOString()}, ${day(1).toISOString()}\\) scans only ${name(0)};`));
 
-      // A key past every partition lands in the default: verify groups it by its decoded day. 5.2's
-      // partition_data_time refuses uuid columns, so --fix leaves it and the check says how to move it.
-      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) VALUES ($1, 2, 'late')`, [uuid7(today + 6 * DAY + 1000, 99)]);
+      // Keys past every partition land in the default: verify groups them by their decoded day. 5.2's
+      // partition_data_time refuses uuid columns, so --fix moves them itself, the set locked first:
+      // each day's rows into a partition of its own, then the gap before them filled.
+      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])`, [
+        [uuid7(today + 6 * DAY + 1000, 97), uuid7(today + 6 * DAY + 2000, 98), uuid7(today + 8 * DAY + 1000, 99)],
+        [2, 2, 3],
+        ["late", "late", "later"],
+      ]);
       const dirty = (await checks())["default-partition"];
-      expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 1 row(s), by 1 day range: ${day(6).toISOString()}: 1` });
-      expect(dirty.fix).toContain(`pg_partman ${version}'s partition_data_time refuses a uuid or text control column`);
-      const log: string[] = [];
-      await verify(session, s, { fix: true, log: (l) => log.push(l) });
-      expect(log).toContain(`not moving the rows in public.user_events_default: pg_partman ${version} cannot move rows keyed by id`);
-      expect((await session.target.query(`SELECT tableoid::regclass::text AS t FROM public.user_events WHERE user_id = 2`)).rows).toEqual([{ t: "user_events_default" }]);
+      expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 3 row(s), by 1 day range: ${day(6).toISOString()}: 2, ${day(8).toISOString()}: 1` });
+      expect(dirty.fix).toContain(`partman-stack verify --fix (per range above: its rows out of public.user_events_default, "partman".create_partition_time for it, the rows back in`);
+      const fixed = await verify(session, s, { fix: true });
+      expect(fixed.checks.filter((c) => c.table === "public.user_events" && ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
+      expect((await session.target.query(`SELECT user_id, tableoid::regclass::text AS t FROM public.user_events WHERE user_id > 1 ORDER BY id`)).rows).toEqual([
+        { user_id: "2", t: name(6) },
+        { user_id: "2", t: name(6) },
+        { user_id: "3", t: name(8) },
+      ]);
+      expect(await children()).toEqual([...names(-10, 8), "user_events_default"].sort());
     },
   );
 
@@ -148,6 +161,56 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  it.runIf(supported)(`pg_partman ${version}: a changed time encoder or decoder, or uuidv7 switched off, is a problem plan cannot fix in place, and apply leaves the set alone`, async () => {
+    await applyStack(session, spec());
+    const problems = async (overrides: Record<string, unknown>) => (await planStack(session, spec(overrides))).problems.map((x) => x.message);
+    const why = `the keys already written and the partitions' bounds are in the set's encoding, so changing how a set reads its control column needs a migration to a new table (or declare uuidv7: true)`;
+    const live = `"partman".uuid7_time_encoder/"partman".uuid7_time_decoder`;
+    expect(await problems({ uuidv7: undefined, timeEncoder: "app.key_from_time", timeDecoder: "app.time_from_key" })).toEqual([
+      `table public.user_events: pg_partman's time encoder/decoder is ${live}, declared app.key_from_time/app.time_from_key; ${why}`,
+    ]);
+    // With its DDL file the validator refuses a uuid key without uuidv7; without one, plan must.
+    const off = { ddl: undefined, uuidv7: false };
+    expect(await problems(off)).toEqual([`table public.user_events: pg_partman's time encoder/decoder is ${live}, declared none; ${why}`]);
+    const blocked = await applyStack(session, spec(off));
+    expect(blocked.result.blocked.map((x) => x.message)).toEqual(await problems(off));
+    expect((await session.target.query(`SELECT time_encoder, time_decoder FROM partman.part_config`)).rows).toEqual([{ time_encoder: `"partman".uuid7_time_encoder`, time_decoder: `"partman".uuid7_time_decoder` }]);
+    expect(await problems({})).toEqual([]);
+  });
+
+  const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
+  const migration = () => specFor(db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
+
+  it.runIf(supported)(`pg_partman ${version}: migrates a live table with concurrent writes onto a UUIDv7 set on its key, partitions from its oldest key's day, losing none`, { timeout: 120_000 }, async () => {
+    await session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
+    // Keys made from created_at over the last 20 days; the writer's inserts are keyed now.
+    await createLiveEvents(db.url, 20_000, "uuidv7");
+    const oldest = (await session.target.query<{ t: Date }>(`SELECT min(created_at) AS t FROM public.events`)).rows[0].t.getTime();
+    const first = oldest - (oldest % DAY);
+    const result = await migrateUnderWrites(db.url, () => migrateRun(session, migration(), "public.events", quiet));
+    expect(result.verification).toMatchObject({ ok: true, defaultRows: 0 });
+    expect((await session.target.query(`SELECT control, partition_interval, time_decoder FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([
+      { control: "id", partition_interval: "1 day", time_decoder: `"partman".uuid7_time_decoder` },
+    ]);
+    const bounds = await session.target.query<{ b: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS b FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.events'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY c.relname LIMIT 1`,
+    );
+    expect(bounds.rows[0].b).toBe(`FOR VALUES FROM ('${bound(first)}') TO ('${bound(first + DAY)}')`);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events_default`)).rows).toEqual([{ n: 0 }]);
+  });
+
+  it.runIf(!supported)(`pg_partman ${version}: migrating a live table onto a UUIDv7 set is refused before anything changes, naming the version needed`, async () => {
+    await createLiveEvents(db.url, 100, "uuidv7");
+    const refused = await migrateRun(session, migration(), "public.events", quiet).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(MigrationRefused);
+    expect((refused as MigrationRefused).problems).toEqual([
+      `table public.events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
+    ]);
+    expect((await session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`)).rows).toEqual([{ n: 0 }]);
+    expect((await session.target.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ k: "r" }]);
   });
 
   it.runIf(!supported)(`pg_partman ${version}: a UUIDv7 set is refused before any change, naming the version needed`, async () => {

@@ -1,6 +1,7 @@
 // examples/aws-rds under Pulumi's mocks: an RDS instance whose parameter group preloads pg_cron,
 // and a PartmanDatabase on it whose resources connect to the instance's outputs.
 
+import fs from "node:fs";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -85,5 +86,11 @@ describe("examples/aws-rds", () => {
     expect(await value(exported.tables)).toEqual({ "public.events": { interval: "1 month", premake: 3, retention: "13 months", retentionSchema: null } });
     expect(await (pulumi.output(exported.appPassword) as any).isSecret).toBe(true);
     expect(one(TYPES.table, "events-db-public.events").inputs.password).not.toBe(undefined);
+  });
+
+  // The example carries its own DDL so that it can be copied out of the repo; it must not drift from the repo's.
+  it("ships the same events DDL as the repo's sql/tables", () => {
+    const read = (p: string) => fs.readFileSync(path.join(REPO_ROOT, p), "utf8");
+    expect(read("examples/aws-rds/sql/events.sql")).toBe(read("sql/tables/events.sql"));
   });
 });

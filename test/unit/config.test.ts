@@ -128,6 +128,7 @@ describe("integer-range tables", () => {
     [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on an integer-range set (control column id is bigint): the id the first partition holds, e.g. startPartition: 0`],
     [{ startPartition: -1 }, `startPartition -1 must be a whole number ≥ 0`],
     [{ interval: undefined }, `interval is required: on an integer-range set the number of ids per partition, e.g. interval: 100000`],
+    [{ infiniteTimePartitions: false }, `infiniteTimePartitions false means nothing on an integer-range set (control column id is bigint): its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`],
   ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
     const found = ids(overrides);
     expect(found.join("\n")).toContain(message);
@@ -383,8 +384,8 @@ describe("stack files", () => {
   it("loads every shipped stack, each with its own retention and premake", () => {
     const retention = (stack: string) =>
       Object.fromEntries(loadStack(REPO_ROOT, stack).tables.map((t) => [t.table, `${t.interval.text}/${t.premake}/${t.retention?.text ?? "forever"}${t.retentionSchema ? `→${t.retentionSchema}` : ""}`]));
-    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days", job_log: "100000/4/1000000" });
-    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days", job_log: "100000/4/2000000" });
+    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days", job_log: "100000/4/1000000", user_events: "1 day/7/7 days" });
+    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days", job_log: "100000/4/2000000", user_events: "1 day/7/14 days" });
     expect(retention("staging")).toEqual({ events: "1 day/7/30 days", audit_log: "1 month/3/90 days" });
     expect(retention("prod")).toEqual({ events: "1 week/4/90 days", audit_log: "1 month/3/13 months→archive" });
     expect(loadStack(REPO_ROOT, "local").database.mode).toBe("local");
