@@ -149,8 +149,8 @@ export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" 
 }
 
 /** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch
- *  (for the set or its sub-partitions);
- *  time encoders and decoders (uuid and text control columns) came with 5.2. */
+ *  (for the set or its sub-partitions); time encoders and decoders (uuid and text control columns)
+ *  came with 5.2. */
 export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
   const [major, minor] = p.version.split(".").map(Number);
   if (t.kind === "time" && t.timeCodec && (major < 5 || (major === 5 && minor < 2))) {
@@ -198,9 +198,8 @@ export function createDefaultPartitionSql(t: TableSpec): string {
 }
 
 /** `neutral`: also turns pg_partman's own retention off (retention NULL; were it set again by hand,
- *  keep_table makes pg_partman detach rather than drop). */
-/** On sub-partitions: part_config_sub (what pg_partman gives partitions it creates later) and the
- *  part_config rows of the existing sub-parents alike. */
+ *  keep_table makes pg_partman detach rather than drop). On sub-partitions: part_config_sub (what
+ *  pg_partman gives partitions it creates later) and the existing sub-parents' part_config alike. */
 export function updateConfigSql(p: PartmanInstall, t: TableSpec, changed: Partial<ManagedConfig>, neutral: boolean, level: ConfigLevel = "set"): string {
   const sets = (prefix: string) =>
     [

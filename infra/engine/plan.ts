@@ -241,7 +241,7 @@ function planTable(
           `(check it is empty with ${partman.schema}.check_default(), then DROP it by hand)`,
       );
     }
-    // Only while the set is empty (tableProblems): create_sub_parent recreates its partitions.
+    // Only while the set is empty (subpartitionProblems): create_sub_parent recreates its partitions.
     if (t.subpartition && !ts.subConfig) {
       const partitions = ts.partitions.map((x) => `${quoteIdent(t.schema)}.${quoteIdent(x.name)}`);
       step("create-sub-parent", subParentSummary(t), [requireLocksSql([`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`, ...partitions], m), createSubParentSql(partman, t)]);
@@ -269,9 +269,10 @@ function planTable(
   if (t.subpartition) {
     const desiredSub = desiredConfig(t, "sub");
     // part_config_sub, and each sub-parent's part_config: the first that differs from the declaration.
-    const live = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])].map((row) => liveConfig(row, ts.subRetention)) : [];
+    const rows = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])] : [];
+    const live = rows.map((row) => liveConfig(row, ts.subRetention));
     const currentSub = live.find((c) => configChanges(c, desiredSub).length > 0) ?? live[0] ?? fresh(desiredSub);
-    const ownRetention = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])].find((r) => r.retention !== null)?.retention ?? null : null;
+    const ownRetention = rows.find((r) => r.retention !== null)?.retention ?? null;
     const loss = (c: ManagedConfig, d: ManagedConfig) => mergeLosses(ts.subParents.map((child) => dataLoss(c, d, child.partitions, positionOf(child, now))));
     if (!planConfig(at, "sub", currentSub, desiredSub, ownRetention, ts.subRetention !== null, loss)) return null;
   }
