@@ -226,7 +226,7 @@ function validateTable(
   }
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, p);
-  const spans = kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, timeCodec ?? null, p);
+  const spans = spansOf(e, kind, controlType, column, epoch, timeCodec ?? null, p);
   const subpartition = spans && control !== null ? subpartitionValue(e.subpartition, parsed, control, spans, p) : null;
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
   if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || subpartition === undefined) return null;
@@ -273,7 +273,7 @@ function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: stri
   const described = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
   const premake = positiveInteger(v.premake, DEFAULTS.premake, (x) => q(`premake ${describe(x)} must be a whole number ≥ 1 (sub-partitions made ahead in each partition), e.g. premake: 4`));
   const retentionKeepTable = bool(v, "retentionKeepTable", DEFAULTS.retentionKeepTable, q);
-  const spans = kind === "id" ? idSpans(v, described, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, q) : timeSpans(v, described, epoch, null, q);
+  const spans = spansOf(v, kind, controlType, described, epoch, null, q);
   if (spans && spans.kind === "time" && top.kind === "time") {
     if (approxMillis(spans.interval) >= approxMillis(top.interval)) {
       q(`interval "${spans.interval.text}" must be shorter than the table's interval "${top.interval.text}": each partition is split into sub-partitions, e.g. interval: "1 day" inside "1 month"`);
@@ -341,6 +341,11 @@ function timeCodecValue(e: Record<string, unknown>, controlType: string | null, 
   const encoder = name("timeEncoder", "taking a timestamptz and returning the control column's value");
   const decoder = name("timeDecoder", "taking the control column's value as text and returning a timestamptz");
   return encoder && decoder ? { encoder, decoder } : undefined;
+}
+
+/** interval and retention, in the terms of the set's kind. */
+function spansOf(e: Record<string, unknown>, kind: SetShape["kind"], controlType: string | null, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void) {
+  return kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, timeCodec, p);
 }
 
 /** interval and retention of a time set: PostgreSQL intervals. */
