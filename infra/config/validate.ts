@@ -194,10 +194,6 @@ function validateTable(
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
-  // Only false is refused: true is the default, and what the Pulumi component passes for every table.
-  if (kind === "id" && e.infiniteTimePartitions === false) {
-    p(`infiniteTimePartitions false means nothing on an integer-range set (${column}): its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`);
-  }
   const allowDataLoss = bool(e, "allowDataLoss", false, p);
   const queries = validateQueryList(e.queries, { schema, table }, p);
 
@@ -228,6 +224,11 @@ function validateTable(
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, p);
   const spans = spansOf(e, kind, controlType, column, epoch, timeCodec ?? null, p);
   const subpartition = spans && control !== null ? subpartitionValue(e.subpartition, parsed, control, spans, p) : null;
+  // Only false is refused: true is the default, and what the Pulumi component passes for every table.
+  // With time sub-partitions it is theirs: false stops making days in ranges no rows reach any more.
+  if (kind === "id" && e.infiniteTimePartitions === false && subpartition?.kind !== "time") {
+    p(`infiniteTimePartitions false means nothing on an integer-range set (${column}) without time sub-partitions: its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`);
+  }
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
   if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || subpartition === undefined) return null;
   return {

@@ -128,7 +128,7 @@ describe("integer-range tables", () => {
     [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on an integer-range set (control column id is bigint): the id the first partition holds, e.g. startPartition: 0`],
     [{ startPartition: -1 }, `startPartition -1 must be a whole number ≥ 0`],
     [{ interval: undefined }, `interval is required: on an integer-range set the number of ids per partition, e.g. interval: 100000`],
-    [{ infiniteTimePartitions: false }, `infiniteTimePartitions false means nothing on an integer-range set (control column id is bigint): its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`],
+    [{ infiniteTimePartitions: false }, `infiniteTimePartitions false means nothing on an integer-range set (control column id is bigint) without time sub-partitions: its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`],
   ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
     const found = ids(overrides);
     expect(found.join("\n")).toContain(message);
@@ -172,6 +172,12 @@ describe("sub-partitions", () => {
       subpartition: { kind: "time", control: "created_at", interval: { text: "1 day" }, premake: 3, retention: { text: "30 days" }, retentionKeepTable: false, epoch: null },
     });
     expect(validateStack("prod", REPO_ROOT, { tables: [tenantAudit({ subpartition: undefined })] }).tables[0].subpartition).toBeNull();
+  });
+
+  it("lets an integer-range set with time sub-partitions stop making days in idle ranges (infiniteTimePartitions: false)", () => {
+    const days = { control: "created_at", interval: "1 day", premake: 3 };
+    expect(validateStack("prod", REPO_ROOT, { tables: [tenantAudit({ subpartition: days, infiniteTimePartitions: false })] }).tables[0].infiniteTimePartitions).toBe(false);
+    expect(sub(undefined, { infiniteTimePartitions: false }).join("\n")).toContain("infiniteTimePartitions false means nothing on an integer-range set (control column tenant_id is bigint) without time sub-partitions");
   });
 
   it.each([
