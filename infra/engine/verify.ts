@@ -83,17 +83,17 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     }
     checks.push({ check: "table", table, status: "ok", message: `${table} is partitioned by range on ${ts.keyColumns.join(", ")} and registered with pg_partman` });
     checks.push(configCheck(t, p, spec.stack));
-    checks.push(premakeCheck(t, ts, now));
+    checks.push(premakeCheck(t, ts, now, spec.maintenance));
     checks.push(boundsCheck(t, ts, state.partman));
     if (ts.lastRun) checks.push(lastRunCheck(t, ts.lastRun, spec));
     const retention = await retentionCheck(session.target, t, ts, state, spec, now);
     if (retention) checks.push(retention);
     checks.push(await defaultCheck(session.target, t, state.partman));
-    checks.push(...(await pruningChecks(session.target, t, ts, now, state.partman)));
+    checks.push(...(await pruningChecks(session.target, t, ts, now, state.partman, spec.maintenance)));
     checks.push(...(await queryChecks(session.target, t)));
     // Each partition that is partitioned in turn: its sub-partitions' premake, bounds, retention and default.
     for (const [sub, sts] of subParents(t, ts)) {
-      checks.push(premakeCheck(sub, sts, now), boundsCheck(sub, sts, state.partman));
+      checks.push(premakeCheck(sub, sts, now, spec.maintenance), boundsCheck(sub, sts, state.partman));
       if (sts.lastRun) checks.push(lastRunCheck(sub, sts.lastRun, spec));
       const expiring = await retentionCheck(session.target, sub, sts, state, spec, now);
       if (expiring) checks.push(expiring);
@@ -117,7 +117,7 @@ function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): C
 
 /** Partitions must reach premake intervals past now (time), or past the highest id (integer range:
  *  a set without rows needs nothing, pg_partman makes partitions as ids arrive). */
-function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
+function premakeCheck(t: TableSpec, ts: TableState, now: Date, m: MaintenanceSpec): Check {
   const premake = ts.partConfig!.premake;
   const bounded = ts.partitions.filter((x) => !x.isDefault && x.to);
   const last = bounded.length ? bounded[bounded.length - 1].to! : null;
@@ -145,7 +145,7 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
     table: t.name,
     status: "fail",
     message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past the highest id ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
-    fix: `SELECT partman.run_maintenance('${t.name}'); then check the maintenance job`,
+    fix: `${maintenanceCommand(m)} (what the job runs); then check the maintenance job`,
   };
 }
 
@@ -306,13 +306,13 @@ async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): 
 
 /** EXPLAIN of a query bounded to the current partition's range must scan exactly the partitions
  *  overlapping it; an unbounded one is reported with how many it scans. */
-async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date, partman: PartmanInstall): Promise<Check[]> {
+async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date, partman: PartmanInstall, m: MaintenanceSpec): Promise<Check[]> {
   // Bounds as positions: ids, or times; the current partition holds the highest id, or now.
   const at = (bound: string) => (t.kind === "id" ? Number(bound) : Date.parse(bound));
   const point = t.kind === "id" ? ts.maxId ?? 0 : now.getTime();
   const bounded = ts.partitions.filter((x) => !x.isDefault && x.from && x.to);
   const current = bounded.find((x) => at(x.from!) <= point && point < at(x.to!)) ?? bounded[bounded.length - 1];
-  if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `SELECT partman.run_maintenance('${t.name}')` }];
+  if (!current) return [{ check: "pruning", table: t.name, status: "fail", message: `${t.name} has no bounded partitions to prune to`, fix: `${maintenanceCommand(m)} (what the job runs)` }];
   const table = `${q(t.schema)}.${q(t.table)}`;
   // An epoch column is compared with its own integers, a uuid or text one with its encoder's keys, as
   // the application's queries compare them.

@@ -185,6 +185,7 @@ describe("partman-stack CLI against a database URL", () => {
     const healthy = await run(dir, ["verify", "--stack", "ci", "--database-url", url]);
     expect(healthy.code).toBe(0);
     expect(healthy.stdout).toMatch(/✓ pruning public\.events: a query on created_at within/);
+    expect(healthy.stdout).toMatch(/^✓ public\.events: query "run-events-in-window" \(sql\/queries\/public\.events\/run-events-in-window\.sql\): custom plan scans 1 /m);
     expect(healthy.stdout).toContain("OK with 1 warning(s).");
     const c = new Client({ connectionString: url });
     await c.connect();

@@ -18,7 +18,9 @@ export async function verifyHandler(opts: StackOptions & { json: boolean; fix: b
   else {
     const lines = [`Stack ${report.stack} → database ${report.database}`];
     for (const c of report.checks) {
-      lines.push(`${MARK[c.status]} ${c.check}${c.table ? ` ${c.table}` : ""}: ${c.message}`);
+      // A query check's message starts by naming its query: "query" once is enough.
+      const head = [c.message.startsWith(`${c.check} `) ? null : c.check, c.table].filter(Boolean).join(" ");
+      lines.push(`${MARK[c.status]} ${head}: ${c.message}`);
       if (c.fix && c.status !== "ok") lines.push(`    fix: ${c.fix}`);
     }
     const failed = report.checks.filter((c) => c.status === "fail").length;
