@@ -40,6 +40,8 @@ export interface ArchivedPartition {
   /** Range bounds, ISO times or ids; known only while attached (a detached table has no bounds). */
   from: string | null;
   to: string | null;
+  /** A list set's partition: its value (known only while attached). */
+  value: string | null;
   /** Exact row count, read under the lock the dump was taken under. */
   rows: number | null;
   /** pg_total_relation_size before archiving. */
@@ -90,7 +92,7 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   const expired = pastHorizon(t.retention?.text ?? null, ts.partitions, positionOf(ts, now));
   const candidates: Candidate[] = [
     ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
-    ...expired.map((x) => ({ schema: t.schema, name: x.name, origin: "past-horizon" as const, from: x.from, to: x.to, tableBytes: x.bytes })),
+    ...expired.map((x) => ({ schema: t.schema, name: x.name, origin: "past-horizon" as const, from: x.from, to: x.to, value: x.value, tableBytes: x.bytes })),
   ];
   const partitions: ArchivedPartition[] = candidates.map((p) => {
     const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
@@ -141,7 +143,7 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   };
 }
 
-type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "tableBytes">;
+type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "value" | "tableBytes">;
 
 /** pg_partman names children `<table>_p<suffix>` and moves them out detached, as plain tables. */
 async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): Promise<Candidate[]> {
@@ -152,7 +154,7 @@ async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): 
       ORDER BY c.relname`,
     [schema, `${t.table}_p`],
   );
-  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, tableBytes: Number(x.bytes) }));
+  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, value: null, tableBytes: Number(x.bytes) }));
 }
 
 /** Two transactions per partition, so it is never locked while its parent is waited for:

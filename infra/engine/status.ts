@@ -15,6 +15,8 @@ export interface TableStatus {
   state: "missing" | "not-partitioned" | "unregistered" | "managed";
   /** time: bounds are ISO times; id: bounds are ids (an integer-range set); null unless partitioned. */
   kind: "time" | "id" | null;
+  /** list: one partition per value (each partition's `value`); null unless partitioned. */
+  type: "range" | "list" | null;
   /** An integer-range set's highest id, which its premake and retention are measured from. */
   maxId: number | null;
   interval: string | null;
@@ -67,6 +69,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
       name: t.name,
       state: kind,
       kind: ts.kind,
+      type: ts.strategy === "l" ? "list" : ts.strategy === "r" ? "range" : null,
       maxId: ts.maxId,
       interval: ts.partConfig?.partition_interval ?? null,
       premake: ts.partConfig?.premake ?? null,

@@ -181,7 +181,7 @@ async function copiedDdl(m: Migration): Promise<string[]> {
   const like = ["DEFAULTS", "CONSTRAINTS", "IDENTITY", "GENERATED", "STORAGE", "COMMENTS", "STATISTICS"].map((x) => `INCLUDING ${x}`).join(" ");
   const key = [...new Set([...source.keyColumns, t.control])];
   const sql = [
-    `CREATE TABLE ${n.staged} (LIKE ${n.source} ${like}) PARTITION BY RANGE (${q(t.control)})`,
+    `CREATE TABLE ${n.staged} (LIKE ${n.source} ${like}) PARTITION BY ${t.kind === "id" && t.type === "list" ? "LIST" : "RANGE"} (${q(t.control)})`,
     `ALTER TABLE ${n.staged} ADD PRIMARY KEY (${key.map(q).join(", ")})`,
   ];
   const indexes = await exec.read<{ name: string; def: string; unique: boolean; has_control: boolean; exclusion: boolean }>(

@@ -4,7 +4,7 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
+import { createExtensionSql, objectsToInstall, partmanInstall, unsupportedShape } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { executor } from "./executor";
 import {
@@ -81,11 +81,13 @@ async function open(
   const exec = executor(session.target, opts.dryRun, opts.print);
   const state = await introspect(session, { ...spec, tables: [] });
   let partman = state.partman;
+  const version = spec.database.partmanVersion ?? state.partmanDefault;
+  if (!partman && (!version || !state.partmanAvailable.includes(version))) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
+  const unsupported = unsupportedShape(partman ?? partmanInstall(version!, "partman"), table);
+  if (unsupported) throw new MigrationRefused([unsupported]);
   if (!partman) {
-    const version = spec.database.partmanVersion ?? state.partmanDefault;
-    if (!version || !state.partmanAvailable.includes(version)) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
     for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
-    partman = partmanInstall(version, "partman");
+    partman = partmanInstall(version!, "partman");
   }
   // The swap's maintenance run and the lock helper are partman-stack's own procedures.
   const install = objectsToInstall(partman, state.maintenanceObjects);

@@ -35,6 +35,11 @@ export function userEvents(overrides: RawTable = {}): RawTable {
   return { name: "public.user_events", ddl: "sql/tables/user_events.sql", control: "id", uuidv7: true, interval: "1 day", premake: 3, ...overrides };
 }
 
+/** Campaign participants (sql/tables/campaign_participants.sql): a list set, one partition per campaign_id. */
+export function campaignParticipants(overrides: RawTable = {}): RawTable {
+  return { name: "public.campaign_participants", ddl: "sql/tables/campaign_participants.sql", control: "campaign_id", type: "list", premake: 2, ...overrides };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],
