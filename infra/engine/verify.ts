@@ -128,7 +128,8 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
     needed = until.toISOString();
     reached = last !== null && new Date(last) >= until;
   }
-  const ahead = t.kind === "id" ? `past the highest id (${ts.maxId ?? "none yet"})` : "ahead";
+  const highest = `the highest ${t.kind === "id" && t.type === "list" ? "value" : "id"}`;
+  const ahead = t.kind === "id" ? `past ${highest} (${ts.maxId ?? "none yet"})` : "ahead";
   if (reached) {
     return { check: "premake", table: t.name, status: "ok", message: `partitions reach ${covered}, at least ${premake} × ${t.interval.text} ${ahead}` };
   }
@@ -136,7 +137,7 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date): Check {
     check: "premake",
     table: t.name,
     status: "fail",
-    message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past the highest id ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
+    message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past ${highest} ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
     fix: `SELECT partman.run_maintenance('${t.name}'); then check the maintenance job`,
   };
 }

@@ -92,6 +92,7 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
 
     const checks = (await verify(session, s)).checks.filter((c) => c.table === "public.campaign_participants");
     expect(Object.fromEntries(checks.map((c) => [c.check, c.status]))).toMatchObject({ table: "ok", config: "ok", premake: "ok", bounds: "ok", "default-partition": "ok", pruning: "ok", query: "ok" });
+    expect(checks.find((c) => c.check === "premake")!.message).toBe(`partitions reach 7, at least 2 × 1 past the highest value (4)`);
     expect(checks.find((c) => c.check === "pruning")!.message).toMatch(/^a query on campaign_id = 4 scans only campaign_participants_p4;/);
 
     // Campaign 42 starts past every partition and lands in the default: verify counts it by value,

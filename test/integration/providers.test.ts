@@ -62,7 +62,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect(await tables.diff!(created.id, read.props, tableInputs())).toMatchObject({ changes: false, replaces: [] });
       const shorter = tableInputs({ retention: "7 days" });
       const diff = await tables.diff!(created.id, read.props, shorter);
-      expect(diff).toMatchObject({ changes: true, replaces: [], stables: ["name", "control", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] });
+      expect(diff).toMatchObject({ changes: true, replaces: [], stables: ["name", "control", "type", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] });
 
       const updated = await tables.update!(created.id, read.props, shorter);
       outs = (await tables.read!(created.id, updated.outs!)).props as TableOutputs;
