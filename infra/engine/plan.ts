@@ -315,7 +315,8 @@ function tableProblems(t: TableSpec, ts: TableState): string[] {
   } else if (ts.strategy !== (list ? "l" : "r")) {
     problems.push(
       `table ${t.name} is partitioned by ${strategyName(ts.strategy)} (${t.control}) but declared type: ${list ? "list" : "range"}; ` +
-        `pg_partman cannot change an existing set's type: it needs a migration to a new table (or set type back to ${ts.strategy === "l" ? "list" : "range"})`,
+        `pg_partman cannot change an existing set's type: it needs a migration to a new table` +
+        (ts.strategy === "l" || ts.strategy === "r" ? ` (or set type back to ${ts.strategy === "l" ? "list" : "range"})` : ""),
     );
   }
   const row = ts.partConfig;
