@@ -185,6 +185,16 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
     ]);
   });
 
+  it.runIf(supported)(`pg_partman ${version}: refuses to migrate campaigns so sparse that the copy would need more than 10000 partitions, leaving the live table as it is`, async () => {
+    await session.target.query(`CREATE TABLE public.campaign_participants (campaign_id integer NOT NULL, participant_id bigint NOT NULL, joined_at timestamptz NOT NULL DEFAULT now(), referred_by bigint, source text NOT NULL DEFAULT 'organic', PRIMARY KEY (campaign_id, joined_at, participant_id))`);
+    await join([1, 20_000], 1);
+    const refused = migrateRun(session, spec(), "public.campaign_participants", { ...MIGRATE_DEFAULTS, dryRun: false, log: () => {}, print: () => {} });
+    await expect(refused).rejects.toThrow(
+      `public.campaign_participants's campaign_id spans 1 … 20000: the copy would need 20005 partitions of one value each (more than 10000, which no partition set should hold), so the live table is left as it is: declare a wider interval (type: range)`,
+    );
+    expect((await session.target.query(`SELECT c.relkind::text AS k, count(p.*)::int AS n FROM pg_class c, public.campaign_participants p WHERE c.oid = 'public.campaign_participants'::regclass GROUP BY 1`)).rows).toEqual([{ k: "r", n: 2 }]);
+  });
+
   it.runIf(!supported)(`pg_partman ${version}: a list set is refused before any change, naming the version needed`, async () => {
     const message = `table public.campaign_participants: type: list (one partition per value) needs pg_partman 5.1 or later (installed: ${version}, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`;
     const p = await planStack(session, spec());
