@@ -41,6 +41,8 @@ export interface ArchivedPartition {
   /** Range bounds, ISO times or ids; known only while attached (a detached table has no bounds). */
   from: string | null;
   to: string | null;
+  /** A list set's partition: its value (known only while attached). */
+  value: string | null;
   /** Exact row count, read under the lock the dump was taken under. */
   rows: number | null;
   /** pg_total_relation_size before archiving. */
@@ -94,7 +96,7 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   // and so are the sub-partitions past the sub-partitions' own horizon.
   const subs = subParents(t, ts);
   const attached = (of: TableSpec, x: PartitionInfo): Candidate => ({
-    schema: t.schema, name: x.name, origin: "past-horizon", from: x.from, to: x.to, tableBytes: x.bytes, parent: `${quoteIdent(t.schema)}.${quoteIdent(of.table)}`,
+    schema: t.schema, name: x.name, origin: "past-horizon", from: x.from, to: x.to, value: x.value, tableBytes: x.bytes, parent: `${quoteIdent(t.schema)}.${quoteIdent(of.table)}`,
   });
   const whole = subs.filter(([, sts]) => expired.some((x) => sts.name === `${t.schema}.${x.name}`));
   const candidates: Candidate[] = [
@@ -160,7 +162,7 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
 }
 
 /** parent: the table a partition past the horizon is detached from (the set, or its sub-parent). */
-type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "tableBytes"> & { parent?: string };
+type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "value" | "tableBytes"> & { parent?: string };
 
 /** pg_partman names children `<table>_p<suffix>` and moves them out detached, as plain tables. */
 async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): Promise<Candidate[]> {
@@ -171,7 +173,7 @@ async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): 
       ORDER BY c.relname`,
     [schema, `${t.table}_p`],
   );
-  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, tableBytes: Number(x.bytes) }));
+  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, value: null, tableBytes: Number(x.bytes) }));
 }
 
 /** Two transactions per partition, so it is never locked while its parent is waited for:

@@ -130,9 +130,11 @@ function formatTable(t: TableStatus): string[] {
   const head =
     t.state === "unregistered"
       ? `${t.name}: partitioned but not registered with pg_partman (run apply)`
-      : `${t.name}: ${t.interval} partitions, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
+      : `${t.name}: ${t.type === "list" ? "one partition per value" : `${t.interval} partitions`}, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
         (t.retentionHorizon
-          ? t.kind === "id"
+          ? t.type === "list"
+            ? ` (partitions of values below ${t.retentionHorizon} expire at the next maintenance run)`
+            : t.kind === "id"
             ? ` (partitions whose ids all lie below ${t.retentionHorizon} expire at the next maintenance run)`
             : ` (partitions ending before ${time(t.retentionHorizon)} expire at the next maintenance run)`
           : "");
@@ -140,12 +142,17 @@ function formatTable(t: TableStatus): string[] {
   const run = t.lastMaintenance;
   const lines = [
     head,
-    `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of ${t.kind === "id" ? `the highest id (${t.maxId ?? "none yet"})` : "now"}${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
+    `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of ${t.kind === "id" ? `the highest ${t.type === "list" ? "value" : "id"} (${t.maxId ?? "none yet"})` : "now"}${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
       (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
     `  last maintenance: ${run ? `${time(run.startedAt)}: ${describeRun(run)}` : "none recorded yet"}`,
   ];
-  const rows = t.partitions.map((p) => [p.name, p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to), bytes(p.bytes), p.rows === null ? "not analyzed" : rowCount(p.rows, p.rowsExact)]);
-  lines.push(...table(["PARTITION", "FROM", "TO", "SIZE", "ROWS"], rows).map((l) => `  ${l}`));
+  const rows = t.partitions.map((p) => [
+    p.name,
+    ...(t.type === "list" ? [p.isDefault ? "DEFAULT" : p.value ?? "-"] : [p.isDefault ? "DEFAULT" : time(p.from), p.isDefault ? "" : time(p.to)]),
+    bytes(p.bytes),
+    p.rows === null ? "not analyzed" : rowCount(p.rows, p.rowsExact),
+  ]);
+  lines.push(...table(["PARTITION", ...(t.type === "list" ? ["VALUE"] : ["FROM", "TO"]), "SIZE", "ROWS"], rows).map((l) => `  ${l}`));
   // Each partition that is partitioned in turn, with its own sub-partitions, indented under it.
   for (const sub of t.subpartitions) lines.push(...formatTable(sub).map((l) => `    ${l}`));
   return lines;

@@ -93,6 +93,7 @@ export class PartmanDatabase extends pulumi.ComponentResource {
             ddl: t.ddl,
             ddlSql: t.ddlSql,
             control: t.control,
+            ...(t.kind === "id" && t.type === "list" ? { type: "list" } : {}),
             interval: t.interval.text,
             premake: t.premake,
             retention: t.retention?.text ?? null,

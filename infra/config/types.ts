@@ -10,7 +10,8 @@ export interface QualifiedName {
 }
 
 /** The shape of a set's partitions: by time (a timestamptz, timestamp or date control column, or
- *  an integer one holding epoch times) or by ranges of ids (smallint, integer or bigint). */
+ *  an integer one holding epoch times) or by integers (smallint, integer or bigint): ranges of them,
+ *  or one value per partition (`type: list`, interval 1). */
 export type SetShape =
   | {
       kind: "time";
@@ -21,7 +22,10 @@ export type SetShape =
     }
   | {
       kind: "id";
-      /** Ids per partition. */
+      /** range: ids per partition; list: one value per partition (pg_partman 5.1+), read as the
+       *  range [value, value + 1) wherever bounds are compared. */
+      type: "range" | "list";
+      /** Ids per partition (1 on a list set). */
       interval: IdCount;
       /** Partitions whose ids are all below max(control) − retention expire. */
       retention: IdCount | null;
@@ -158,8 +162,10 @@ export interface TableDeclaration {
   /** Path of the DDL file, relative to the project root. */
   ddl?: string;
   control: string;
-  /** A PostgreSQL interval on a time control column; ids per partition on an integer one. */
-  interval: string | number;
+  /** range (default) or list: one partition per integer value (pg_partman 5.1+). */
+  type?: "range" | "list";
+  /** A PostgreSQL interval on a time control column; ids per partition on an integer one (1 on a list set). */
+  interval?: string | number;
   premake?: number;
   retention?: string | number | null;
   retentionKeepTable?: boolean;

@@ -27,7 +27,7 @@ export const DEFAULTS = {
 };
 
 const TABLE_KEYS = [
-  "name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable",
+  "name", "ddl", "control", "type", "interval", "premake", "retention", "retentionKeepTable",
   "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "subpartition", "queries",
 ];
 const SUBPARTITION_KEYS = ["control", "interval", "premake", "retention", "retentionKeepTable", "epoch"];
@@ -185,11 +185,12 @@ function validateTable(
   const controlType = parsed && control !== null ? parsed.columns.find((c) => c.name === control)?.type ?? null : null;
   const epoch = epochValue(e.epoch, controlType, p);
   const timeCodec = timeCodecValue(e, controlType, p);
+  const type = typeValue(e, controlType, p);
   const kind: TableSpec["kind"] =
-    (e.epoch !== undefined && e.epoch !== null) || timeCodec ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(e.interval) ? "id" : "time";
-  const column = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
+    (e.epoch !== undefined && e.epoch !== null) || timeCodec ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : type === "list" || parseIdCount(e.interval) ? "id" : "time";
+  const column = controlType !== null ? `control column ${control} is ${controlType}` : type === "list" ? `type is list` : `interval is a number`;
   const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) =>
-    p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
+    p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${type === "list" ? "the highest value" : kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
   );
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
@@ -212,7 +213,7 @@ function validateTable(
   let startPartition: string | null = null;
   if (e.startPartition !== undefined && e.startPartition !== null && kind === "id") {
     const start = parseIdCount(e.startPartition);
-    if (!start || start.ids < 0) p(`startPartition ${describe(e.startPartition)} must be a whole number ≥ 0 on an integer-range set (${column}): the id the first partition holds, e.g. startPartition: 0`);
+    if (!start || start.ids < 0) p(`startPartition ${describe(e.startPartition)} must be a whole number ≥ 0 on ${type === "list" ? "a list" : "an integer-range"} set (${column}): the ${type === "list" ? "value" : "id"} the first partition holds, e.g. startPartition: ${type === "list" ? 1 : 0}`);
     else startPartition = start.text;
   } else if (e.startPartition !== undefined && e.startPartition !== null) {
     const v = e.startPartition instanceof Date ? e.startPartition.toISOString() : e.startPartition;
@@ -221,8 +222,8 @@ function validateTable(
     } else startPartition = v;
   }
 
-  if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, p);
-  const spans = spansOf(e, kind, controlType, column, epoch, timeCodec ?? null, p);
+  if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, type ?? "range", p);
+  const spans = spansOf(e, kind, type ?? "range", controlType, column, epoch, timeCodec ?? null, p);
   const subpartition = spans && control !== null ? subpartitionValue(e.subpartition, parsed, control, spans, p) : null;
   // Only false is refused: true is the default, and what the Pulumi component passes for every table.
   // With time sub-partitions it is theirs: false stops making days in ranges no rows reach any more.
@@ -230,7 +231,7 @@ function validateTable(
     p(`infiniteTimePartitions false means nothing on an integer-range set (${column}) without time sub-partitions: its partitions are made ahead of the highest id, never of now(), so no new ids means no new partitions already; remove infiniteTimePartitions`);
   }
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
-  if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || subpartition === undefined) return null;
+  if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || type === undefined || subpartition === undefined) return null;
   return {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
     retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, subpartition, queries,
@@ -274,7 +275,7 @@ function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: stri
   const described = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
   const premake = positiveInteger(v.premake, DEFAULTS.premake, (x) => q(`premake ${describe(x)} must be a whole number ≥ 1 (sub-partitions made ahead in each partition), e.g. premake: 4`));
   const retentionKeepTable = bool(v, "retentionKeepTable", DEFAULTS.retentionKeepTable, q);
-  const spans = spansOf(v, kind, controlType, described, epoch, null, q);
+  const spans = spansOf(v, kind, "range", controlType, described, epoch, null, q);
   if (spans && spans.kind === "time" && top.kind === "time") {
     if (approxMillis(spans.interval) >= approxMillis(top.interval)) {
       q(`interval "${spans.interval.text}" must be shorter than the table's interval "${top.interval.text}": each partition is split into sub-partitions, e.g. interval: "1 day" inside "1 month"`);
@@ -288,6 +289,27 @@ function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: stri
   if (reported || control === null || spans === null || premake === null || epoch === undefined) return undefined;
   const shape: SetShape = spans.kind === "time" ? { kind: "time", interval: spans.interval, retention: spans.retention, epoch: spans.epoch } : spans;
   return { ...shape, control, premake, retentionKeepTable };
+}
+
+/** `type`: range (the default) or list, one partition per value of an integer control column;
+ *  undefined when invalid (reported). */
+function typeValue(e: Record<string, unknown>, controlType: string | null, p: (m: string) => void): "range" | "list" | undefined {
+  const v = e.type ?? "range";
+  if (v !== "range" && v !== "list") {
+    p(`type ${describe(e.type)} must be range (partitions holding ranges of the control column, the default) or list (one partition per integer value)`);
+    return undefined;
+  }
+  if (v === "range") return v;
+  const shapes = ["epoch", "uuidv7", "timeEncoder", "timeDecoder"].filter((k) => e[k] !== undefined && e[k] !== null && e[k] !== false);
+  if (shapes.length > 0) {
+    p(`type: list partitions by integer values, but ${shapes.join(" and ")} make${shapes.length === 1 ? "s" : ""} this a time set: remove ${shapes.join(" and ")}, or type: list`);
+    return undefined;
+  }
+  if (controlType !== null && !ID_TYPES.test(controlType)) {
+    p(`type: list needs a smallint, integer or bigint control column (one partition per value), but ${e.control} is ${controlType}: remove type: list to partition by ranges`);
+    return undefined;
+  }
+  return v;
 }
 
 /** `epoch`: undefined when invalid (reported), null when absent. Epoch times need a bigint column
@@ -345,8 +367,10 @@ function timeCodecValue(e: Record<string, unknown>, controlType: string | null, 
 }
 
 /** interval and retention, in the terms of the set's kind. */
-function spansOf(e: Record<string, unknown>, kind: SetShape["kind"], controlType: string | null, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void) {
-  return kind === "id" ? idSpans(e, column, controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null, p) : timeSpans(e, column, epoch, timeCodec, p);
+function spansOf(e: Record<string, unknown>, kind: SetShape["kind"], type: "range" | "list", controlType: string | null, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void) {
+  if (kind === "time") return timeSpans(e, column, epoch, timeCodec, p);
+  const limit = controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null;
+  return type === "list" ? listSpans(e, column, limit, p) : idSpans(e, column, limit, p);
 }
 
 /** interval and retention of a time set: PostgreSQL intervals. */
@@ -360,8 +384,20 @@ function timeSpans(e: Record<string, unknown>, column: string, epoch: EpochUnit 
   return interval === null ? null : { kind: "time", interval, retention, epoch: epoch ?? null, timeCodec };
 }
 
+type IdSpans = Pick<Extract<SetShape, { kind: "id" }>, "kind" | "type" | "interval" | "retention">;
+
+/** interval and retention of a list set: one value per partition, and a count of values kept. */
+function listSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): IdSpans | null {
+  if (e.interval !== undefined && e.interval !== null && parseIdCount(e.interval)?.ids !== 1) {
+    p(`interval ${describe(e.interval)} must be 1 on a list set (one partition per value); remove interval, or type: list to partition by ranges of ids`);
+    return null;
+  }
+  const spans = idSpans({ ...e, interval: 1 }, column, limit, p);
+  return spans && { ...spans, type: "list" };
+}
+
 /** interval and retention of an integer-range set: whole numbers of ids. */
-function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): Pick<TableSpec & { kind: "id" }, "kind" | "interval" | "retention"> | null {
+function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): IdSpans | null {
   const count = (key: string, what: string, example: string): IdCount | null => {
     const v = e[key];
     const n = parseIdCount(v);
@@ -388,11 +424,11 @@ function idSpans(e: Record<string, unknown>, column: string, limit: { type: stri
       retention = null;
     }
   }
-  return interval === null ? null : { kind: "id", interval, retention };
+  return interval === null ? null : { kind: "id", type: "range", interval, retention };
 }
 
-/** The DDL file must create the declared table, partitioned by range on the control column. */
-function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, control: string, timeCodec: boolean, p: (m: string) => void) {
+/** The DDL file must create the declared table, partitioned by range (or list) on the control column. */
+function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, control: string, timeCodec: boolean, type: "range" | "list", p: (m: string) => void) {
   if (d.schema === null) p(`ddl ${ddl}: CREATE TABLE ${d.table} must be schema-qualified (${schema}.${table}), so it does not depend on search_path`);
   else if (d.schema !== schema || d.table !== table) p(`ddl ${ddl} creates ${d.schema}.${d.table}, but the entry declares ${schema}.${table}`);
   const col = d.columns.find((c) => c.name === control);
@@ -404,9 +440,10 @@ function checkDdl(d: TableDdl, ddl: string, schema: string, table: string, contr
     p(`control column ${control} is ${col.type}; partitioning needs timestamptz, timestamp or date (by time), smallint, integer or bigint (by ranges of ids), or uuid with uuidv7: true (by the time in UUIDv7 keys)`);
   }
   if (!col.notNull) p(`control column ${control} must be NOT NULL (pg_partman requires it); add NOT NULL in ${ddl}`);
-  if (!d.partition) p(`ddl ${ddl}: CREATE TABLE must end with PARTITION BY RANGE (${control})`);
-  else if (d.partition.strategy !== "range" || d.partition.columns.length !== 1 || d.partition.columns[0] !== control) {
-    p(`ddl ${ddl} is PARTITION BY ${d.partition.strategy.toUpperCase()} (${d.partition.columns.join(", ")}), declared control is ${control}: write PARTITION BY RANGE (${control})`);
+  const by = `PARTITION BY ${type.toUpperCase()} (${control})`;
+  if (!d.partition) p(`ddl ${ddl}: CREATE TABLE must end with ${by}`);
+  else if (d.partition.strategy !== type || d.partition.columns.length !== 1 || d.partition.columns[0] !== control) {
+    p(`ddl ${ddl} is PARTITION BY ${d.partition.strategy.toUpperCase()} (${d.partition.columns.join(", ")}), declared ${type === "list" ? "type: list, " : ""}control is ${control}: write ${by}${type === "range" && d.partition.strategy === "list" ? ", or declare type: list" : ""}`);
   }
   if (d.primaryKey.length > 0 && !d.primaryKey.includes(control)) {
     p(`ddl ${ddl}: the primary key (${d.primaryKey.join(", ")}) must include the control column ${control} (PostgreSQL requires it on partitioned tables)`);

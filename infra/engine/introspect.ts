@@ -30,6 +30,8 @@ export interface PartitionInfo {
    *  null for the default partition. */
   from: string | null;
   to: string | null;
+  /** A list set's partition: the one value it holds (its range is [value, value + 1)); null otherwise. */
+  value: string | null;
   isDefault: boolean;
   bytes: number;
   /** Counted (rowsExact) when the partition's heap is at most EXACT_COUNT_MAX_BYTES, otherwise
@@ -348,24 +350,26 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
     : null;
 }
 
-/** The bounds as partman_stack.partition_bounds reads them (sql/maintenance/partition_bounds.sql),
- *  here for a database partman-stack has not installed its objects in yet. */
+/** The bounds as partman_stack.partition_bounds reads them (sql/maintenance/partition_bounds.sql:
+ *  a list partition's value n as [n, n + 1)), here for a database partman-stack has not installed
+ *  its objects in yet. */
 async function partitionsOf(db: Client, schema: string, table: string, kind: TableState["kind"], epoch: EpochUnit | null, decoder: string | null): Promise<PartitionInfo[]> {
   const time = (bound: string) =>
     `CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(${bound}::numeric / $5) WHEN NOT $4 THEN ${decoder ? `${decoder}(${bound})` : `${bound}::timestamptz`} END`;
-  const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; bytes: string; reltuples: number; countable: boolean }>(
+  const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; listed: boolean; bytes: string; reltuples: number; countable: boolean }>(
     `SELECT c.relname AS name, c.oid::regclass::text AS rel,
             CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
             ${time("b.m[1]")} AS from_time, ${time("b.m[2]")} AS to_time,
-            pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+            pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default, pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES IN %' AS listed,
             t.bytes, c.reltuples::float8 AS reltuples,
             t.heap <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        -- A partition that is partitioned in turn: its sub-partitions' sizes.
        CROSS JOIN LATERAL (SELECT sum(pg_total_relation_size(relid)) AS bytes, sum(pg_relation_size(relid)) AS heap FROM pg_partition_tree(c.oid)) t
-       CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                  'FROM \\(''?([^'')]*)''?\\) TO \\(''?([^'')]*)''?\\)') AS m) b
+       CROSS JOIN LATERAL (SELECT coalesce(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''?([^'')]*)''?\\) TO \\(''?([^'')]*)''?\\)'),
+                                           (SELECT ARRAY[v[1], (v[1]::numeric + 1)::text]
+                                              FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES IN \\(''?(-?\\d+)''?\\)$') AS v)) AS m) b
       WHERE i.inhparent = (SELECT c2.oid FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
                             WHERE n.nspname = $1 AND c2.relname = $2)
       ORDER BY is_default, CASE WHEN $4 THEN b.m[1]::numeric END, from_time`,
@@ -378,6 +382,7 @@ async function partitionsOf(db: Client, schema: string, table: string, kind: Tab
       name: r.name,
       from: r.from_id ?? r.from_time?.toISOString() ?? null,
       to: r.to_id ?? r.to_time?.toISOString() ?? null,
+      value: r.listed ? r.from_id : null,
       isDefault: r.is_default,
       bytes: Number(r.bytes),
       rows: exact ?? (r.reltuples < 0 ? null : Math.round(r.reltuples)),

@@ -86,6 +86,7 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
     `p_control => ${quoteLiteral(t.control)}`,
   ];
   if (p.major < 5) args.push(`p_type => 'native'`);
+  else if (t.kind === "id" && t.type === "list") args.push(`p_type => 'list'`);
   args.push(`p_interval => ${quoteLiteral(t.interval.text)}`);
   if (t.kind === "time" && t.epoch) args.push(`p_epoch => ${quoteLiteral(t.epoch)}`);
   const codec = timeCodecFunctions(p, t);
@@ -149,10 +150,13 @@ export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" 
 }
 
 /** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch
- *  (for the set or its sub-partitions); time encoders and decoders (uuid and text control columns)
- *  came with 5.2. */
+ *  (for the set or its sub-partitions); list sets came with 5.1, time encoders and decoders (uuid and
+ *  text control columns) with 5.2. */
 export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
   const [major, minor] = p.version.split(".").map(Number);
+  if (t.kind === "id" && t.type === "list" && (major < 5 || (major === 5 && minor < 1))) {
+    return `table ${t.name}: type: list (one partition per value) needs pg_partman 5.1 or later (installed: ${p.version}, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`;
+  }
   if (t.kind === "time" && t.timeCodec && (major < 5 || (major === 5 && minor < 2))) {
     const what = t.timeCodec === "uuidv7" ? "uuidv7 (UUIDv7 keys)" : "timeEncoder/timeDecoder";
     return `table ${t.name}: ${what} needs pg_partman 5.2 or later (installed: ${p.version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`;

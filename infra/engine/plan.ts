@@ -249,7 +249,7 @@ function planTable(
   } else {
     step(
       "create-parent",
-      `register ${t.name} with pg_partman ${partman.version}: ${t.interval.text} partitions on ${t.control}, premake ${t.premake}` +
+      `register ${t.name} with pg_partman ${partman.version}: ${t.kind === "id" && t.type === "list" ? "one partition per value" : `${t.interval.text} partitions`} on ${t.control}, premake ${t.premake}` +
         (t.startPartition ? `, from ${t.startPartition}` : ""),
       [...liveLock, createParentSql(partman, t)],
     );
@@ -375,10 +375,17 @@ function tableProblems(t: TableSpec, ts: TableState, partman: PartmanInstall | n
   }
   if (ts.relkind !== "p") return [`${t.name} exists but is not a table (relkind ${ts.relkind})`];
   const problems: string[] = [];
-  if (ts.strategy !== "r" || ts.keyColumns.length !== 1 || ts.keyColumns[0] !== t.control) {
+  const list = t.kind === "id" && t.type === "list";
+  if (ts.keyColumns.length !== 1 || ts.keyColumns[0] !== t.control) {
     problems.push(
-      `table ${t.name} is partitioned by ${strategyName(ts.strategy)} (${ts.keyColumns.join(", ")}) but is declared as RANGE (${t.control}); ` +
+      `table ${t.name} is partitioned by ${strategyName(ts.strategy)} (${ts.keyColumns.join(", ")}) but is declared as ${list ? "LIST" : "RANGE"} (${t.control}); ` +
         `changing a partition set's control column needs a migration to a new table`,
+    );
+  } else if (ts.strategy !== (list ? "l" : "r")) {
+    problems.push(
+      `table ${t.name} is partitioned by ${strategyName(ts.strategy)} (${t.control}) but declared type: ${list ? "list" : "range"}; ` +
+        `pg_partman cannot change an existing set's type: it needs a migration to a new table` +
+        (ts.strategy === "l" || ts.strategy === "r" ? ` (or set type back to ${ts.strategy === "l" ? "list" : "range"})` : ""),
     );
   }
   const row = ts.partConfig;

@@ -15,6 +15,8 @@ export interface TableStatus {
   state: "missing" | "not-partitioned" | "unregistered" | "managed";
   /** time: bounds are ISO times; id: bounds are ids (an integer-range set); null unless partitioned. */
   kind: "time" | "id" | null;
+  /** list: one partition per value (each partition's `value`); null unless partitioned. */
+  type: "range" | "list" | null;
   /** An integer-range set's highest id, which its premake and retention are measured from. */
   maxId: number | null;
   interval: string | null;
@@ -84,6 +86,7 @@ async function tableStatus(db: Client, schema: string, ts: TableState, retention
     name: ts.name,
     state: kind,
     kind: ts.kind,
+    type: ts.strategy === "l" ? "list" : ts.strategy === "r" ? "range" : null,
     maxId: ts.maxId,
     interval: ts.partConfig?.partition_interval ?? null,
     premake: ts.partConfig?.premake ?? null,

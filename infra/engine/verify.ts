@@ -136,7 +136,8 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date, m: MaintenanceSpe
     needed = until.toISOString();
     reached = last !== null && new Date(last) >= until;
   }
-  const ahead = t.kind === "id" ? `past the highest id (${ts.maxId ?? "none yet"})` : "ahead";
+  const highest = `the highest ${t.kind === "id" && t.type === "list" ? "value" : "id"}`;
+  const ahead = t.kind === "id" ? `past ${highest} (${ts.maxId ?? "none yet"})` : "ahead";
   if (reached) {
     return { check: "premake", table: t.name, status: "ok", message: `partitions reach ${covered}, at least ${premake} × ${t.interval.text} ${ahead}` };
   }
@@ -144,7 +145,7 @@ function premakeCheck(t: TableSpec, ts: TableState, now: Date, m: MaintenanceSpe
     check: "premake",
     table: t.name,
     status: "fail",
-    message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past the highest id ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
+    message: `partitions reach only ${covered ?? "nowhere"}; premake ${premake} needs them until ${needed} (${t.kind === "id" ? `${premake} × ${t.interval.text} past ${highest} ${ts.maxId}; ` : ""}new rows past it land in the default partition)`,
     fix: `${maintenanceCommand(m)} (what the job runs); then check the maintenance job`,
   };
 }
@@ -338,7 +339,11 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
     );
     return r.rows.map((x) => x.name);
   };
-  const scanned = await scans(`SELECT * FROM ${table} WHERE ${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`);
+  // A list set's partition is found by its value: PostgreSQL cannot rule the default partition out of
+  // a range between listed integers.
+  const list = t.kind === "id" && t.type === "list";
+  const condition = list ? `= ${current.value}` : `within [${current.from}, ${current.to})`;
+  const scanned = await scans(`SELECT * FROM ${table} WHERE ${list ? `${q(t.control)} = ${lo}` : `${q(t.control)} >= ${lo} AND ${q(t.control)} < ${hi}`}`);
   const expected = bounded.filter((x) => at(x.from!) < at(current.to!) && at(x.to!) > at(current.from!)).map((x) => x.name);
   const all = await scans(`SELECT * FROM ${table}`);
   const ok = scanned.length === expected.length && expected.every((n) => scanned.includes(n));
@@ -348,8 +353,8 @@ async function pruningChecks(db: Client, t: TableSpec, ts: TableState, now: Date
       table: t.name,
       status: ok ? "ok" : "fail",
       message: ok
-        ? `a query on ${t.control} within [${current.from}, ${current.to}) scans only ${expected.join(", ")}; a query without a bound on ${t.control} scans all ${all.length} partition(s)`
-        : `a query on ${t.control} within [${current.from}, ${current.to}) scans ${scanned.join(", ") || "nothing"}, expected only ${expected.join(", ")}`,
+        ? `a query on ${t.control} ${condition} scans only ${expected.join(", ")}; a query without a bound on ${t.control} scans all ${all.length} partition(s)`
+        : `a query on ${t.control} ${condition} scans ${scanned.join(", ") || "nothing"}, expected only ${expected.join(", ")}`,
       ...(ok ? {} : { fix: `check enable_partition_pruning and the partition bounds of ${t.name}` }),
     },
   ];

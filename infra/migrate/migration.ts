@@ -77,6 +77,9 @@ export interface LockLimits {
 }
 
 const STATE_SQL = path.join(PACKAGE_ROOT, "sql/migrate/state.sql");
+/** The most partitions prepare makes: sparse ids on a narrow interval (or list values) would
+ *  otherwise make one for every id range, or value, between the lowest and the highest. */
+const MAX_PREPARED_PARTITIONS = 10_000;
 const FORWARD_TRIGGER = "partman_migrate_capture";
 const REVERSE_TRIGGER = "partman_migrate_reverse";
 
@@ -132,6 +135,13 @@ export async function prepare(m: Migration): Promise<void> {
          FROM (SELECT) one ${end("ASC")} ${end("DESC")}`,
     )
   ).rows[0];
+  const premake = preparePremake(t, minControl, maxControl);
+  if (premake > MAX_PREPARED_PARTITIONS) {
+    throw new MigrationRefused([
+      `${n.key}'s ${t.control} spans ${minControl} … ${maxControl}: the copy would need ${premake + 1} partitions of ${t.kind === "id" && t.type === "list" ? "one value" : t.interval.text} each ` +
+        `(more than ${MAX_PREPARED_PARTITIONS}, which no partition set should hold), so the live table is left as it is: declare a wider interval${t.kind === "id" && t.type === "list" ? " (type: range)" : ""}`,
+    ]);
+  }
   const searchPath = (await exec.read<{ path: string }>(`SELECT current_setting('search_path') AS path`)).rows[0].path;
   // A state table from before source_columns (ALTER … IF NOT EXISTS would lock it every time).
   const upgrade = await exec.read<{ old: boolean }>(
@@ -152,7 +162,7 @@ export async function prepare(m: Migration): Promise<void> {
       await exec.write(`ALTER TABLE ${n.staged} OWNER TO ${q(source.owner)}`);
       for (const sql of grantSql(source.grants, n.staged)) await exec.write(sql);
       if (!exec.dryRun) await checkColumns(m);
-      await exec.write(createParentSql(partman, { ...staged, startPartition: start, defaultPartition: true, premake: preparePremake(t, minControl, maxControl) }));
+      await exec.write(createParentSql(partman, { ...staged, startPartition: start, defaultPartition: true, premake }));
       // No retention while migrating, and no maintenance until the swap (see maintainAfterSwap).
       await exec.write(
         `UPDATE ${q(partman.schema)}.part_config SET premake = ${t.premake}, retention = NULL, automatic_maintenance = 'off', infinite_time_partitions = true WHERE parent_table = ${quoteLiteral(n.stagedText)}`,
@@ -187,7 +197,7 @@ async function copiedDdl(m: Migration): Promise<string[]> {
   const like = ["DEFAULTS", "CONSTRAINTS", "IDENTITY", "GENERATED", "STORAGE", "COMMENTS", "STATISTICS"].map((x) => `INCLUDING ${x}`).join(" ");
   const key = [...new Set([...source.keyColumns, t.control])];
   const sql = [
-    `CREATE TABLE ${n.staged} (LIKE ${n.source} ${like}) PARTITION BY RANGE (${q(t.control)})`,
+    `CREATE TABLE ${n.staged} (LIKE ${n.source} ${like}) PARTITION BY ${t.kind === "id" && t.type === "list" ? "LIST" : "RANGE"} (${q(t.control)})`,
     `ALTER TABLE ${n.staged} ADD PRIMARY KEY (${key.map(q).join(", ")})`,
   ];
   const indexes = await exec.read<{ name: string; def: string; unique: boolean; has_control: boolean; exclusion: boolean }>(

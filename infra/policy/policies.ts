@@ -9,7 +9,7 @@ export const PARTITIONED_TABLE = "pulumi-nodejs:dynamic/partman:PartitionedTable
 
 export interface RetentionMinimumConfig {
   minimumRetention: string;
-  /** For integer-range tables, whose retention counts ids: no time minimum applies to them. */
+  /** For integer-range and list tables, whose retention counts ids (or values): no time minimum applies to them. */
   minimumIdRetention: number | null;
   prodStacks: string[];
 }
@@ -29,7 +29,7 @@ export const prodRetentionMinimum: ResourceValidationPolicy = {
       minimumIdRetention: {
         type: ["integer", "null"],
         default: null,
-        description: "Smallest retention, in ids, allowed for integer-range tables in production stacks; null: not checked (a count of ids has no time to compare with minimumRetention).",
+        description: "Smallest retention, in ids (values on a list table), allowed for integer-range and list tables in production stacks; null: not checked (a count of ids has no time to compare with minimumRetention).",
       },
       prodStacks: { type: "array", items: { type: "string" }, default: ["prod"], description: "Stack names the minimum applies to." },
     },

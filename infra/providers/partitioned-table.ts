@@ -18,6 +18,8 @@ export interface TableEntry {
   ddl: string | null;
   ddlSql: string | null;
   control: string;
+  /** list: one partition per integer value; range (or absent): ranges. */
+  type?: "range" | "list";
   interval: string;
   premake: number;
   retention: string | null;
@@ -66,8 +68,8 @@ function subpartitionChanges(olds: SubpartitionDeclaration | undefined, news: Su
 }
 
 /** Fixed once the partition set exists: changing them is a migration, never a replacement. */
-const FIXED = ["name", "control", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] as const;
-const ENTRY_KEYS = ["name", "ddl", "control", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "subpartition"];
+const FIXED = ["name", "control", "type", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] as const;
+const ENTRY_KEYS = ["name", "ddl", "control", "type", "interval", "premake", "retention", "retentionKeepTable", "retentionSchema", "startPartition", "defaultPartition", "infiniteTimePartitions", "allowDataLoss", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "subpartition"];
 
 function tableSpec(inputs: TableInputs): TableSpec {
   const entry = Object.fromEntries(ENTRY_KEYS.filter((k) => (inputs as unknown as Record<string, unknown>)[k] !== undefined).map((k) => [k, (inputs as unknown as Record<string, unknown>)[k]]));
@@ -76,14 +78,17 @@ function tableSpec(inputs: TableInputs): TableSpec {
   return table;
 }
 
-function fixedChanges(olds: Partial<TableInputs>, news: TableInputs): string[] {
-  return FIXED.filter((k) => olds[k] !== undefined && olds[k] !== news[k]).map((k) =>
-    k === "ddlSql"
+function fixedChanges(olds: Partial<TableInputs>, news: TableInputs): { key: (typeof FIXED)[number]; reason: string }[] {
+  // An absent type is range: a range set turning into a list one (or back) is a change too.
+  const value = (x: Partial<TableInputs>, k: (typeof FIXED)[number]) => (k === "type" && x.name !== undefined ? x.type ?? "range" : x[k]);
+  return FIXED.filter((k) => value(olds, k) !== undefined && value(olds, k) !== value(news, k)).map((k) => ({
+    key: k,
+    reason: k === "ddlSql"
       ? `table ${news.name}: its DDL file ${news.ddl} changed, but partman-stack never re-runs DDL on an existing table; ` +
         `change the live table with a reviewed migration, then make the file match it`
-      : `table ${olds.name}: ${k} cannot change from ${JSON.stringify(olds[k])} to ${JSON.stringify(news[k])} in place; ` +
-        `that needs a migration to a new partition set (partman-stack never replaces a table); set it back to ${JSON.stringify(olds[k])}`,
-  );
+      : `table ${olds.name}: ${k} cannot change from ${JSON.stringify(value(olds, k))} to ${JSON.stringify(value(news, k))} in place; ` +
+        `that needs a migration to a new partition set (partman-stack never replaces a table); set it back to ${JSON.stringify(value(olds, k))}`,
+  }));
 }
 
 function same(key: (typeof MANAGED)[number], a: unknown, b: unknown): boolean {
@@ -106,7 +111,7 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
     if (hasUnknowns(entry)) return { inputs: news };
     const { table, problems } = validateTableEntry(news.stack, entry, news.ddlSql);
     const failures = problems.map((p) => ({ property: p.key, reason: p.message }));
-    for (const reason of fixedChanges(olds, news)) failures.push({ property: "interval", reason });
+    for (const { key, reason } of fixedChanges(olds, news)) failures.push({ property: key, reason });
     if (!table || failures.length > 0 || hasUnknowns(news.connection) || hasUnknowns(news.password)) return { inputs: news, failures };
     // The retention guard needs the live partitions; a server that cannot be reached yet fails at create/update instead.
     const loss = await withInputsSession(news, `PartitionedTable ${news.name}`, async (session) => {
@@ -120,7 +125,7 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id: string, olds: TableOutputs, news: TableInputs) {
     const fixed = fixedChanges(olds, news);
-    if (fixed.length > 0) throw new Error(fixed.join("\n"));
+    if (fixed.length > 0) throw new Error(fixed.map((x) => x.reason).join("\n"));
     const changed: string[] = [...MANAGED.filter((k) => !same(k, olds[k], news[k])), ...subpartitionChanges(olds.subpartition, news.subpartition)];
     for (const k of ["connection", "password", "owner", "providerVersion", "stack"] as const) if (!sameJson(olds[k], news[k])) changed.push(k);
     return { changes: changed.length > 0, replaces: [], stables: [...FIXED], deleteBeforeReplace: false };
@@ -147,6 +152,7 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
         Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, config[column])])), {
           interval: sameSpan(row.partition_interval, String(props.interval)) ? props.interval : row.partition_interval,
           control: row.control,
+          type: t.strategy === "l" ? "list" : undefined,
         });
       }
       if (t.subConfig) {

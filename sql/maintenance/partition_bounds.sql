@@ -2,7 +2,8 @@
 -- timestamp or date control column, an integer one holding epoch times, or a uuid or text one holding
 -- times through pg_partman 5.2's time decoder, e.g. UUIDv7 keys) and integer-range sets
 -- (smallint, integer or bigint) on one numeric axis: epoch seconds (in the session's TimeZone:
--- partman-stack's sessions and procedures run in UTC) or the ids themselves.
+-- partman-stack's sessions and procedures run in UTC) or the ids themselves. A list set's partition
+-- (pg_partman 5.1+: FOR VALUES IN (n), one integer each) lies on the id axis as [n, n + 1).
 
 -- What this file replaces (it held time sets only).
 DROP FUNCTION IF EXISTS partman_stack.time_partitions(regclass);
@@ -49,8 +50,8 @@ BEGIN
 END
 $$;
 
--- The set's range partitions with their bounds on that axis (the upper one exclusive), never the
--- default partition.
+-- The set's range or list partitions with their bounds on that axis (the upper one exclusive), never
+-- the default partition.
 CREATE OR REPLACE FUNCTION partman_stack.partition_bounds(p_parent regclass)
 RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
 LANGUAGE sql
@@ -64,7 +65,9 @@ AS $$
       FROM partman_stack.set_kind(p_parent) k
       JOIN pg_inherits i ON i.inhparent = p_parent
       JOIN pg_class c ON c.oid = i.inhrelid
-      CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?([^'')]*)''?\) TO \(''?([^'')]*)''?\)') AS b(m)
+      CROSS JOIN LATERAL (SELECT coalesce(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?([^'')]*)''?\) TO \(''?([^'')]*)''?\)'),
+                                          (SELECT ARRAY[v[1], (v[1]::numeric + 1)::text]
+                                             FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES IN \(''?(-?\d+)''?\)$') AS v)) AS m) AS b
      WHERE k.kind IS NOT NULL AND b.m IS NOT NULL
 $$;
 

@@ -43,6 +43,11 @@ export function tenantAudit(overrides: RawTable = {}): RawTable {
   };
 }
 
+/** Campaign participants (sql/tables/campaign_participants.sql): a list set, one partition per campaign_id. */
+export function campaignParticipants(overrides: RawTable = {}): RawTable {
+  return { name: "public.campaign_participants", ddl: "sql/tables/campaign_participants.sql", control: "campaign_id", type: "list", premake: 2, ...overrides };
+}
+
 export function specFor(
   db: { name: string },
   tables: RawTable[],

@@ -62,7 +62,7 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect(await tables.diff!(created.id, read.props, tableInputs())).toMatchObject({ changes: false, replaces: [] });
       const shorter = tableInputs({ retention: "7 days" });
       const diff = await tables.diff!(created.id, read.props, shorter);
-      expect(diff).toMatchObject({ changes: true, replaces: [], stables: ["name", "control", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] });
+      expect(diff).toMatchObject({ changes: true, replaces: [], stables: ["name", "control", "type", "interval", "epoch", "uuidv7", "timeEncoder", "timeDecoder", "ddlSql"] });
 
       const updated = await tables.update!(created.id, read.props, shorter);
       outs = (await tables.read!(created.id, updated.outs!)).props as TableOutputs;
@@ -169,6 +169,35 @@ describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version
       expect((await tables.check!(read, audit({ subpartition: { ...sub, interval: "1 hour" } }))).failures).toEqual([
         { property: "subpartition", reason: expect.stringContaining(`subpartition.interval is 1 day, declared 1 hour; pg_partman cannot change it in place`) },
       ]);
+    });
+
+    it(`pg_partman ${version}: a list table: check takes type list with interval 1, refuses turning it into a range set (or back) at check and diff, and read shows the type; refused before pg_partman 5.1`, async () => {
+      const campaigns = (overrides: Partial<TableInputs> = {}) =>
+        tableInputs({
+          name: "public.campaign_participants", ddl: "sql/tables/campaign_participants.sql", ddlSql: ddlText("sql/tables/campaign_participants.sql"),
+          control: "campaign_id", type: "list", interval: "1", premake: 2, retention: "10", ...overrides,
+        });
+      expect((await tables.check!({}, campaigns())).failures).toEqual([]);
+      expect((await tables.check!({}, campaigns({ interval: "10" }))).failures).toEqual([
+        { property: "interval", reason: expect.stringContaining(`interval "10" must be 1 on a list set (one partition per value)`) },
+      ]);
+      if (version.startsWith("4.")) {
+        await expect(tables.create(campaigns())).rejects.toThrow(`type: list (one partition per value) needs pg_partman 5.1 or later (installed: ${version}`);
+        expect((await sql.query(`SELECT to_regclass('public.campaign_participants') AS t`)).rows).toEqual([{ t: null }]);
+        return;
+      }
+      const created = await tables.create(campaigns());
+      const read = (await tables.read!(created.id, created.outs)).props as TableOutputs;
+      expect(read).toMatchObject({ type: "list", interval: "1", retention: "10", premake: 2 });
+      expect(await tables.diff!(created.id, read, campaigns())).toMatchObject({ changes: false });
+      const range = campaigns({ type: undefined, interval: "100" });
+      expect((await tables.check!(read, range)).failures).toContainEqual({
+        property: "type",
+        reason: expect.stringContaining(`table public.campaign_participants: type cannot change from "list" to "range" in place; that needs a migration to a new partition set`),
+      });
+      await expect(tables.diff!(created.id, read, range)).rejects.toThrow(/type cannot change from "list" to "range" in place/);
+      const live = await sql.query(`SELECT partition_type, partition_interval FROM partman.part_config WHERE parent_table = 'public.campaign_participants'`);
+      expect(live.rows).toEqual([{ partition_type: "list", partition_interval: "1" }]);
     });
 
     it(`pg_partman ${version}: delete leaves the table, its partitions, its rows and its part_config in place`, async () => {

@@ -10,7 +10,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { loadStack, readStackConfig } from "../../infra/config/stack-file";
 import { validateStack } from "../../infra/config/validate";
 import type { RawStackConfig } from "../../infra/config/types";
-import { auditLog, events, jobLog, REPO_ROOT, sensorReadings, tenantAudit, userEvents } from "../helpers/spec";
+import { auditLog, campaignParticipants, events, jobLog, REPO_ROOT, sensorReadings, tenantAudit, userEvents } from "../helpers/spec";
 
 function problems(raw: RawStackConfig, root = REPO_ROOT): string[] {
   try {
@@ -210,7 +210,41 @@ describe("sub-partitions", () => {
     }
     expect(sub({ control: "id", interval: 100 }).join("\n")).toContain(`subpartition.interval 100 must be smaller than the table's interval 100`);
   });
+});
 
+describe("list tables", () => {
+  const list = (overrides: Record<string, unknown>) => problems({ tables: [campaignParticipants(overrides)] });
+
+  it("takes one value per partition (interval 1 by default), retention and startPartition as counts of values", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [campaignParticipants({ retention: 100, startPartition: 1 })] });
+    expect(spec.tables[0]).toMatchObject({ kind: "id", type: "list", interval: { ids: 1, text: "1" }, retention: { ids: 100 }, startPartition: "1", premake: 2 });
+    expect(validateStack("prod", REPO_ROOT, { tables: [campaignParticipants({ interval: 1 })] }).tables[0]).toMatchObject({ type: "list", interval: { ids: 1 } });
+    expect(validateStack("prod", REPO_ROOT, { tables: [jobLog()] }).tables[0]).toMatchObject({ kind: "id", type: "range" });
+  });
+
+  it.each([
+    [{ interval: 10 }, `stack "prod", table public.campaign_participants: interval 10 must be 1 on a list set (one partition per value); remove interval, or type: list to partition by ranges of ids`],
+    [{ interval: "1 day" }, `interval "1 day" must be 1 on a list set (one partition per value)`],
+    [{ type: "hash" }, `type "hash" must be range (partitions holding ranges of the control column, the default) or list (one partition per integer value)`],
+    [{ epoch: "seconds" }, `type: list partitions by integer values, but epoch makes this a time set: remove epoch, or type: list`],
+    [{ uuidv7: true }, `type: list partitions by integer values, but uuidv7 makes this a time set: remove uuidv7, or type: list`],
+    [{ control: "joined_at" }, `type: list needs a smallint, integer or bigint control column (one partition per value), but joined_at is timestamptz: remove type: list to partition by ranges`],
+    [{ retention: "30 days" }, `retention "30 days" is a time interval, but control column campaign_id is integer: an integer-range set's retention is how many ids below the highest one to keep`],
+    [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on a list set (control column campaign_id is integer): the value the first partition holds, e.g. startPartition: 1`],
+    [{ type: "range", interval: 100 }, `ddl sql/tables/campaign_participants.sql is PARTITION BY LIST (campaign_id), declared control is campaign_id: write PARTITION BY RANGE (campaign_id), or declare type: list`],
+  ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
+    const found = list(overrides);
+    expect(found.join("\n")).toContain(message);
+    expect(found.every((p) => p.startsWith(`stack "prod", table public.campaign_participants: `))).toBe(true);
+  });
+
+  it("refuses type: list on a table whose DDL is PARTITION BY RANGE, and reads a live table to migrate as a list set", () => {
+    expect(problems({ tables: [jobLog({ type: "list", interval: undefined })] })).toEqual([
+      `stack "prod", table public.job_log: ddl sql/tables/job_log.sql is PARTITION BY RANGE (id), declared type: list, control is id: write PARTITION BY LIST (id)`,
+    ]);
+    const spec = validateStack("prod", REPO_ROOT, { tables: [{ name: "public.signups", control: "campaign_id", type: "list", retention: 10 }] });
+    expect(spec.tables[0]).toMatchObject({ kind: "id", type: "list", interval: { ids: 1 }, retention: { ids: 10 } });
+  });
 });
 
 describe("epoch tables", () => {

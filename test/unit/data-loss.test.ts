@@ -7,7 +7,7 @@ import { dataLoss, partitionsDropped } from "../../infra/engine/data-loss";
 import type { PartitionInfo } from "../../infra/engine/introspect";
 
 const now = { kind: "time" as const, now: new Date("2026-11-23T12:00:00Z") };
-const daily = (from: string, to: string): PartitionInfo => ({ name: `events_p${from.replace(/-/g, "")}`, from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, isDefault: false, bytes: 8192, rows: 100, rowsExact: true });
+const daily = (from: string, to: string): PartitionInfo => ({ name: `events_p${from.replace(/-/g, "")}`, from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, value: null, isDefault: false, bytes: 8192, rows: 100, rowsExact: true });
 const parts = [daily("2026-11-01", "2026-11-02"), daily("2026-11-10", "2026-11-11"), daily("2026-11-20", "2026-11-21"), daily("2026-11-23", "2026-11-24"), { ...daily("2026-01-01", "2026-01-02"), name: "events_default", from: null, to: null, isDefault: true }];
 const cfg = (retention: string | null, keep = false, schema: string | null = null) => ({ retention, retention_keep_table: keep, retention_schema: schema });
 
@@ -32,7 +32,7 @@ describe("data loss from a retention change", () => {
   });
 
   it("on an integer-range set, names the partitions whose ids all lie below max(id) − retention", () => {
-    const ids = (from: number): PartitionInfo => ({ name: `job_log_p${from}`, from: String(from), to: String(from + 1000), isDefault: false, bytes: 8192, rows: 1000, rowsExact: true });
+    const ids = (from: number): PartitionInfo => ({ name: `job_log_p${from}`, from: String(from), to: String(from + 1000), value: null, isDefault: false, bytes: 8192, rows: 1000, rowsExact: true });
     const set = [ids(0), ids(1000), ids(2000), ids(3000), ids(4000), ids(5000)];
     // Horizon 5500 − 2000 = 3500: job_log_p3000 still holds ids 3500 … 3999.
     const at = { kind: "id" as const, maxId: 5500 };

@@ -50,7 +50,7 @@ function formatArchive(r: ArchiveResult): string {
 }
 
 function formatPartition(p: ArchivedPartition, dryRun: boolean): string[] {
-  const range = p.from && p.to ? ` [${time(p.from)} → ${time(p.to)}]` : "";
+  const range = p.value !== null ? ` [value ${p.value}]` : p.from && p.to ? ` [${time(p.from)} → ${time(p.to)}]` : "";
   const head = `${p.schema}.${p.name}${range}: ${p.rows === null ? "?" : p.rows.toLocaleString("en")} rows, ${bytes(p.tableBytes)}`;
   if (p.status === "failed") return [`  ✗ ${head}: ${p.reason}`];
   if (dryRun) return [`  - ${head} → would dump to ${p.file}, then run:`, ...p.sql.map((s) => `      ${s}`)];
