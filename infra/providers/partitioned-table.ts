@@ -152,8 +152,10 @@ export const partitionedTableProvider: pulumi.dynamic.ResourceProvider = {
         Object.assign(live, Object.fromEntries(DECLARED_COLUMNS.map(([key, column]) => [key, declared(key, config[column])])), {
           interval: sameSpan(row.partition_interval, String(props.interval)) ? props.interval : row.partition_interval,
           control: row.control,
-          type: t.strategy === "l" ? "list" : undefined,
         });
+        // Absent unless list or declared: Pulumi cannot serialize an undefined property.
+        if (t.strategy === "l" || props.type !== undefined) live.type = t.strategy === "l" ? "list" : "range";
+        else delete live.type;
       }
       if (t.subConfig) {
         const sub = t.subConfig;

@@ -255,12 +255,16 @@ describe("partman-stack CLI on the embedded local cluster", () => {
     expect(plan.code).toBe(0);
 
     const st = JSON.parse((await run(dir, ["status", "--stack", "local", "--json"])).stdout);
-    expect(st.tables.map((t: { name: string; state: string }) => `${t.name}:${t.state}`)).toEqual(["public.events:managed", "public.audit_log:managed", "public.job_log:managed", "public.user_events:managed"]);
+    expect(st.tables.map((t: { name: string; state: string }) => `${t.name}:${t.state}`)).toEqual(["public.events:managed", "public.audit_log:managed", "public.job_log:managed", "public.user_events:managed", "public.campaign_participants:managed"]);
     // The 5.x stack's UUIDv7 table: a time set whose partitions are bounded by keys.
     const userEvents = st.tables.find((t: { name: string }) => t.name === "public.user_events");
     expect(userEvents).toMatchObject({ kind: "time", interval: "1 day", premake: 7 });
     expect(userEvents.partitionsAhead).toBeGreaterThanOrEqual(7);
     expect(Date.parse(userEvents.coveredUntil)).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+    // Its list set: a partition per campaign, each split by month.
+    const campaigns = st.tables.find((t: { name: string }) => t.name === "public.campaign_participants");
+    expect(campaigns).toMatchObject({ kind: "id", type: "list", premake: 3 });
+    expect(campaigns.subpartitions.length).toBeGreaterThanOrEqual(4);
     // The local cluster keeps pg_cron in the stack's own database.
     expect(st.cronDatabase).toBe(st.database);
     expect(st.job.jobname).toBe("partman-maintenance");

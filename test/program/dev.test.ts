@@ -28,7 +28,7 @@ describe("the dev stack's resources", () => {
     expect(run.one(TYPES.extension, "partman-pg_cron").inputs).toMatchObject({ name: "pg_cron", database: "partman_stack" });
     expect(run.byType(TYPES.role).map((r) => [r.inputs.name, r.inputs.login])).toEqual([["partman_owner", true], ["partman_app", true]]);
     expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "127.0.0.1", port: "55432", username: "postgres", sslmode: "disable", superuser: "false" });
-    expect(run.one(TYPES.grant, "partman-app-tables-public").inputs).toMatchObject({ role: "partman_app", objectType: "table", objects: ["events", "audit_log", "job_log", "user_events"], privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"] });
+    expect(run.one(TYPES.grant, "partman-app-tables-public").inputs).toMatchObject({ role: "partman_app", objectType: "table", objects: ["events", "audit_log", "job_log", "user_events", "campaign_participants"], privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"] });
     expect(run.one(TYPES.defaultPrivileges).inputs).toMatchObject({ role: "partman_app", owner: "partman_owner", schema: "public", objectType: "table" });
     expect(run.byType(TYPES.schema).map((s) => s.inputs.name)).toEqual(["partman"]);
   });
@@ -37,15 +37,18 @@ describe("the dev stack's resources", () => {
     const tables = run.byType(TYPES.table);
     // Children of the program's PartmanDatabase "partman", named after it.
     expect(run.one("partman-stack:index:PartmanDatabase", "partman")).toBeDefined();
-    expect(tables.map((t) => t.name)).toEqual(["partman-public.events", "partman-public.audit_log", "partman-public.job_log", "partman-public.user_events"]);
+    expect(tables.map((t) => t.name)).toEqual(["partman-public.events", "partman-public.audit_log", "partman-public.job_log", "partman-public.user_events", "partman-public.campaign_participants"]);
     expect(tables.map((t) => [t.inputs.name, t.inputs.interval, t.inputs.premake, t.inputs.retention])).toEqual([
       ["public.events", "1 day", 7, "14 days"],
       ["public.audit_log", "1 day", 7, "30 days"],
       ["public.job_log", "100000", 4, "2000000"],
       ["public.user_events", "1 day", 7, "14 days"],
+      ["public.campaign_participants", "1", 3, "50"],
     ]);
     // The UUIDv7 table goes to its provider as one: pg_partman 5.2.4's encoder and decoder.
     expect(tables[3].inputs).toMatchObject({ control: "id", uuidv7: true });
+    // The campaign table as a list set, each campaign split by month.
+    expect(tables[4].inputs).toMatchObject({ control: "campaign_id", type: "list", subpartition: { control: "joined_at", interval: "1 month", premake: 2 } });
     expect(tables[0].inputs).toMatchObject({ owner: "partman_owner", connection: { host: "127.0.0.1", port: 55432, database: "partman_stack", user: "postgres" } });
     expect(tables[0].inputs.ddlSql).toContain("CREATE TABLE public.events");
     expect(run.one(TYPES.job).inputs).toMatchObject({ jobName: "partman-maintenance", schedule: "0 * * * *", enabled: true });
@@ -59,6 +62,7 @@ describe("the dev stack's resources", () => {
       "public.audit_log": { interval: "1 day", premake: 7, retention: "30 days", retentionSchema: null },
       "public.job_log": { interval: "100000", premake: 4, retention: "2000000", retentionSchema: null },
       "public.user_events": { interval: "1 day", premake: 7, retention: "14 days", retentionSchema: null },
+      "public.campaign_participants": { interval: "1", premake: 3, retention: "50", retentionSchema: null },
     });
   });
 });

@@ -1,5 +1,6 @@
 // `pulumi up`, `preview` and `refresh` of the real program (Pulumi.yaml `main`, compiled by tsc) on
-// the repo's prod stack (pg_partman 5.2.4) and staging stack (4.7.2), aimed at a fresh database of
+// the repo's prod stack (pg_partman 5.2.4), staging stack (4.7.2) and dev stack (5.2.4: id-range,
+// UUIDv7 and list sets, one sub-partitioned by month), each aimed at a fresh database of
 // the test cluster, run by the mini engine (engine.ts) in the order and with the concurrency of
 // Pulumi's engine. After every `up`, the CLI must find nothing left to do.
 
@@ -11,7 +12,8 @@ import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../help
 import type { EngineReport, Step } from "./engine";
 import { pulumi, removeStack, table, tables, testStack, writeStack, type StackFile } from "./run";
 
-const BASE_STACK: Record<string, string> = { "5.2.4": "prod", "4.7.2": "staging" };
+/** The repo's stacks each pg_partman runs them under. */
+const RUNS = ([["5.2.4", "prod"], ["4.7.2", "staging"], ["5.2.4", "dev"]] as const).filter(([v]) => PARTMAN_VERSIONS.includes(v));
 const TABLE = "pulumi-nodejs:dynamic/partman:PartitionedTable";
 const TIMEOUT = { timeout: 120_000 };
 
@@ -43,7 +45,7 @@ const OWNERS = `SELECT c.oid::regclass::text AS rel, pg_get_userbyid(c.relowner)
     AND (c.oid IN (SELECT t.relid FROM unnest($1::text[]) n, pg_partition_tree(n::regclass) t)
          OR c.relnamespace IN (SELECT oid FROM pg_namespace WHERE nspname = ANY($2::text[])))`;
 
-describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", (version) => {
+describe.each(RUNS)("pulumi up of the real program, pg_partman %s, the %s stack", (version, base) => {
   const pgUrl = inject("pgUrl");
   let build: string;
   let db: TestDatabase;
@@ -59,11 +61,14 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
         await query(
           db.url,
           `SELECT c.parent_table, c.premake, r.retention, c.retention AS partman_retention
-             FROM partman.part_config c LEFT JOIN partman_stack.retention r USING (parent_table)`,
+             FROM partman.part_config c LEFT JOIN partman_stack.retention r USING (parent_table)
+            WHERE c.parent_table = ANY($1)`,
+          [tables(doc).map((t) => t.name)],
         )
       ).map((r) => [r.parent_table, { premake: r.premake, retention: r.retention, partmanRetention: r.partman_retention }]),
     );
-  const declaredConfig = () => Object.fromEntries(tables(doc).map((t) => [t.name, { premake: t.premake, retention: t.retention, partmanRetention: null }]));
+  // A stack file's integer retention (ids, values) is text in partman_stack.retention.
+  const declaredConfig = () => Object.fromEntries(tables(doc).map((t) => [t.name, { premake: t.premake, retention: t.retention === undefined ? null : String(t.retention), partmanRetention: null }]));
   const save = () => writeStack(build, stack, doc);
 
   /** What every `up` must leave: the CLI in sync and healthy, one pg_cron job, everything owned by the owner role. */
@@ -85,7 +90,7 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
     db = await createTestDatabase({ partman: null });
     stack = `e2e-${db.name}`;
     owner = `o_${db.name}`;
-    doc = testStack(build, BASE_STACK[version], { port: Number(new URL(pgUrl).port), database: db.name, partmanVersion: version });
+    doc = testStack(build, base, { port: Number(new URL(pgUrl).port), database: db.name, partmanVersion: version });
     save();
   });
 
@@ -100,7 +105,7 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
     removeStack(build, stack);
   });
 
-  it(`a. a fresh up creates every resource, the three tables concurrently (pg_partman ${version})`, TIMEOUT, async () => {
+  it(`a. a fresh up creates every resource, the tables concurrently (pg_partman ${version}, ${base} stack)`, TIMEOUT, async () => {
     const r = await pulumi(build, stack, "up");
     expect(r.errors).toEqual([]);
     expect(r.steps.filter((s) => s.op !== "create").map(brief)).toEqual([]);
@@ -111,7 +116,7 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
     await expectSettled();
   });
 
-  it(`b. new retention on two tables and premake on the third update exactly those three, concurrently (pg_partman ${version})`, TIMEOUT, async () => {
+  it(`b. new retention on two tables and premake on the third update exactly those three, concurrently (pg_partman ${version}, ${base} stack)`, TIMEOUT, async () => {
     table(doc, "public.events").retention = "180 days";
     table(doc, "public.audit_log").retention = "18 months";
     table(doc, "analytics.page_views").premake = 5;
@@ -128,7 +133,7 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
     await expectSettled();
   });
 
-  it(`c. refresh reports a hand edit of part_config as drift of that table only, and up puts it back (pg_partman ${version})`, TIMEOUT, async () => {
+  it(`c. refresh reports a hand edit of part_config as drift of that table only, and up puts it back (pg_partman ${version}, ${base} stack)`, TIMEOUT, async () => {
     const premake = table(doc, "public.events").premake;
     await query(db.url, "UPDATE partman.part_config SET premake = 9 WHERE parent_table = 'public.events'");
     const refreshed = await pulumi(build, stack, "refresh");
@@ -147,7 +152,7 @@ describe.each(PARTMAN_VERSIONS)("pulumi up of the real program, pg_partman %s", 
     await expectSettled();
   });
 
-  it(`d. a retention shrink that drops data fails preview until acknowledged, then up drops exactly the listed partitions (pg_partman ${version})`, TIMEOUT, async () => {
+  it(`d. a retention shrink that drops data fails preview until acknowledged, then up drops exactly the listed partitions (pg_partman ${version}, ${base} stack)`, TIMEOUT, async () => {
     const recent = [0, 1, 2, 3, 4, 5];
     const old = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
     await query(

@@ -424,8 +424,8 @@ describe("stack files", () => {
   it("loads every shipped stack, each with its own retention and premake", () => {
     const retention = (stack: string) =>
       Object.fromEntries(loadStack(REPO_ROOT, stack).tables.map((t) => [t.table, `${t.interval.text}/${t.premake}/${t.retention?.text ?? "forever"}${t.retentionSchema ? `→${t.retentionSchema}` : ""}`]));
-    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days", job_log: "100000/4/1000000", user_events: "1 day/7/7 days" });
-    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days", job_log: "100000/4/2000000", user_events: "1 day/7/14 days" });
+    expect(retention("local")).toEqual({ events: "1 day/7/7 days", audit_log: "1 day/7/14 days", job_log: "100000/4/1000000", user_events: "1 day/7/7 days", campaign_participants: "1/3/20" });
+    expect(retention("dev")).toEqual({ events: "1 day/7/14 days", audit_log: "1 day/7/30 days", job_log: "100000/4/2000000", user_events: "1 day/7/14 days", campaign_participants: "1/3/50" });
     expect(retention("staging")).toEqual({ events: "1 day/7/30 days", audit_log: "1 month/3/90 days" });
     expect(retention("prod")).toEqual({ events: "1 week/4/90 days", audit_log: "1 month/3/13 months→archive" });
     expect(loadStack(REPO_ROOT, "local").database.mode).toBe("local");
