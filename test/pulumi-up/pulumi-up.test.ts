@@ -38,8 +38,11 @@ const overlap = (steps: Step[]) => Math.max(...steps.map((s) => s.start)) < Math
 
 const PARTITIONS = `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
   WHERE i.inhparent = 'analytics.page_views'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'`;
-/** pg_partman's retention rule: a partition is dropped once its upper bound is older than now() − retention. */
-const EXPIRED = `${PARTITIONS} AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz < now() - $1::interval`;
+/** pg_partman's retention rule: a partition is dropped once its upper bound is older than now() − retention.
+ *  Materialized so that the cast only ever sees page_views' bounds (the dev stack's user_events' are uuids). */
+const EXPIRED = `WITH p AS MATERIALIZED (SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                                       WHERE i.inhparent = 'analytics.page_views'::regclass)
+  SELECT relname FROM p WHERE bound <> 'DEFAULT' AND (regexp_match(bound, 'TO \\(''([^'']*)''\\)'))[1]::timestamptz < now() - $1::interval`;
 const OWNERS = `SELECT c.oid::regclass::text AS rel, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
   WHERE c.relkind IN ('r', 'p')
     AND (c.oid IN (SELECT t.relid FROM unnest($1::text[]) n, pg_partition_tree(n::regclass) t)
