@@ -178,6 +178,46 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     expect((await q(`SELECT error FROM partman_stack.maintenance_runs WHERE error IS NOT NULL`))).toEqual([]);
   });
 
+  it(`pg_partman ${version}: archives a whole range past the set's horizon as its sub-partitions, each dumped and verified before it is dropped; the other ranges keep every row`, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-sub-archive-range-"));
+    try {
+      await applyStack(session, spec());
+      await q(`INSERT INTO public.tenant_audit (tenant_id, action, created_at) VALUES (5, 'a', now()), (5, 'b', now() - interval '1 day'), (150, 'c', now())`);
+      await maintain();
+      await q(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (250, 'd')`);
+      // Declared, not applied: ids below max(tenant_id) − 100 = 150, so range p0 alone is past it.
+      const r = await archivePartitions(session, spec({}, { retention: 100, allowDataLoss: true }), "tenant_audit", { to: tmp });
+      expect(r.failed).toBe(0);
+      expect(r.partitions.length).toBeGreaterThan(0);
+      expect(r.partitions.filter((x) => !x.name.startsWith("tenant_audit_p0_"))).toEqual([]);
+      expect(r.partitions.reduce((n, x) => n + (x.rows ?? 0), 0)).toBe(2);
+      for (const x of r.partitions.filter((p) => (p.rows ?? 0) > 0)) {
+        expect(x.status).toBe("archived");
+        expect(fs.existsSync(path.join(tmp, `public.${x.name}.dump`))).toBe(true);
+      }
+      expect(await q(`SELECT action FROM public.tenant_audit ORDER BY action`)).toEqual([{ action: "c" }, { action: "d" }]);
+      expect(await q(`SELECT count(*)::int AS n FROM public.tenant_audit_p0`)).toEqual([{ n: 0 }]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it(`pg_partman ${version}: verify names rows in a range's default sub-partition, and --fix moves them into days of their own with no row lost`, async () => {
+    const s = spec();
+    await applyStack(session, s);
+    await q(`INSERT INTO public.tenant_audit (tenant_id, action, created_at) VALUES (5, 'now', now()), (5, 'stray', now() - interval '20 days'), (5, 'stray', now() - interval '20 days')`);
+    const dirty = (await verify(session, s)).checks.filter((c) => c.check === "default-partition" && c.status !== "ok");
+    expect(dirty).toEqual([expect.objectContaining({ status: "fail", message: expect.stringMatching(/tenant_audit_p0_default holds 2 row\(s\)/) })]);
+    const fixed = await verify(session, s, { fix: true });
+    expect(fixed.checks.filter((c) => c.status === "fail")).toEqual([]);
+    expect(await q(`SELECT count(*)::int AS n FROM public.tenant_audit_p0_default`)).toEqual([{ n: 0 }]);
+    expect(await q(`SELECT action, tableoid::regclass::text AS t FROM public.tenant_audit WHERE action = 'stray'`)).toEqual([
+      { action: "stray", t: `tenant_audit_p0${day(-20)}` },
+      { action: "stray", t: `tenant_audit_p0${day(-20)}` },
+    ]);
+    expect(await q(`SELECT count(*)::int AS n FROM public.tenant_audit`)).toEqual([{ n: 3 }]);
+  });
+
   it(`pg_partman ${version}: archives the sub-partitions past the sub-partitions' horizon from each range: dumped, verified, then detached from their sub-parent and dropped`, async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-sub-archive-"));
     try {
