@@ -32,7 +32,8 @@ export async function verifyCopy(db: Client, m: Pick<Migration, "names" | "key" 
   const pending = (alias: string) => `NOT EXISTS (SELECT 1 FROM ${log} l WHERE ${k.keyColumns.map((c) => `l.${q(c)} = ${alias}.${q(c)}`).join(" AND ")})`;
   const hash = (alias: string) => `hashtextextended(ROW(${columns.map((c) => `${alias}.${q(c)}`).join(", ")})::text, 0)`;
   // The copy's partitions as maintenance reads them: bounds on one axis, ids or epoch seconds.
-  const bounds = `bounds AS (
+  // MATERIALIZED: inlined, the bounds' parsing would run for every row and partition of the join.
+  const bounds = `bounds AS MATERIALIZED (
       SELECT c.relname AS name, b.lower_bound AS lo, b.upper_bound AS hi
         FROM ${MAINTENANCE_SCHEMA}.partition_bounds(${m.names.stagedLiteral}::regclass) b JOIN pg_class c ON c.oid = b.partition)`;
   const control = `s.${q(k.control)}`;
