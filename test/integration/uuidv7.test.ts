@@ -7,19 +7,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
-import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MigrationRefused } from "../../infra/migrate/migration";
 import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { PARTMAN_VERSIONS } from "../helpers/database";
+import { DAY, dailySet } from "../helpers/daily-set";
 import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
-import { dailySuffix, sessionFor, specFor, userEvents } from "../helpers/spec";
-
-const DAY = 86_400_000;
+import { specFor, userEvents } from "../helpers/spec";
 
 /** A UUIDv7 for millisecond `ms` (48 bits of time, version 7, variant, then `n` for uniqueness). */
 function uuid7(ms: number, n = 0): string {
@@ -31,63 +29,37 @@ const bound = (ms: number) => uuid7(ms).replace("-7000-8000-", "-0000-0000-");
 
 describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
   const supported = !version.startsWith("4.") && !/^5\.[01]\./.test(version);
-  let db: TestDatabase;
-  let session: Session;
-  /** UTC midnight of the day the test runs: the partitions are days from it. */
-  let today: number;
-
-  beforeEach(async () => {
-    db = await createTestDatabase({ partman: null });
-    session = await sessionFor(db);
-    const now = (await session.target.query<{ now: Date }>(`SELECT now()`)).rows[0].now.getTime();
-    today = now - (now % DAY);
-  });
-
-  afterEach(async () => {
-    await session.close();
-    await db.drop();
-  });
-
-  const spec = (overrides: Record<string, unknown> = {}) => specFor(db, [userEvents(overrides)], { partmanVersion: version });
-  const day = (offset: number) => new Date(today + offset * DAY);
-  const name = (offset: number) => `user_events${dailySuffix(version, day(offset))}`;
-  const names = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => name(from + i));
-  const start = () => day(-10).toISOString().slice(0, 10);
-  const children = async () =>
-    (
-      await session.target.query<{ name: string }>(
-        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'public.user_events'::regclass ORDER BY c.relname`,
-      )
-    ).rows.map((r) => r.name);
+  const fx = dailySet(version, "user_events");
+  const { day, name, names, start, children } = fx;
+  const spec = (overrides: Record<string, unknown> = {}) => specFor(fx.db, [userEvents(overrides)], { partmanVersion: version });
   /** One event at noon of each day in [from, to], keyed by its UUIDv7. */
   const eventDays = (from: number, to: number) =>
-    session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT id, 1, 'click' FROM unnest($1::uuid[]) id`, [
-      Array.from({ length: to - from + 1 }, (_, i) => uuid7(today + (from + i) * DAY + DAY / 2, i + 1)),
+    fx.session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT id, 1, 'click' FROM unnest($1::uuid[]) id`, [
+      Array.from({ length: to - from + 1 }, (_, i) => uuid7(fx.today + (from + i) * DAY + DAY / 2, i + 1)),
     ]);
 
   it.runIf(supported)(
     `pg_partman ${version}: registers a UUIDv7 set with pg_partman's encoder and decoder, bounds its partitions by the keys of UTC midnights, keeps premake days ahead; status shows times and verify checks premake, bounds, default rows (by decoded day, moved out by --fix under the set's locks) and pruning on uuid keys`,
     async () => {
       const s = spec({ startPartition: start() });
-      const first = await planStack(session, s);
+      const first = await planStack(fx.session, s);
       expect(first.problems).toEqual([]);
       expect(first.steps.find((x) => x.action === "create-parent")!.sql.at(-1)).toContain(
         `p_interval => '1 day', p_time_encoder => '"partman".uuid7_time_encoder', p_time_decoder => '"partman".uuid7_time_decoder', p_premake => 3`,
       );
-      expect((await applyStack(session, s)).result).toMatchObject({ blocked: [], failed: [] });
+      expect((await applyStack(fx.session, s)).result).toMatchObject({ blocked: [], failed: [] });
       expect(await children()).toEqual([...names(-10, 3), "user_events_default"].sort());
-      expect((await session.target.query(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE relname = $1`, [name(0)])).rows[0].b).toBe(
-        `FOR VALUES FROM ('${bound(today)}') TO ('${bound(today + DAY)}')`,
+      expect((await fx.session.target.query(`SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE relname = $1`, [name(0)])).rows[0].b).toBe(
+        `FOR VALUES FROM ('${bound(fx.today)}') TO ('${bound(fx.today + DAY)}')`,
       );
-      expect((await planStack(session, s)).steps).toEqual([]);
+      expect((await planStack(fx.session, s)).steps).toEqual([]);
       await eventDays(-10, 0);
 
-      const report = (await status(session, s)).tables[0];
+      const report = (await status(fx.session, s)).tables[0];
       expect(report).toMatchObject({ state: "managed", kind: "time", interval: "1 day", premake: 3, coveredUntil: day(4).toISOString(), partitionsAhead: 3, defaultRows: 0 });
       expect(report.partitions.find((p) => p.name === name(0))).toMatchObject({ from: day(0).toISOString(), to: day(1).toISOString(), rows: 1 });
 
-      const checks = async () => Object.fromEntries((await verify(session, s)).checks.filter((c) => c.table === "public.user_events").map((c) => [c.check, c]));
+      const checks = async () => Object.fromEntries((await verify(fx.session, s)).checks.filter((c) => c.table === "public.user_events").map((c) => [c.check, c]));
       const ok = await checks();
       expect(Object.fromEntries(Object.entries(ok).map(([k, c]) => [k, c.status]))).toMatchObject({ table: "ok", config: "ok", premake: "ok", bounds: "ok", "default-partition": "ok", pruning: "ok" });
       expect(ok.bounds.message).toBe(`14 partition(s), contiguous, each on 1 day boundaries in UTC`);
@@ -96,17 +68,17 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
       // Keys past every partition land in the default: verify groups them by their decoded day. 5.2's
       // partition_data_time refuses uuid columns, so --fix moves them itself, the set locked first:
       // each day's rows into a partition of its own, then the gap before them filled.
-      await session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])`, [
-        [uuid7(today + 6 * DAY + 1000, 97), uuid7(today + 6 * DAY + 2000, 98), uuid7(today + 8 * DAY + 1000, 99)],
+      await fx.session.target.query(`INSERT INTO public.user_events (id, user_id, kind) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[])`, [
+        [uuid7(fx.today + 6 * DAY + 1000, 97), uuid7(fx.today + 6 * DAY + 2000, 98), uuid7(fx.today + 8 * DAY + 1000, 99)],
         [2, 2, 3],
         ["late", "late", "later"],
       ]);
       const dirty = (await checks())["default-partition"];
       expect(dirty).toMatchObject({ status: "fail", message: `public.user_events_default holds 3 row(s), by 1 day range: ${day(6).toISOString()}: 2, ${day(8).toISOString()}: 1` });
       expect(dirty.fix).toContain(`partman-stack verify --fix (per range above: its rows out of public.user_events_default, "partman".create_partition_time for it, the rows back in`);
-      const fixed = await verify(session, s, { fix: true });
+      const fixed = await verify(fx.session, s, { fix: true });
       expect(fixed.checks.filter((c) => c.table === "public.user_events" && ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
-      expect((await session.target.query(`SELECT user_id, tableoid::regclass::text AS t FROM public.user_events WHERE user_id > 1 ORDER BY id`)).rows).toEqual([
+      expect((await fx.session.target.query(`SELECT user_id, tableoid::regclass::text AS t FROM public.user_events WHERE user_id > 1 ORDER BY id`)).rows).toEqual([
         { user_id: "2", t: name(6) },
         { user_id: "2", t: name(6) },
         { user_id: "3", t: name(8) },
@@ -118,10 +90,10 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
   it.runIf(supported)(
     `pg_partman ${version}: the data-loss guard names the days a retention would drop; acknowledged, maintenance expires exactly the partitions ending before now() - retention, and the job's own command expires the next ones`,
     async () => {
-      await applyStack(session, spec({ startPartition: start() }));
+      await applyStack(fx.session, spec({ startPartition: start() }));
       await eventDays(-10, 0);
 
-      const refused = await planStack(session, spec({ startPartition: start(), retention: "5 days" }));
+      const refused = await planStack(fx.session, spec({ startPartition: start(), retention: "5 days" }));
       expect(refused.problems).toHaveLength(1);
       expect(refused.problems[0].message).toContain(`table public.user_events: retention (none) → "5 days" makes maintenance DROP 5 partition(s) holding 5 rows, `);
       expect(refused.problems[0].message).toContain(`${name(-10)} [${day(-10).toISOString().slice(0, 10)} → ${day(-9).toISOString().slice(0, 10)}, `);
@@ -129,21 +101,21 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
       expect(await children()).toContain(name(-10));
 
       const acknowledged = spec({ startPartition: start(), retention: "5 days", allowDataLoss: true });
-      const { result } = await applyStack(session, acknowledged);
+      const { result } = await applyStack(fx.session, acknowledged);
       expect(result.maintenance[0]).toMatchObject({ notYetExpired: [], run: { expired: names(-10, -6), error: null } });
-      expect((await planStack(session, acknowledged)).steps).toEqual([]);
+      expect((await planStack(fx.session, acknowledged)).steps).toEqual([]);
 
-      await session.target.query(`UPDATE partman_stack.retention SET retention = '3 days'`);
-      const admin = await db.admin();
+      await fx.session.target.query(`UPDATE partman_stack.retention SET retention = '3 days'`);
+      const admin = await fx.db.admin();
       try {
-        const job = (await admin.query<{ command: string }>(`SELECT command FROM cron.job WHERE database = $1`, [db.name])).rows[0];
+        const job = (await admin.query<{ command: string }>(`SELECT command FROM cron.job WHERE database = $1`, [fx.db.name])).rows[0];
         expect(job.command).toMatch(/^CALL partman_stack\.run_maintenance\(/);
-        await session.target.query(job.command);
+        await fx.session.target.query(job.command);
       } finally {
         await admin.end();
       }
       expect(
-        (await session.target.query(`SELECT expired, deferred, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.user_events' ORDER BY id DESC LIMIT 1`)).rows[0],
+        (await fx.session.target.query(`SELECT expired, deferred, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.user_events' ORDER BY id DESC LIMIT 1`)).rows[0],
       ).toEqual({ expired: names(-5, -4), deferred: [], error: null });
       expect((await children()).filter((c) => c !== "user_events_default")).toEqual(names(-3, 3));
     },
@@ -152,9 +124,9 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
   it.runIf(supported)(`pg_partman ${version}: archives the one UUIDv7 partition past the horizon: dumped, verified, then dropped`, async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-uuidv7-archive-"));
     try {
-      await applyStack(session, spec({ startPartition: start() }));
+      await applyStack(fx.session, spec({ startPartition: start() }));
       await eventDays(-10, 0);
-      const r = await archivePartitions(session, spec({ startPartition: start(), retention: "9 days" }), "user_events", { to: tmp });
+      const r = await archivePartitions(fx.session, spec({ startPartition: start(), retention: "9 days" }), "user_events", { to: tmp });
       expect(r).toMatchObject({ retention: "9 days", failed: 0 });
       expect(r.partitions.map((p) => [p.name, p.origin, p.from, p.to, p.rows, p.status])).toEqual([[name(-10), "past-horizon", day(-10).toISOString(), day(-9).toISOString(), 1, "archived"]]);
       expect(await children()).not.toContain(name(-10));
@@ -164,8 +136,8 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
   });
 
   it.runIf(supported)(`pg_partman ${version}: a changed time encoder or decoder, or uuidv7 switched off, is a problem plan cannot fix in place, and apply leaves the set alone`, async () => {
-    await applyStack(session, spec());
-    const problems = async (overrides: Record<string, unknown>) => (await planStack(session, spec(overrides))).problems.map((x) => x.message);
+    await applyStack(fx.session, spec());
+    const problems = async (overrides: Record<string, unknown>) => (await planStack(fx.session, spec(overrides))).problems.map((x) => x.message);
     const why = `the keys already written and the partitions' bounds are in the set's encoding, so changing how a set reads its control column needs a migration to a new table (or declare uuidv7: true)`;
     const live = `"partman".uuid7_time_encoder/"partman".uuid7_time_decoder`;
     expect(await problems({ uuidv7: undefined, timeEncoder: "app.key_from_time", timeDecoder: "app.time_from_key" })).toEqual([
@@ -174,52 +146,52 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
     // With its DDL file the validator refuses a uuid key without uuidv7; without one, plan must.
     const off = { ddl: undefined, uuidv7: false };
     expect(await problems(off)).toEqual([`table public.user_events: pg_partman's time encoder/decoder is ${live}, declared none; ${why}`]);
-    const blocked = await applyStack(session, spec(off));
+    const blocked = await applyStack(fx.session, spec(off));
     expect(blocked.result.blocked.map((x) => x.message)).toEqual(await problems(off));
-    expect((await session.target.query(`SELECT time_encoder, time_decoder FROM partman.part_config`)).rows).toEqual([{ time_encoder: `"partman".uuid7_time_encoder`, time_decoder: `"partman".uuid7_time_decoder` }]);
+    expect((await fx.session.target.query(`SELECT time_encoder, time_decoder FROM partman.part_config`)).rows).toEqual([{ time_encoder: `"partman".uuid7_time_encoder`, time_decoder: `"partman".uuid7_time_decoder` }]);
     expect(await problems({})).toEqual([]);
   });
 
   const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
-  const migration = () => specFor(db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
+  const migration = () => specFor(fx.db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
 
   it.runIf(supported)(`pg_partman ${version}: migrates a live table with concurrent writes onto a UUIDv7 set on its key, partitions from its oldest key's day, losing none`, { timeout: 120_000 }, async () => {
-    await session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
+    await fx.session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
     // Keys made from created_at over the last 20 days; the writer's inserts are keyed now.
-    await createLiveEvents(db.url, 20_000, "uuidv7");
-    const oldest = (await session.target.query<{ t: Date }>(`SELECT min(created_at) AS t FROM public.events`)).rows[0].t.getTime();
+    await createLiveEvents(fx.db.url, 20_000, "uuidv7");
+    const oldest = (await fx.session.target.query<{ t: Date }>(`SELECT min(created_at) AS t FROM public.events`)).rows[0].t.getTime();
     const first = oldest - (oldest % DAY);
-    const result = await migrateUnderWrites(db.url, () => migrateRun(session, migration(), "public.events", quiet));
+    const result = await migrateUnderWrites(fx.db.url, () => migrateRun(fx.session, migration(), "public.events", quiet));
     expect(result.verification).toMatchObject({ ok: true, defaultRows: 0 });
-    expect((await session.target.query(`SELECT control, partition_interval, time_decoder FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([
+    expect((await fx.session.target.query(`SELECT control, partition_interval, time_decoder FROM partman.part_config WHERE parent_table = 'public.events'`)).rows).toEqual([
       { control: "id", partition_interval: "1 day", time_decoder: `"partman".uuid7_time_decoder` },
     ]);
-    const bounds = await session.target.query<{ b: string }>(
+    const bounds = await fx.session.target.query<{ b: string }>(
       `SELECT pg_get_expr(c.relpartbound, c.oid) AS b FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'public.events'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT' ORDER BY c.relname LIMIT 1`,
     );
     expect(bounds.rows[0].b).toBe(`FOR VALUES FROM ('${bound(first)}') TO ('${bound(first + DAY)}')`);
-    expect((await session.target.query(`SELECT count(*)::int AS n FROM public.events_default`)).rows).toEqual([{ n: 0 }]);
+    expect((await fx.session.target.query(`SELECT count(*)::int AS n FROM public.events_default`)).rows).toEqual([{ n: 0 }]);
   });
 
   it.runIf(!supported)(`pg_partman ${version}: migrating a live table onto a UUIDv7 set is refused before anything changes, naming the version needed`, async () => {
-    await createLiveEvents(db.url, 100, "uuidv7");
-    const refused = await migrateRun(session, migration(), "public.events", quiet).catch((err: unknown) => err);
+    await createLiveEvents(fx.db.url, 100, "uuidv7");
+    const refused = await migrateRun(fx.session, migration(), "public.events", quiet).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(MigrationRefused);
     expect((refused as MigrationRefused).problems).toEqual([
       `table public.events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
     ]);
-    expect((await session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`)).rows).toEqual([{ n: 0 }]);
-    expect((await session.target.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ k: "r" }]);
+    expect((await fx.session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`)).rows).toEqual([{ n: 0 }]);
+    expect((await fx.session.target.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ k: "r" }]);
   });
 
   it.runIf(!supported)(`pg_partman ${version}: a UUIDv7 set is refused before any change, naming the version needed`, async () => {
-    const p = await planStack(session, spec());
+    const p = await planStack(fx.session, spec());
     expect(p.problems.map((x) => x.message)).toEqual([
       `table public.user_events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
     ]);
     expect(p.steps.filter((x) => x.table === "public.user_events")).toEqual([]);
-    expect((await applyStack(session, spec())).result.blocked.map((x) => x.message)).toEqual(p.problems.map((x) => x.message));
-    expect((await session.target.query(`SELECT to_regclass('public.user_events') AS t`)).rows).toEqual([{ t: null }]);
+    expect((await applyStack(fx.session, spec())).result.blocked.map((x) => x.message)).toEqual(p.problems.map((x) => x.message));
+    expect((await fx.session.target.query(`SELECT to_regclass('public.user_events') AS t`)).rows).toEqual([{ t: null }]);
   });
 });
