@@ -8,6 +8,7 @@ import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError, describe } from "./errors";
 import { identifierProblem } from "./identifiers";
+import { unsupportedShape } from "./shape-support";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
 import { EPOCH_UNITS, isEpochUnit, parseIdCount, type EpochUnit, type IdCount } from "./span";
@@ -61,6 +62,12 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
   const problems = new Problems(stack);
   const declared = declaration(stack, root, raw, problems);
   const database = validateDatabase(raw.database, problems);
+  // The declared version is the one created: a shape it cannot make is refused here, unconnected.
+  const version = database.partmanVersion;
+  for (const t of version ? declared.tables : []) {
+    const unsupported = unsupportedShape(version!, t, "partmanVersion");
+    if (unsupported) problems.add("", unsupported);
+  }
   if (problems.list.length > 0) throw new ConfigError(problems.list);
   return { ...declared, root, database };
 }

@@ -149,28 +149,6 @@ export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" 
   return codec ? `${codec.decoder}(${value}::text)` : value;
 }
 
-/** What the installed pg_partman cannot make of a declared set: 4.x knows no microseconds epoch
- *  (for the set or its sub-partitions); list sets came with 5.1, time encoders and decoders (uuid and
- *  text control columns) with 5.2. */
-export function unsupportedShape(p: PartmanInstall, t: TableSpec): string | null {
-  const [major, minor] = p.version.split(".").map(Number);
-  if (t.kind === "id" && t.type === "list" && (major < 5 || (major === 5 && minor < 1))) {
-    return `table ${t.name}: type: list (one partition per value) needs pg_partman 5.1 or later (installed: ${p.version}, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`;
-  }
-  if (t.kind === "time" && t.timeCodec && (major < 5 || (major === 5 && minor < 2))) {
-    const what = t.timeCodec === "uuidv7" ? "uuidv7 (UUIDv7 keys)" : "timeEncoder/timeDecoder";
-    return `table ${t.name}: ${what} needs pg_partman 5.2 or later (installed: ${p.version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`;
-  }
-  const sub = t.subpartition;
-  if (sub?.kind === "time" && sub.epoch === "microseconds" && p.major < 5) {
-    return `table ${t.name}: subpartition.epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;
-  }
-  if (t.kind === "time" && t.epoch === "microseconds" && p.major < 5) {
-    return `table ${t.name}: epoch microseconds needs pg_partman 5.0 or later (installed: ${p.version}, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`;
-  }
-  return null;
-}
-
 /** Creates the partitions missing between a set's first and last. 4.x's partition_gap_fill takes an
  *  epoch set for an integer-range one, so there the missing partitions' starts are laid out on
  *  partman_stack.partition_bounds' axis and made with create_partition_time, which reads the epoch. */

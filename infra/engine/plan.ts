@@ -4,6 +4,7 @@
 
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { sameSpan } from "../config/span";
+import { unsupportedShape } from "../config/shape-support";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
@@ -28,7 +29,6 @@ import {
   retentionSql,
   runTableMaintenanceSql,
   timeCodecChange,
-  unsupportedShape,
   updateConfigSql,
   type ConfigLevel,
   type ManagedConfig,
@@ -205,7 +205,7 @@ function planTable(
   out: Out,
 ): Step[] | null {
   const unit = tableUnit(t.name);
-  const unsupported = partman && unsupportedShape(partman, t);
+  const unsupported = partman && unsupportedShape(partman.version, t, "installed");
   const problems = [...tableProblems(t, ts, partman), ...(unsupported ? [unsupported] : [])];
   const subProblems = subpartitionProblems(t, ts);
   if (problems.length > 0 || subProblems.length > 0) {

@@ -4,7 +4,8 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { createExtensionSql, objectsToInstall, partmanInstall, unsupportedShape } from "../engine/partman";
+import { unsupportedShape } from "../config/shape-support";
+import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { executor } from "./executor";
 import {
@@ -90,7 +91,7 @@ async function open(
   if (!state.partman && (!version || !state.partmanAvailable.includes(version))) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
   const partman = state.partman ?? partmanInstall(version!, "partman");
   // Refused before the extension is created: nothing changes.
-  const unsupported = unsupportedShape(partman, table);
+  const unsupported = unsupportedShape(partman.version, table, "installed");
   if (unsupported) throw new MigrationRefused([unsupported]);
   if (!state.partman) for (const sql of createExtensionSql("partman", spec.database.partmanVersion)) await exec.write(sql);
   // The swap's maintenance run and the lock helper are partman-stack's own procedures.

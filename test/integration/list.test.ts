@@ -196,15 +196,21 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
   });
 
   it.runIf(!supported)(`pg_partman ${version}: a list set is refused before any change, naming the version needed`, async () => {
-    const message = `table public.campaign_participants: type: list (one partition per value) needs pg_partman 5.1 or later (installed: ${version}, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`;
-    const p = await planStack(session, spec());
+    const needs = (source: string) =>
+      `table public.campaign_participants: type: list (one partition per value) needs pg_partman 5.1 or later (${source}: ${version}, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`;
+    // Declared in the stack: refused as the stack is read. Installed: refused by plan, apply and migrate.
+    expect(() => spec()).toThrow(needs("partmanVersion"));
+    await session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
+    const installed = specFor(db, [campaignParticipants()]);
+    const message = needs("installed");
+    const p = await planStack(session, installed);
     expect(p.problems.map((x) => x.message)).toEqual([message]);
     expect(p.steps.filter((x) => x.table === "public.campaign_participants")).toEqual([]);
-    expect((await applyStack(session, spec())).result.blocked.map((x) => x.message)).toEqual([message]);
+    expect((await applyStack(session, installed)).result.blocked.map((x) => x.message)).toEqual([message]);
     expect((await session.target.query(`SELECT to_regclass('public.campaign_participants') AS t`)).rows).toEqual([{ t: null }]);
     // A live table is not migrated onto one either.
     await session.target.query(`CREATE TABLE public.campaign_participants (campaign_id integer NOT NULL, participant_id bigint NOT NULL, joined_at timestamptz NOT NULL DEFAULT now(), referred_by bigint, source text NOT NULL DEFAULT 'organic', PRIMARY KEY (campaign_id, joined_at, participant_id))`);
-    const refused = migrateRun(session, spec(), "public.campaign_participants", { ...MIGRATE_DEFAULTS, dryRun: false, log: () => {}, print: () => {} });
+    const refused = migrateRun(session, installed, "public.campaign_participants", { ...MIGRATE_DEFAULTS, dryRun: false, log: () => {}, print: () => {} });
     await expect(refused).rejects.toThrow(MigrationRefused);
     await expect(refused).rejects.toThrow(message);
   });

@@ -153,7 +153,12 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
   });
 
   const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 5000, dryRun: false, log: () => {}, print: () => {} };
-  const migration = () => specFor(fx.db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], { partmanVersion: version });
+  /** With the version declared in the stack, or (false) left to the installed extension. */
+  const migration = (declared = true) =>
+    specFor(fx.db, [{ name: "public.events", control: "id", uuidv7: true, interval: "1 day", premake: 2 }], declared ? { partmanVersion: version } : {});
+  const needs = (table: string, source: string) =>
+    `table ${table}: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (${source}: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`;
+  const installPartman = () => fx.session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
 
   it.runIf(supported)(`pg_partman ${version}: migrates a live table with concurrent writes onto a UUIDv7 set on its key, partitions from its oldest key's day, losing none`, { timeout: 120_000 }, async () => {
     await fx.session.target.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman VERSION '${version}'`);
@@ -176,22 +181,24 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
 
   it.runIf(!supported)(`pg_partman ${version}: migrating a live table onto a UUIDv7 set is refused before anything changes, naming the version needed`, async () => {
     await createLiveEvents(fx.db.url, 100, "uuidv7");
-    const refused = await migrateRun(fx.session, migration(), "public.events", quiet).catch((err: unknown) => err);
+    expect(() => migration()).toThrow(needs("public.events", "partmanVersion"));
+    await installPartman();
+    const refused = await migrateRun(fx.session, migration(false), "public.events", quiet).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(MigrationRefused);
-    expect((refused as MigrationRefused).problems).toEqual([
-      `table public.events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
-    ]);
-    expect((await fx.session.target.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_partman'`)).rows).toEqual([{ n: 0 }]);
+    expect((refused as MigrationRefused).problems).toEqual([needs("public.events", "installed")]);
+    expect((await fx.session.target.query(`SELECT to_regnamespace('partman_migrate') AS s`)).rows).toEqual([{ s: null }]);
     expect((await fx.session.target.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ k: "r" }]);
   });
 
   it.runIf(!supported)(`pg_partman ${version}: a UUIDv7 set is refused before any change, naming the version needed`, async () => {
-    const p = await planStack(fx.session, spec());
-    expect(p.problems.map((x) => x.message)).toEqual([
-      `table public.user_events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (installed: ${version}, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
-    ]);
+    // Declared in the stack: refused as the stack is read. Installed: refused by plan and apply.
+    expect(() => spec()).toThrow(needs("public.user_events", "partmanVersion"));
+    await installPartman();
+    const installed = specFor(fx.db, [userEvents()]);
+    const p = await planStack(fx.session, installed);
+    expect(p.problems.map((x) => x.message)).toEqual([needs("public.user_events", "installed")]);
     expect(p.steps.filter((x) => x.table === "public.user_events")).toEqual([]);
-    expect((await applyStack(fx.session, spec())).result.blocked.map((x) => x.message)).toEqual(p.problems.map((x) => x.message));
+    expect((await applyStack(fx.session, installed)).result.blocked.map((x) => x.message)).toEqual(p.problems.map((x) => x.message));
     expect((await fx.session.target.query(`SELECT to_regclass('public.user_events') AS t`)).rows).toEqual([{ t: null }]);
   });
 });

@@ -414,6 +414,22 @@ describe("database", () => {
     expect(problems({ database }).join("\n")).toContain(message);
   });
 
+  it("refuses, before any connection, a shape the declared partmanVersion cannot make, naming the version needed; a version that can is accepted", () => {
+    const at = (partmanVersion: string, ...tables: Record<string, unknown>[]) => ({ database: { mode: "local", partmanVersion }, tables });
+    expect(problems(at("4.7.2", campaignParticipants(), userEvents(), sensorReadings({ epoch: "microseconds" }), events()))).toEqual([
+      `stack "prod": table public.campaign_participants: type: list (one partition per value) needs pg_partman 5.1 or later (partmanVersion: 4.7.2, which partitions only by ranges); upgrade pg_partman, or declare ranges of ids (type: range, interval ≥ 2)`,
+      `stack "prod": table public.user_events: uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (partmanVersion: 4.7.2, which partitions only time and integer columns); upgrade pg_partman, or partition by a timestamptz column`,
+      `stack "prod": table public.sensor_readings: epoch microseconds needs pg_partman 5.0 or later (partmanVersion: 4.7.2, which knows seconds, milliseconds and nanoseconds); upgrade pg_partman, or store another unit`,
+    ]);
+    expect(problems(at("5.1.0", campaignParticipants(), userEvents()))).toEqual([expect.stringContaining(`uuidv7 (UUIDv7 keys) needs pg_partman 5.2 or later (partmanVersion: 5.1.0`)]);
+    expect(problems(at("5.0.1", tenantAudit({ subpartition: { control: "created_at", interval: "1 day", epoch: undefined } }), campaignParticipants()))).toEqual([
+      expect.stringContaining(`type: list (one partition per value) needs pg_partman 5.1 or later (partmanVersion: 5.0.1`),
+    ]);
+    expect(validateStack("prod", REPO_ROOT, at("5.2.4", campaignParticipants(), userEvents(), sensorReadings({ epoch: "microseconds" }))).tables).toHaveLength(3);
+    // Undeclared: the installed version decides, at plan.
+    expect(validateStack("prod", REPO_ROOT, { tables: [campaignParticipants(), userEvents()] }).tables).toHaveLength(2);
+  });
+
   it("defaults an external server to port 5432 and sslmode require", () => {
     const spec = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner" } });
     expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", cronDatabase: "postgres", partmanVersion: null });
