@@ -58,6 +58,8 @@ export function formatPlan(p: Plan): string {
 export function applyProgress(write: (line: string) => void): (e: ApplyEvent) => void {
   return (e) => {
     switch (e.type) {
+      case "waiting":
+        return write(`${e.unit}: waiting up to ${elapsed(e.budgetMs)} for another apply of it, ${e.holder ? `held by ${e.holder}` : "which has just finished"}`);
       case "transaction":
         return write(`${e.unit} (database ${e.database}): ${e.steps} change(s) in one transaction`);
       case "step":

@@ -36,15 +36,18 @@ export class LockWaitTimeout extends Error {
 
 /** Takes the lock, waiting until `deadline` (epoch ms) at most. `transaction`: a transaction-level
  *  lock, inside the caller's open transaction (which stays usable when the wait runs out); otherwise
- *  a session-level one the caller releases with unlock(). */
-export async function lockBefore(client: Client, key: AdvisoryKey, deadline: number, transaction: boolean): Promise<void> {
+ *  a session-level one the caller releases with unlock(). `onWait` hears who holds it before a wait
+ *  starts, so a caller can say what it waits for rather than appear to hang. */
+export async function lockBefore(client: Client, key: AdvisoryKey, deadline: number, transaction: boolean, onWait?: (holder: string | null) => void): Promise<void> {
   const started = Date.now();
   const fn = transaction ? "pg_advisory_xact_lock" : "pg_advisory_lock";
   const wait = Math.max(deadline - started, 0);
-  if (wait === 0) {
+  if (wait === 0 || onWait) {
     const got = await client.query<{ ok: boolean }>(`SELECT ${fn.replace("pg_", "pg_try_")}(${key.args}) AS ok`, key.params);
-    if (!got.rows[0].ok) throw new LockWaitTimeout(key, 0, await holderOf(client, key));
-    return;
+    if (got.rows[0].ok) return;
+    const holder = await holderOf(client, key);
+    if (wait === 0) throw new LockWaitTimeout(key, 0, holder);
+    onWait!(holder);
   }
   // A server-wide statement_timeout must not cut the wait short, nor our lock_timeout outlive it.
   const [before, after, undo] = transaction

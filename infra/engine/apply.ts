@@ -45,6 +45,8 @@ export interface ApplyResult {
 /** What apply reports while it runs (the CLI's progress lines); `ms` is how long that step or
  *  transaction took. */
 export type ApplyEvent =
+  /** Another session holds the unit's apply lock: this apply waits for it, `budgetMs` at most. */
+  | { type: "waiting"; unit: string; holder: string | null; budgetMs: number }
   | { type: "transaction"; unit: string; database: string; steps: number }
   | { type: "step"; unit: string; summary: string }
   | { type: "step-done"; unit: string; summary: string; ms: number; maintenance?: MaintenanceResult }

@@ -39,7 +39,9 @@ export async function applyStack(
     for (const unit of unitsOf(spec, parts)) {
       const key = applyKey(unit);
       try {
-        await lockBefore(session.target, key, deadline, false);
+        await lockBefore(session.target, key, deadline, false, (holder) =>
+          opts.progress?.({ type: "waiting", unit, holder, budgetMs: Math.max(deadline - Date.now(), 0) }),
+        );
         held.push(key);
       } catch (err) {
         if (!(err instanceof LockWaitTimeout)) throw err;

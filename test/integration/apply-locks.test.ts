@@ -4,6 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "pg";
+import { applyProgress } from "../../infra/cli/format";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
@@ -67,10 +68,16 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
 
     await take();
     const started = Date.now();
-    const waited = applyStack(session, spec, { lockWaitMs: 20_000 });
+    const lines: string[] = [];
+    const waited = applyStack(session, spec, { lockWaitMs: 20_000, progress: applyProgress((l) => lines.push(l)) });
     await new Promise((r) => setTimeout(r, 1000));
-    // Looked at from another connection: the session's own is busy waiting.
+    // Looked at from another connection: the session's own is busy waiting, and has said for whom.
     expect((await other.query(`SELECT to_regclass('public.events') AS t`)).rows).toEqual([{ t: null }]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(`^table public\\.events: waiting up to (19|20)\\.\\d s for another apply of it, held by pid ${(other as unknown as { processID: number }).processID} \\("partman-stack apply --stack other", `),
+      ),
+    ]);
     await release();
     const { result } = await waited;
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
