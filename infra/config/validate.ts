@@ -309,7 +309,7 @@ function typeValue(e: Record<string, unknown>, controlType: string | null, p: (m
   if (v === "range") return v;
   const shapes = ["epoch", "uuidv7", "timeEncoder", "timeDecoder"].filter((k) => e[k] !== undefined && e[k] !== null && e[k] !== false);
   if (shapes.length > 0) {
-    p(`type: list partitions by integer values, but ${shapes.join(" and ")} make${shapes.length === 1 ? "s" : ""} this a time set: remove ${shapes.join(" and ")}, or type: list`);
+    p(`type: list partitions by integer values, but ${shapes.join(" and ")} make${shapes.length === 1 ? "s" : ""} this a time set: remove ${shapes.join(" and ")}, or remove type: list`);
     return undefined;
   }
   if (controlType !== null && !ID_TYPES.test(controlType)) {
@@ -396,15 +396,17 @@ type IdSpans = Pick<Extract<SetShape, { kind: "id" }>, "kind" | "type" | "interv
 /** interval and retention of a list set: one value per partition, and a count of values kept. */
 function listSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): IdSpans | null {
   if (e.interval !== undefined && e.interval !== null && parseIdCount(e.interval)?.ids !== 1) {
-    p(`interval ${describe(e.interval)} must be 1 on a list set (one partition per value); remove interval, or type: list to partition by ranges of ids`);
+    p(`interval ${describe(e.interval)} must be 1 on a list set (one partition per value); remove interval, or type: range to partition by ranges of ids`);
     return null;
   }
-  const spans = idSpans({ ...e, interval: 1 }, column, limit, p);
+  const spans = idSpans({ ...e, interval: 1 }, column, limit, p, "list");
   return spans && { ...spans, type: "list" };
 }
 
-/** interval and retention of an integer-range set: whole numbers of ids. */
-function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): IdSpans | null {
+/** interval and retention of an integer-range set: whole numbers of ids (a list set's retention:
+ *  of values). */
+function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void, type: "range" | "list" = "range"): IdSpans | null {
+  const set = type === "list" ? "a list set" : "an integer-range set";
   const count = (key: string, what: string, example: string): IdCount | null => {
     const v = e[key];
     const n = parseIdCount(v);
@@ -413,8 +415,8 @@ function idSpans(e: Record<string, unknown>, column: string, limit: { type: stri
       return null;
     }
     if (n && n.ids >= 1) return n;
-    if (typeof v === "string" && !/^\s*-?[\d.]+\s*$/.test(v)) p(`${key} ${describe(v)} is a time interval, but ${column}: an integer-range set's ${key} is ${what}, e.g. ${key}: ${example}`);
-    else p(`${key} ${describe(v)} must be a whole number ≥ 1 on an integer-range set (${column}): ${what}, e.g. ${key}: ${example}`);
+    if (typeof v === "string" && !/^\s*-?[\d.]+\s*$/.test(v)) p(`${key} ${describe(v)} is a time interval, but ${column}: ${set}'s ${key} is ${what}, e.g. ${key}: ${example}`);
+    else p(`${key} ${describe(v)} must be a whole number ≥ 1 on ${set} (${column}): ${what}, e.g. ${key}: ${example}`);
     return null;
   };
   if (e.interval === undefined || e.interval === null) {
@@ -424,7 +426,7 @@ function idSpans(e: Record<string, unknown>, column: string, limit: { type: stri
   const interval = count("interval", "the number of ids per partition", "100000");
   let retention: IdCount | null = null;
   if (e.retention !== undefined && e.retention !== null) {
-    retention = count("retention", "how many ids below the highest one to keep", "1000000");
+    retention = type === "list" ? count("retention", "how many values below the highest one to keep", "100") : count("retention", "how many ids below the highest one to keep", "1000000");
     if (retention && interval && retention.ids % interval.ids !== 0) {
       const whole = Math.max(1, Math.round(retention.ids / interval.ids));
       p(`retention ${retention.text} is not a multiple of interval ${interval.text}: partitions expire whole, so write a multiple, e.g. retention: ${whole * interval.ids} (${whole} partition(s) of ids)`);

@@ -223,13 +223,14 @@ describe("list tables", () => {
   });
 
   it.each([
-    [{ interval: 10 }, `stack "prod", table public.campaign_participants: interval 10 must be 1 on a list set (one partition per value); remove interval, or type: list to partition by ranges of ids`],
+    [{ interval: 10 }, `stack "prod", table public.campaign_participants: interval 10 must be 1 on a list set (one partition per value); remove interval, or type: range to partition by ranges of ids`],
     [{ interval: "1 day" }, `interval "1 day" must be 1 on a list set (one partition per value)`],
     [{ type: "hash" }, `type "hash" must be range (partitions holding ranges of the control column, the default) or list (one partition per integer value)`],
-    [{ epoch: "seconds" }, `type: list partitions by integer values, but epoch makes this a time set: remove epoch, or type: list`],
-    [{ uuidv7: true }, `type: list partitions by integer values, but uuidv7 makes this a time set: remove uuidv7, or type: list`],
+    [{ epoch: "seconds" }, `type: list partitions by integer values, but epoch makes this a time set: remove epoch, or remove type: list`],
+    [{ uuidv7: true }, `type: list partitions by integer values, but uuidv7 makes this a time set: remove uuidv7, or remove type: list`],
     [{ control: "joined_at" }, `type: list needs a smallint, integer or bigint control column (one partition per value), but joined_at is timestamptz: remove type: list to partition by ranges`],
-    [{ retention: "30 days" }, `retention "30 days" is a time interval, but control column campaign_id is integer: an integer-range set's retention is how many ids below the highest one to keep`],
+    [{ retention: "30 days" }, `retention "30 days" is a time interval, but control column campaign_id is integer: a list set's retention is how many values below the highest one to keep, e.g. retention: 100`],
+    [{ retention: -1 }, `retention -1 must be a whole number ≥ 1 on a list set (control column campaign_id is integer): how many values below the highest one to keep, e.g. retention: 100`],
     [{ startPartition: "2026-01-01" }, `startPartition "2026-01-01" must be a whole number ≥ 0 on a list set (control column campaign_id is integer): the value the first partition holds, e.g. startPartition: 1`],
     [{ type: "range", interval: 100 }, `ddl sql/tables/campaign_participants.sql is PARTITION BY LIST (campaign_id), declared control is campaign_id: write PARTITION BY RANGE (campaign_id), or declare type: list`],
   ])("rejects %j, naming the key, the problem and the fix", (overrides, message) => {
