@@ -196,9 +196,7 @@ function validateTable(
   const kind: TableSpec["kind"] =
     (e.epoch !== undefined && e.epoch !== null) || timeCodec ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : type === "list" || parseIdCount(e.interval) ? "id" : "time";
   const column = controlType !== null ? `control column ${control} is ${controlType}` : type === "list" ? `type is list` : `interval is a number`;
-  const premake = positiveInteger(e.premake, DEFAULTS.premake, (v) =>
-    p(`premake ${describe(v)} must be a whole number ≥ 1 (partitions made ahead of ${type === "list" ? "the highest value" : kind === "id" ? "the highest id" : "now"}), e.g. premake: 4`),
-  );
+  const premake = premakeValue(e.premake, `partitions made ahead of ${type === "list" ? "the highest value" : kind === "id" ? "the highest id" : "now"}`, p);
   const retentionKeepTable = bool(e, "retentionKeepTable", DEFAULTS.retentionKeepTable, p);
   const defaultPartition = bool(e, "defaultPartition", DEFAULTS.defaultPartition, p);
   const infiniteTimePartitions = bool(e, "infiniteTimePartitions", DEFAULTS.infiniteTimePartitions, p);
@@ -280,7 +278,7 @@ function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: stri
   const epoch = epochValue(v.epoch, controlType, q);
   const kind: SetShape["kind"] = (v.epoch !== undefined && v.epoch !== null) ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : parseIdCount(v.interval) ? "id" : "time";
   const described = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
-  const premake = positiveInteger(v.premake, DEFAULTS.premake, (x) => q(`premake ${describe(x)} must be a whole number ≥ 1 (sub-partitions made ahead in each partition), e.g. premake: 4`));
+  const premake = premakeValue(v.premake, "sub-partitions made ahead in each partition", q);
   const retentionKeepTable = bool(v, "retentionKeepTable", DEFAULTS.retentionKeepTable, q);
   const spans = spansOf(v, kind, "range", controlType, described, epoch, null, q);
   if (spans && spans.kind === "time" && top.kind === "time") {
@@ -630,6 +628,17 @@ function intervalValue(o: Record<string, unknown>, key: string, required: boolea
 }
 
 /** Whole numbers ≥ 1; digit strings too, since `pulumi config set --path` may store text. */
+/** Maintenance makes a set's premake partitions in one transaction, each a table with its indexes
+ *  locked until it commits: thousands at once would exhaust the server's lock table. */
+const MAX_PREMAKE = 1000;
+
+function premakeValue(v: unknown, what: string, p: (m: string) => void): number | null {
+  const premake = positiveInteger(v, DEFAULTS.premake, (x) => p(`premake ${describe(x)} must be a whole number ≥ 1 (${what}), e.g. premake: 4`));
+  if (premake === null || premake <= MAX_PREMAKE) return premake;
+  p(`premake ${premake} is more than ${MAX_PREMAKE} (${what}): maintenance makes them in one transaction, each a table whose locks are held until it commits; declare a wider interval, or a smaller premake`);
+  return null;
+}
+
 function positiveInteger(v: unknown, fallback: number, bad: (v: unknown) => void): number | null {
   if (v === undefined || v === null) return fallback;
   const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;

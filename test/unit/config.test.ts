@@ -37,6 +37,7 @@ describe("table entries", () => {
     [{ premake: -1 }, `premake -1 must be a whole number ≥ 1`],
     [{ premake: 1.5 }, `premake 1.5 must be a whole number ≥ 1`],
     [{ premake: "four" }, `premake "four" must be a whole number ≥ 1`],
+    [{ premake: 1001 }, `premake 1001 is more than 1000 (partitions made ahead of now): maintenance makes them in one transaction, each a table whose locks are held until it commits; declare a wider interval, or a smaller premake`],
     [{ control: "created" }, `stack "prod", table public.events: control "created" is not a column of sql/tables/events.sql (columns: id, run_id, agent_id, kind, payload, created_at)`],
     [{ control: "kind" }, `control column kind is text; partitioning needs timestamptz, timestamp or date (by time), smallint, integer or bigint (by ranges of ids), or uuid with uuidv7: true (by the time in UUIDv7 keys)`],
     [{ control: "created_at; drop table x" }, `control "created_at; drop table x" is not a valid column name: it contains a quote, semicolon`],
@@ -191,6 +192,7 @@ describe("sub-partitions", () => {
     [{ control: "created_at", interval: "1 dya" }, `subpartition.interval "1 dya" is not a PostgreSQL interval`],
     [{ control: "created_at", interval: "1 day", retention: 30 }, `subpartition.retention 30 is a number of ids, but control column created_at is timestamptz`],
     [{ control: "created_at", interval: "1 day", premake: 0 }, `subpartition.premake 0 must be a whole number ≥ 1`],
+    [{ control: "created_at", interval: "1 day", premake: 5000 }, `subpartition.premake 5000 is more than 1000 (sub-partitions made ahead in each partition)`],
     [{ control: "created_at", interval: "1 day", epoch: "seconds" }, `subpartition.epoch: seconds needs a bigint control column (or integer), but it is timestamptz`],
   ])("rejects subpartition %j", (subpartition, message) => {
     expect(sub(subpartition).join("\n")).toContain(message);
