@@ -8,21 +8,16 @@
 
 import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startProbe, type ProbeResult } from "../../bench/lib/probe";
+import { startProbe } from "../../bench/lib/probe";
 import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { events, sessionFor, specFor } from "../helpers/spec";
+import { expectUnharmed, LOCK_TIMEOUT_MS, REPORT_MS, STALL_BUDGET_MS, underTraffic as underTrafficOf, type Traffic } from "../helpers/traffic";
 
 const DAY = 86_400_000;
-const REPORT_MS = 4000;
-/** maintenance.lockTimeout in these stacks; a client may wait about that long for one attempt. */
-const LOCK_TIMEOUT_MS = 200;
-/** The longest stall allowed: one attempt plus the DDL it runs, with room for a loaded machine;
- *  far below the report's length, which is what a client waits behind pg_partman's DROP. */
-const STALL_BUDGET_MS = 1500;
 
 describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s", (version) => {
   let db: TestDatabase;
@@ -72,28 +67,12 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
     (await session.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.events WHERE kind = 'seed' AND created_at >= $1`, [cutoff])).rows[0].n;
   const daysAgo = (days: number) => new Date(Date.now() - days * DAY);
 
-  /** The probes, and one long report started on the table just before `fn`, which runs meanwhile. */
-  async function underTraffic<T>(fn: () => Promise<T>): Promise<{ value: T; hot: ProbeResult; writers: ProbeResult; report: ProbeResult }> {
-    const hot = await startProbe(db.url, `SELECT count(*) FROM public.events WHERE run_id = $1 AND created_at > now() - interval '1 hour'`, {
-      params: () => [crypto.randomUUID()],
-      connections: 2,
-    });
-    const writers = await startProbe(db.url, `INSERT INTO public.events (run_id, kind) VALUES ($1, 'live')`, { params: () => [crypto.randomUUID()], connections: 2 });
-    await new Promise((r) => setTimeout(r, 300));
-    const report = await startProbe(db.url, `SELECT count(*) FROM public.events, pg_sleep(${REPORT_MS / 1000})`, { once: true });
-    await new Promise((r) => setTimeout(r, 300));
-    const value = await fn();
-    const reported = await report.stop();
-    await new Promise((r) => setTimeout(r, 300));
-    return { value, hot: await hot.stop(), writers: await writers.stop(), report: reported };
-  }
-
-  const expectUnharmed = (t: { hot: ProbeResult; writers: ProbeResult; report: ProbeResult }) => {
-    for (const p of [t.hot, t.writers, t.report]) expect(p.errors).toEqual({});
-    expect(t.hot.maxMs, "longest stall of a hot query").toBeLessThan(STALL_BUDGET_MS);
-    expect(t.writers.maxMs, "longest stall of an insert").toBeLessThan(STALL_BUDGET_MS);
-    expect(t.hot.calls).toBeGreaterThan(20);
+  const traffic: Traffic = {
+    hot: [`SELECT count(*) FROM public.events WHERE run_id = $1 AND created_at > now() - interval '1 hour'`, () => [crypto.randomUUID()]],
+    write: [`INSERT INTO public.events (run_id, kind) VALUES ($1, 'live')`, () => [crypto.randomUUID()]],
+    table: "public.events",
   };
+  const underTraffic = <T>(fn: () => Promise<T>) => underTrafficOf(db.url, traffic, fn);
 
   it(`pg_partman ${version}: apply of a retention shrink with a premake raise harms no client, waits out the report, and expires exactly the partitions past the horizon`, { timeout: 60_000 }, async () => {
     const doomed = await expiring("10 days");
