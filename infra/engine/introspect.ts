@@ -5,6 +5,7 @@ import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
 import { EPOCH_UNITS, isEpochUnit, type EpochUnit } from "../config/span";
+import { requireOwnership } from "./ownership";
 import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "./partman";
 
 export interface PartConfigRow {
@@ -182,6 +183,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
       [MAINTENANCE_SCHEMA, `${MAINTENANCE_SCHEMA}.maintenance_runs`],
     )
   ).rows[0];
+  await requireOwnership(db, spec);
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 

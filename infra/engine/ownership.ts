@@ -1,0 +1,49 @@
+// What partman-stack maintains must belong to the role it acts as: the stack's owner role once it
+// exists. Tables and partman-stack's objects made before that role existed still belong to whoever
+// made them, and the owner role can neither read partman_stack's tables nor create, detach or drop
+// partitions of a table it does not own. Found before anything is read or planned, with the
+// statement that hands them over.
+
+import type { Client } from "pg";
+import type { StackSpec } from "../config/types";
+import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { MAINTENANCE_SCHEMA } from "./partman";
+
+/** The relations of the declared tables' partition trees and partman_stack's tables and routines,
+ *  as SQL rows (kind, object, owner oid), for `names` (the declared tables, schema.table). */
+const MAINTAINED = (names: string) => `
+  SELECT 'TABLE' AS kind, c.oid::regclass::text AS object, c.relowner AS owner FROM pg_class c
+   WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p')
+      OR c.oid IN (SELECT t.relid FROM unnest(${names}::text[]) d, pg_partition_tree(to_regclass(d)) t)
+  UNION ALL
+  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
+
+export class ForeignOwnership extends Error {}
+
+/** Throws ForeignOwnership naming what the acting role (current_user) cannot maintain, who owns it
+ *  and how to hand it over; returns when it owns (or is a member of the owner of) everything. */
+export async function requireOwnership(db: Client, spec: StackSpec): Promise<void> {
+  const names = spec.tables.map((t) => t.name);
+  const foreign = (
+    await db.query<{ object: string; owner: string; acting: string }>(
+      `SELECT m.object, pg_get_userbyid(m.owner) AS owner, current_user AS acting FROM (${MAINTAINED("$1")}) m
+        WHERE NOT pg_has_role(m.owner, 'USAGE') ORDER BY m.kind DESC, m.object`,
+      [names],
+    )
+  ).rows;
+  if (foreign.length === 0) return;
+  const acting = foreign[0].acting;
+  const owners = [...new Set(foreign.map((f) => f.owner))];
+  const shown = foreign.slice(0, 5).map((f) => f.object).join(", ") + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : "");
+  const list = `ARRAY[${names.map(quoteLiteral).join(", ")}]`;
+  throw new ForeignOwnership(
+    `partman-stack acts as role ${acting} (the stack's owner role), but ${owners.join(", ")} own${owners.length === 1 ? "s" : ""} ${foreign.length} of the objects it maintains ` +
+      `(${shown}): made before ${acting} existed, they cannot be maintained by it. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
+      `(each ALTER waits for, then briefly holds, its table's ACCESS EXCLUSIVE lock: run it when a moment's wait is acceptable), then run again:\n` +
+      `DO $$ DECLARE s text; BEGIN\n` +
+      `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list)}) m\n` +
+      `    WHERE m.owner <> to_regrole(${quoteLiteral(quoteIdent(acting))}) LOOP EXECUTE s; END LOOP;\n` +
+      `  ALTER SCHEMA ${quoteIdent(MAINTENANCE_SCHEMA)} OWNER TO ${quoteIdent(acting)};\n` +
+      `END $$;`,
+  );
+}
