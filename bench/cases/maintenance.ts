@@ -1,11 +1,19 @@
-// Maintenance cost as partition sets grow: run_maintenance_proc over k tables of 36 monthly
-// partitions each; the time per table should stay near constant.
+// Maintenance cost as partition sets grow, over k tables of 36 monthly partitions each: pg_partman's
+// run_maintenance_proc against partman_stack.run_maintenance (what partman-stack's job runs), side
+// by side on the same tables, when every set is already premade and when each needs its three
+// newest partitions made again. The time per table should stay near constant for both.
 
 import type { Client } from "pg";
+import { maintenanceObjects, partmanInstall } from "../../infra/engine/partman";
 import type { Measurement } from "../lib/result";
 import { median, timed } from "../lib/stats";
 
+const PARTMAN = `CALL partman.run_maintenance_proc(p_wait => 0)`;
+const STACK = `CALL partman_stack.run_maintenance(p_analyze => false, p_lock_timeout => '200ms', p_max_lock_wait => '1 min')`;
+
 export async function maintenance(db: Client, counts: number[]): Promise<Measurement[]> {
+  const version = (await db.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_partman'`)).rows[0].v;
+  await db.query(maintenanceObjects(partmanInstall(version, "partman")).sql);
   const out: Measurement[] = [];
   let made = 0;
   for (const k of counts) {
@@ -18,12 +26,41 @@ export async function maintenance(db: Client, counts: number[]): Promise<Measure
       );
       await db.query(`UPDATE partman.part_config SET infinite_time_partitions = true WHERE parent_table = '${t}'`);
     }
-    await db.query(`CALL partman.run_maintenance_proc(p_wait => 0)`);
-    const runs: number[] = [];
-    for (let i = 0; i < 3; i++) runs.push((await timed(() => db.query(`CALL partman.run_maintenance_proc(p_wait => 0)`))).ms);
+    await db.query(PARTMAN);
     const partitions = Number((await db.query(`SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent WHERE c.relkind = 'p' AND c.relname LIKE 'm\\_%'`)).rows[0].n);
-    const ms = median(runs);
-    out.push({ case: "maintenance", metric: `run_maintenance_proc, ${k} table(s), ${partitions} partitions: per table`, unit: "ms", better: "lower", partitioned: ms / k, unpartitioned: null, note: `total ${Math.round(ms)} ms` });
+    // Each set's three newest partitions taken away, so that both make partitions again: pg_partman
+    // keeps one more ahead than partman-stack's check (premake intervals past now) requires.
+    const dropNewest = () =>
+      db.query(
+        `DO $$ DECLARE t regclass; BEGIN
+           FOR t IN SELECT c.oid::regclass FROM pg_class p, LATERAL (SELECT c.oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                                                    WHERE i.inhparent = p.oid AND c.relname <> p.relname || '_default' ORDER BY c.relname DESC LIMIT 3) c
+                     WHERE p.relkind = 'p' AND p.relname LIKE 'm\\_%' LOOP
+             EXECUTE format('DROP TABLE %s', t);
+           END LOOP; END $$`,
+      );
+    const perTable = async (sql: string, before?: () => Promise<unknown>) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (before) await before();
+        runs.push((await timed(() => db.query(sql))).ms);
+      }
+      return median(runs) / k;
+    };
+    for (const [what, before] of [["every set premade", undefined], ["each set's three newest partitions to make", dropNewest]] as const) {
+      const partman = await perTable(PARTMAN, before);
+      const stack = await perTable(STACK, before);
+      out.push({
+        case: "maintenance",
+        metric: `${k} table(s), ${partitions} partitions, ${what}: per table (pg_partman's run_maintenance_proc · partman_stack.run_maintenance)`,
+        unit: "ms",
+        better: "lower",
+        partitioned: partman,
+        stack,
+        unpartitioned: null,
+        note: `partman-stack ${(stack / partman).toFixed(2)}× pg_partman's time`,
+      });
+    }
   }
   return out;
 }
