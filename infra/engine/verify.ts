@@ -112,6 +112,16 @@ function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): C
     const diffs = changes.map((c) => `${c.property} is ${fmt(c.from)}, declared ${fmt(c.to)}`);
     return { check: "config", table: t.name, status: "fail", message: `configuration differs from stack ${stack}: ${diffs.join(", ")}`, fix: `partman-stack plan --stack ${stack}, then apply` };
   }
+  if (t.allowDataLoss) {
+    // Left in the stack file, it would acknowledge the next retention shrink too, unasked.
+    return {
+      check: "config",
+      table: t.name,
+      status: "warn",
+      message: `part_config and retention match stack ${stack}, but allowDataLoss: true is still declared: a later retention change that drops partitions would go through without the data-loss guard`,
+      fix: `remove allowDataLoss from ${t.name}'s entry in stacks/Pulumi.${stack}.yaml now that the change it acknowledged is applied`,
+    };
+  }
   return { check: "config", table: t.name, status: "ok", message: `part_config and retention match stack ${stack}` };
 }
 

@@ -126,6 +126,20 @@ describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
     expect(failed(r.checks)).toEqual([expect.objectContaining({ check: "maintenance-job", message: `pg_cron job ${jobName()} is not active` })]);
   });
 
+  it(`pg_partman ${version}: warns while an entry still declares allowDataLoss after the change it acknowledged is applied, and passes once it is removed`, async () => {
+    const acknowledged = specFor(db, [events({ premake: 3, retention: "30 days", allowDataLoss: true })], { partmanVersion: version });
+    const config = async (s: typeof acknowledged) => (await verify(session, s)).checks.find((c) => c.check === "config")!;
+    expect(await config(acknowledged)).toEqual({
+      check: "config",
+      table: "public.events",
+      status: "warn",
+      message: `part_config and retention match stack test, but allowDataLoss: true is still declared: a later retention change that drops partitions would go through without the data-loss guard`,
+      fix: `remove allowDataLoss from public.events's entry in stacks/Pulumi.test.yaml now that the change it acknowledged is applied`,
+    });
+    expect((await verify(session, acknowledged)).ok).toBe(true);
+    expect(await config(spec())).toMatchObject({ status: "ok" });
+  });
+
   it(`pg_partman ${version}: fails on drift of part_config and of the retention, naming pg_partman's own retention switched back on`, async () => {
     await session.target.query(`UPDATE partman_stack.retention SET retention = '1 day' WHERE parent_table = 'public.events'`);
     await session.target.query(`UPDATE partman.part_config SET retention = '2 days' WHERE parent_table = 'public.events'`);
