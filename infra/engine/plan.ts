@@ -5,6 +5,7 @@
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
+import { STAGING } from "../migrate/names";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
@@ -129,9 +130,13 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   if (parts.includes("job")) planJob(spec, state, partman, parts.includes("tables") ? spec.tables.length > 0 : true, out);
   if (parts.length === ALL_PARTS.length) {
     for (const name of state.undeclared) {
+      const migrating = name.startsWith(`${STAGING}.`) ? name.slice(STAGING.length + 1) : null;
       warnings.push(
-        `table ${name} is registered with pg_partman but not declared in stack ${spec.stack}: partman-stack no longer manages it ` +
-          `and leaves it, its partitions and its part_config as they are (the maintenance job still runs for it)`,
+        migrating
+          ? `table ${name} is the partitioned copy a migration is building (partman-stack migrate run ${migrating}): it takes the live table's place at the swap; ` +
+              `partman-stack migrate status ${migrating} shows how far it is`
+          : `table ${name} is registered with pg_partman but not declared in stack ${spec.stack}: partman-stack no longer manages it ` +
+              `and leaves it, its partitions and its part_config as they are (the maintenance job still runs for it)`,
       );
     }
   }
