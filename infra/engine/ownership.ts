@@ -10,11 +10,16 @@ import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import { MAINTENANCE_SCHEMA } from "./partman";
 
 /** The relations of the declared tables' partition trees and partman_stack's tables and routines,
- *  as SQL rows (kind, object, owner oid), for `names` (the declared tables, schema.table). */
+ *  as SQL rows (kind, object, owner oid), for `names` (the declared tables, schema.table). The trees
+ *  are walked in pg_inherits, not with pg_partition_tree, which locks every partition and so would
+ *  queue behind a DROP waiting for one. */
 const MAINTAINED = (names: string) => `
+  WITH RECURSIVE tree AS (
+    SELECT to_regclass(d)::oid AS relid FROM unnest(${names}::text[]) d WHERE to_regclass(d) IS NOT NULL
+    UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
   SELECT 'TABLE' AS kind, c.oid::regclass::text AS object, c.relowner AS owner FROM pg_class c
    WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p')
-      OR c.oid IN (SELECT t.relid FROM unnest(${names}::text[]) d, pg_partition_tree(to_regclass(d)) t)
+      OR c.oid IN (SELECT relid FROM tree)
   UNION ALL
   SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
 
