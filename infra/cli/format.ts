@@ -126,13 +126,24 @@ export function formatStatus(r: StatusReport): string {
   return lines.join("\n") + "\n";
 }
 
+/** An interval as part_config holds it ("1 mon", "01:00:00", "7 days") in the words a stack file uses. */
+function intervalText(interval: string | null): string {
+  if (interval === null) return "?";
+  const clock = (_: string, h: string, m: string, sec: string) =>
+    [[Number(h), "hour"], [Number(m), "minute"], [Number(sec), "second"]]
+      .filter(([n]) => n !== 0)
+      .map(([n, unit]) => `${n} ${unit}${n === 1 ? "" : "s"}`)
+      .join(" ");
+  return interval.replace(/\b(\d+) mons?\b/g, (_, n: string) => `${n} month${n === "1" ? "" : "s"}`).replace(/\b(\d{2}):(\d{2}):(\d{2})\b/, clock).trim();
+}
+
 function formatTable(t: TableStatus): string[] {
   if (t.state === "missing") return [`${t.name}: does not exist (run apply)`];
   if (t.state === "not-partitioned") return [`${t.name}: exists but is NOT partitioned (needs migrating)`];
   const head =
     t.state === "unregistered"
       ? `${t.name}: partitioned but not registered with pg_partman (run apply)`
-      : `${t.name}: ${t.type === "list" ? "one partition per value" : `${t.interval} partitions`}, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
+      : `${t.name}: ${t.type === "list" ? "one partition per value" : t.kind === "id" ? `${Number(t.interval).toLocaleString("en")} ids per partition` : `${intervalText(t.interval)} partitions`}, premake ${t.premake}, retention ${t.retention ?? "none (keep forever)"}` +
         (t.retentionHorizon
           ? t.type === "list"
             ? ` (partitions of values below ${t.retentionHorizon} expire at the next maintenance run)`

@@ -5,6 +5,7 @@
 // their months, status nesting them, verify, and the shipped hot queries reading one campaign only.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { formatStatus } from "../../infra/cli/format";
 import { readStackConfig } from "../../infra/config/stack-file";
 import type { Session } from "../../infra/db/session";
 import { maintenanceCommand } from "../../infra/engine/partman";
@@ -80,8 +81,12 @@ describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare th
     expect(after).toEqual([0, 1, 2, 3, 4, 5, 6].map((c) => `campaign_participants_p${c}`));
     expect((await children("public.campaign_participants_p6")).map((c) => c.name)).toContain(`campaign_participants_p6${month(2)}`);
 
-    const st = (await status(session, s)).tables[0];
+    const report = await status(session, s);
+    const st = report.tables[0];
     expect(st).toMatchObject({ state: "managed", type: "list", maxId: 3 });
+    // Months in the stack file's words, not part_config's "1 mon".
+    expect(formatStatus(report)).toMatch(/^public\.campaign_participants: one partition per value, premake 3, /m);
+    expect(formatStatus(report)).toContain(`\n    public.campaign_participants_p6: 1 month partitions, premake 2, retention none (keep forever)\n`);
     expect(st.subpartitions.map((x) => x.name)).toEqual(after.map((c) => `public.${c}`));
     const checks = (await verify(session, s)).checks;
     expect(checks.filter((c) => c.status === "fail")).toEqual([]);

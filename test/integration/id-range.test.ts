@@ -82,7 +82,7 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
     const full = await status(session, s);
     const report = full.tables[0];
     expect(report).toMatchObject({ state: "managed", kind: "id", maxId: 2500, interval: "1000", premake: 2, coveredUntil: "5000", partitionsAhead: 2, defaultRows: 0, retentionHorizon: null });
-    expect(formatStatus(full)).toContain(`public.job_log: 1000 partitions, premake 2, retention none (keep forever)\n  5 partition(s), `);
+    expect(formatStatus(full)).toContain(`public.job_log: 1,000 ids per partition, premake 2, retention none (keep forever)\n  5 partition(s), `);
     expect(formatStatus(full)).toContain(`; 2 ahead of the highest id (2500), covered until 5000; default partition: 0 row(s)`);
     expect(report.partitions.slice(0, 3).map((p) => [p.name, p.from, p.to, p.rows])).toEqual([
       ["job_log_p0", "0", "1000", 999],
