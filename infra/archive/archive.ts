@@ -1,7 +1,8 @@
 // Archiving before dropping: each expired partition of a table is dumped to a file with a sha256
 // beside it, the dump is verified, and only then is the partition dropped. Expired means moved
-// to the table's retentionSchema by maintenance, or still attached past the retention horizon
-// (before now() - retention, or ids all below max(id) - retention). A partition whose dump or verification fails is not dropped; the run goes on
+// to the table's retentionSchema by maintenance, detached and kept in the table's schema
+// (retentionKeepTable), or still attached past the retention horizon (before now() - retention,
+// or ids all below max(id) - retention). A partition whose dump or verification fails is not dropped; the run goes on
 // with the others and reports the failure. Locks are taken as maintenance takes them (parent
 // first, bounded: partman_stack.lock_in_order), and the run holds the table's maintenance fence, so
 // maintenance does not expire a partition between its dump and its drop.
@@ -36,8 +37,9 @@ export interface ArchiveOptions {
 export interface ArchivedPartition {
   schema: string;
   name: string;
-  /** retention-schema: pg_partman moved it there, detached; past-horizon: still attached. */
-  origin: "retention-schema" | "past-horizon";
+  /** retention-schema: retention moved it there, detached; kept-table: retention detached it and
+   *  left it in the table's schema (retentionKeepTable); past-horizon: still attached. */
+  origin: "retention-schema" | "kept-table" | "past-horizon";
   /** Range bounds, ISO times or ids; known only while attached (a detached table has no bounds). */
   from: string | null;
   to: string | null;
@@ -100,7 +102,11 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
   });
   const whole = subs.filter(([, sts]) => expired.some((x) => sts.name === `${t.schema}.${x.name}`));
   const candidates: Candidate[] = [
-    ...(t.retentionSchema ? await retentionSchemaTables(db, t, t.retentionSchema) : []),
+    ...(t.retentionSchema
+      ? await detachedTables(db, t, t.retentionSchema, "retention-schema")
+      : t.retentionKeepTable
+      ? await detachedTables(db, t, t.schema, "kept-table")
+      : []),
     ...expired.filter((x) => !whole.some(([, sts]) => sts.name === `${t.schema}.${x.name}`)).map((x) => attached(t, x)),
     ...whole.flatMap(([sub, sts]) => sts.partitions.map((x) => attached(sub, x))),
     ...subs
@@ -164,16 +170,20 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
 /** parent: the table a partition past the horizon is detached from (the set, or its sub-parent). */
 type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" | "to" | "value" | "tableBytes"> & { parent?: string };
 
-/** pg_partman names children `<table>_p<suffix>` and moves them out detached, as plain tables. */
-async function retentionSchemaTables(db: Client, t: TableSpec, schema: string): Promise<Candidate[]> {
+/** Partitions retention detached and kept, as plain tables: moved to the retention schema, or left
+ *  in the table's own schema (retentionKeepTable without one). pg_partman names children
+ *  `<table>_p` and then digits and underscores (a day, month, first id or value), so a table such as
+ *  `events_pending` beside them is never taken for one. */
+async function detachedTables(db: Client, t: TableSpec, schema: string, origin: Candidate["origin"]): Promise<Candidate[]> {
   const r = await db.query<{ name: string; bytes: string }>(
     `SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND left(c.relname, length($2)) = $2
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition
+        AND left(c.relname, length($2)) = $2 AND substr(c.relname, length($2) + 1) ~ '^[0-9][0-9_]*$'
       ORDER BY c.relname`,
     [schema, `${t.table}_p`],
   );
-  return r.rows.map((x) => ({ schema, name: x.name, origin: "retention-schema", from: null, to: null, value: null, tableBytes: Number(x.bytes) }));
+  return r.rows.map((x) => ({ schema, name: x.name, origin, from: null, to: null, value: null, tableBytes: Number(x.bytes) }));
 }
 
 /** Two transactions per partition, so it is never locked while its parent is waited for:

@@ -105,6 +105,29 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     return bin;
   }
 
+  it(`pg_partman ${version}: archives the partitions retention detached and kept in the table's own schema (retentionKeepTable, no retentionSchema), never a table that only looks like one`, async () => {
+    const kept = (overrides: Record<string, unknown> = {}) => specFor(db, [history({ retentionKeepTable: true, ...overrides })], { partmanVersion: version });
+    await applyStack(session, kept());
+    await session.target.query(
+      `INSERT INTO public.events (run_id, kind, created_at)
+       SELECT gen_random_uuid(), 'day', d + interval '1 hour' FROM generate_series(date_trunc('day', now()) - interval '20 days', date_trunc('day', now()), interval '1 day') d`,
+    );
+    const shrunk = kept({ retention: "15 days", allowDataLoss: true });
+    expect((await applyStack(session, shrunk)).result).toMatchObject({ blocked: [], failed: [] });
+    const detached = range(-20, -16).map((n) => `public.${n}`);
+    const lookalikes = ["public.events_pending", "public.events_p2026_draft"];
+    for (const rel of lookalikes) await session.target.query(`CREATE TABLE ${rel} (id int)`);
+    const before = await snapshot();
+    for (const rel of detached) expect(before.attached).not.toContain(rel);
+
+    const r = await archivePartitions(session, shrunk, "events", { to: dir });
+    expect(r.failed).toBe(0);
+    expect(r.partitions.map((p) => [`${p.schema}.${p.name}`, p.origin, p.rows, p.status])).toEqual(detached.map((rel) => [rel, "kept-table", 1, "archived"]));
+    for (const p of r.partitions) expect(fs.statSync(p.file).size).toBeGreaterThan(0);
+    const left = (await session.target.query<{ rel: string | null }>(`SELECT to_regclass(x)::text AS rel FROM unnest($1::text[]) x`, [[...detached, ...lookalikes]])).rows.map((x) => x.rel);
+    expect(left).toEqual([...detached.map(() => null), ...lookalikes.map((l) => l.replace("public.", ""))]);
+  });
+
   it(`pg_partman ${version}: dumps, checksums, verifies and drops exactly the expired partitions, and a restore from the dumps equals them`, async () => {
     await expiredHistory();
     const before = await snapshot();
