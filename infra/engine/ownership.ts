@@ -41,9 +41,13 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
   const owners = [...new Set(foreign.map((f) => f.owner))];
   const shown = foreign.slice(0, 5).map((f) => f.object).join(", ") + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : "");
   const list = `ARRAY[${names.map(quoteLiteral).join(", ")}]`;
+  const [who, why] =
+    acting === spec.roles.owner
+      ? ["the stack's owner role", `made before ${acting} existed, they cannot be maintained by it`]
+      : [`the user it connects as, the stack's owner role ${spec.roles.owner} not existing`, `made by another role, they cannot be maintained by ${acting}`];
   throw new ForeignOwnership(
-    `partman-stack acts as role ${acting} (the stack's owner role), but ${owners.join(", ")} own${owners.length === 1 ? "s" : ""} ${foreign.length} of the objects it maintains ` +
-      `(${shown}): made before ${acting} existed, they cannot be maintained by it. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
+    `partman-stack acts as role ${acting} (${who}), but ${owners.join(", ")} own${owners.length === 1 ? "s" : ""} ${foreign.length} of the objects it maintains ` +
+      `(${shown}): ${why}. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
       `(each ALTER waits for, then briefly holds, its table's ACCESS EXCLUSIVE lock: run it when a moment's wait is acceptable), then run again:\n` +
       `DO $$ DECLARE s text; BEGIN\n` +
       `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list)}) m\n` +

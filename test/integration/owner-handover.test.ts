@@ -90,4 +90,18 @@ describe.each(PARTMAN_VERSIONS)("handing a stack over to its owner role with pg_
     expect(await owners()).toEqual([{ owner: spec.roles.owner }]);
     expect((await planStack(owner, spec)).steps).toEqual([]);
   });
+  it(`pg_partman ${version}: a connecting user who owns nothing declared, with no owner role to act as, is told who owns it, before anything changes`, async () => {
+    // The owner role's login, connecting as itself, with the stack's owner role named something that does not exist.
+    const url = new URL(db.url);
+    url.username = spec.roles.owner;
+    const elsewhere = { ...spec, roles: { ...spec.roles, owner: `missing_${db.name}` } };
+    const session = await sessionFor({ url: url.toString() }, elsewhere.roles.owner);
+    sessions.push(session);
+    const refused = await planStack(session, elsewhere).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ForeignOwnership);
+    expect((refused as Error).message).toMatch(
+      new RegExp(`^partman-stack acts as role ${spec.roles.owner} \\(the user it connects as, the stack's owner role missing_${db.name} not existing\\), but postgres owns \\d+ of the objects it maintains \\(.*\\): made by another role, they cannot be maintained by ${spec.roles.owner}\\. Nothing was changed\\.`),
+    );
+    expect(await owners()).toEqual([{ owner: "postgres" }]);
+  });
 });
