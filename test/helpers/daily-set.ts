@@ -1,16 +1,13 @@
-import { afterEach, beforeEach } from "vitest";
-import type { Session } from "../../infra/db/session";
-import { createTestDatabase, type TestDatabase } from "./database";
-import { dailySuffix, sessionFor } from "./spec";
+import { beforeEach } from "vitest";
+import { dailySuffix } from "./spec";
+import { testDatabase } from "./test-database";
 
 export const DAY = 86_400_000;
 
-/** Each test's own database and session for the daily set public.`table` (the hooks that open and
- *  drop them are registered here), with its days counted from UTC midnight of the database's now(). */
+/** Each test's own database and session (testDatabase) for the daily set public.`table`, with its
+ *  days counted from UTC midnight of the database's now(). */
 export function dailySet(version: string, table: string) {
-  const fx = {
-    db: undefined as unknown as TestDatabase,
-    session: undefined as unknown as Session,
+  const fx = Object.assign(testDatabase(), {
     /** UTC midnight of the day the test runs: the partitions are days from it. */
     today: 0,
     day: (offset: number) => new Date(fx.today + offset * DAY),
@@ -27,18 +24,12 @@ export function dailySet(version: string, table: string) {
           [`public.${table}`],
         )
       ).rows.map((r) => r.name),
-  };
-
-  beforeEach(async () => {
-    fx.db = await createTestDatabase({ partman: null });
-    fx.session = await sessionFor(fx.db);
-    const now = (await fx.session.target.query<{ now: Date }>(`SELECT now()`)).rows[0].now.getTime();
-    fx.today = now - (now % DAY);
   });
 
-  afterEach(async () => {
-    await fx.session.close();
-    await fx.db.drop();
+  // After testDatabase's own beforeEach, which opens the session.
+  beforeEach(async () => {
+    const now = (await fx.session.target.query<{ now: Date }>(`SELECT now()`)).rows[0].now.getTime();
+    fx.today = now - (now % DAY);
   });
 
   return fx;

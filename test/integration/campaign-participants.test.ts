@@ -4,17 +4,17 @@
 // apply, rows landing in their campaign's month, the job's command making the next campaigns with
 // their months, status nesting them, verify, and the shipped hot queries reading one campaign only.
 
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { formatStatus } from "../../infra/cli/format";
 import { readStackConfig } from "../../infra/config/stack-file";
-import type { Session } from "../../infra/db/session";
 import { maintenanceCommand } from "../../infra/engine/partman";
 import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
-import { REPO_ROOT, sessionFor, specFor } from "../helpers/spec";
+import { PARTMAN_VERSIONS } from "../helpers/database";
+import { testDatabase } from "../helpers/test-database";
+import { REPO_ROOT, specFor } from "../helpers/spec";
 
 const LIST_VERSIONS = PARTMAN_VERSIONS.filter((v) => !v.startsWith("4.") && !/^5\.0\./.test(v));
 
@@ -25,20 +25,9 @@ function shipped(stack: string): Record<string, unknown> {
 }
 
 describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare them, with pg_partman %s", (version) => {
-  let db: TestDatabase;
-  let session: Session;
+  const fx = testDatabase();
 
-  beforeEach(async () => {
-    db = await createTestDatabase({ partman: null });
-    session = await sessionFor(db);
-  });
-
-  afterEach(async () => {
-    await session.close();
-    await db.drop();
-  });
-
-  const q = async (sql: string, params: unknown[] = []) => (await session.target.query(sql, params)).rows;
+  const q = async (sql: string, params: unknown[] = []) => (await fx.session.target.query(sql, params)).rows;
   const children = async (parent: string) =>
     (await q(`SELECT c.relname AS name, c.relkind::text AS kind FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY length(c.relname), c.relname`, [parent])) as {
       name: string;
@@ -54,15 +43,15 @@ describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare th
   it(`pg_partman ${version}: the local stack's entry makes a partition per campaign, each split by month; rows land in their campaign's month; the job's command makes the next campaigns with their months; status, verify and the shipped hot queries agree`, { timeout: 60_000 }, async () => {
     const entry = shipped("local");
     expect(shipped("dev")).toMatchObject({ type: "list", control: "campaign_id", subpartition: entry.subpartition });
-    const s = specFor(db, [entry], { partmanVersion: version });
+    const s = specFor(fx.db, [entry], { partmanVersion: version });
     const t = s.tables[0];
     expect(t).toMatchObject({ kind: "id", type: "list", premake: 3, subpartition: { kind: "time", control: "joined_at", interval: { text: "1 month" }, premake: 2 } });
 
-    const first = await planStack(session, s);
+    const first = await planStack(fx.session, s);
     expect(first.problems).toEqual([]);
     expect(first.steps.map((x) => x.action)).toEqual(expect.arrayContaining(["create-parent", "create-sub-parent"]));
-    expect((await applyStack(session, s)).result).toMatchObject({ blocked: [], failed: [] });
-    expect((await planStack(session, s)).steps).toEqual([]);
+    expect((await applyStack(fx.session, s)).result).toMatchObject({ blocked: [], failed: [] });
+    expect((await planStack(fx.session, s)).steps).toEqual([]);
 
     // Campaigns 0 … 3 (premake 3 past the highest, none yet), each a partitioned table of months.
     const campaigns = (await children("public.campaign_participants")).filter((c) => c.kind === "p").map((c) => c.name);
@@ -81,21 +70,21 @@ describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare th
     expect(after).toEqual([0, 1, 2, 3, 4, 5, 6].map((c) => `campaign_participants_p${c}`));
     expect((await children("public.campaign_participants_p6")).map((c) => c.name)).toContain(`campaign_participants_p6${month(2)}`);
 
-    const report = await status(session, s);
+    const report = await status(fx.session, s);
     const st = report.tables[0];
     expect(st).toMatchObject({ state: "managed", type: "list", maxId: 3 });
     // Months in the stack file's words, not part_config's "1 mon".
     expect(formatStatus(report)).toMatch(/^public\.campaign_participants: one partition per value, premake 3, /m);
     expect(formatStatus(report)).toContain(`\n    public.campaign_participants_p6: 1 month partitions, premake 2, retention none (keep forever)\n`);
     expect(st.subpartitions.map((x) => x.name)).toEqual(after.map((c) => `public.${c}`));
-    const checks = (await verify(session, s)).checks;
+    const checks = (await verify(fx.session, s)).checks;
     expect(checks.filter((c) => c.status === "fail")).toEqual([]);
 
     // The shipped queries (sql/queries/public.campaign_participants) read campaign 42's months only:
     // one month for a window, and its months through the participant index for a membership check.
     await q(`INSERT INTO public.campaign_participants (campaign_id, participant_id) VALUES (42, 1001)`);
-    await verify(session, s, { fix: true });
-    const proven = await checkQueryPruning(session, t, t.queries);
+    await verify(fx.session, s, { fix: true });
+    const proven = await checkQueryPruning(fx.session, t, t.queries);
     expect(proven.map((r) => [r.query, r.ok, r.problems])).toEqual([
       ["joined-in-window", true, []],
       ["participant-in-campaign", true, []],
