@@ -627,7 +627,6 @@ function intervalValue(o: Record<string, unknown>, key: string, required: boolea
   }
 }
 
-/** Whole numbers ≥ 1; digit strings too, since `pulumi config set --path` may store text. */
 /** Maintenance makes a set's premake partitions in one transaction, each a table with its indexes
  *  locked until it commits: thousands at once would exhaust the server's lock table. */
 const MAX_PREMAKE = 1000;
@@ -639,6 +638,7 @@ function premakeValue(v: unknown, what: string, p: (m: string) => void): number 
   return null;
 }
 
+/** Whole numbers ≥ 1; digit strings too, since `pulumi config set --path` may store text. */
 function positiveInteger(v: unknown, fallback: number, bad: (v: unknown) => void): number | null {
   if (v === undefined || v === null) return fallback;
   const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
