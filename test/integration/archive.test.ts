@@ -114,7 +114,9 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     );
     const shrunk = kept({ retention: "15 days", allowDataLoss: true });
     expect((await applyStack(session, shrunk)).result).toMatchObject({ blocked: [], failed: [] });
-    const detached = range(-20, -16).map((n) => `public.${n}`);
+    // And a week pg_partman 4.x detached from a weekly set of the same name (its names: 2026w48).
+    await session.target.query(`CREATE TABLE public.events_p2026w48 (id int); INSERT INTO public.events_p2026w48 VALUES (1)`);
+    const detached = [...range(-20, -16).map((n) => `public.${n}`), "public.events_p2026w48"];
     const lookalikes = ["public.events_pending", "public.events_p2026_draft"];
     for (const rel of lookalikes) await session.target.query(`CREATE TABLE ${rel} (id int)`);
     const before = await snapshot();
