@@ -13,13 +13,13 @@ import type { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
 import { approxMillis, shiftTime } from "../config/interval";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
-import { lockBefore, pairKey, unlock } from "../db/advisory-lock";
 import type { Session } from "../db/session";
 import { pastHorizon, positionOf } from "../engine/data-loss";
 import { introspect, type PartitionInfo } from "../engine/introspect";
 import { subParents } from "../engine/sub-parents";
 import { inTransaction, requireLocksSql } from "../engine/lock-in-order";
-import { MAINTENANCE_FENCE, objectsToInstall } from "../engine/partman";
+import { holdFences, maintenanceFence } from "../engine/fence";
+import { objectsToInstall } from "../engine/partman";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
 
 export interface ArchiveOptions {
@@ -136,22 +136,21 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
       throw new Error(`cannot create the archive directory ${dir}: ${(err as Error).message}; nothing was dumped or dropped`);
     }
     if (install) await db.query(install);
-    // The set's fence, and each sub-parent's: maintenance expires those separately.
-    const fences: ReturnType<typeof pairKey>[] = [];
+    // The set's fence, which its sub-parents' expiry takes too.
+    const fence = await holdFences(session, [maintenanceFence(t.name)], { deadline: Date.now() + approxMillis(spec.maintenance.maxLockWait), purpose: `archive ${t.name}` });
     try {
-      for (const set of [t.name, ...subs.map(([sub]) => sub.name)]) {
-        const fence = pairKey(`the maintenance fence of ${set}`, MAINTENANCE_FENCE, set);
-        try {
-          await lockBefore(db, fence, Date.now() + approxMillis(spec.maintenance.maxLockWait), false);
-        } catch (err) {
-          throw new Error(`${(err as Error).message}: maintenance is expiring ${set}'s partitions right now; nothing was dumped or dropped, run archive again`);
-        }
-        fences.push(fence);
+      if (fence.unavailable.length > 0) {
+        throw new Error(`${fence.unavailable[0].message}: maintenance is expiring ${t.name}'s partitions right now; nothing was dumped or dropped, run archive again`);
       }
       const tools = toolsFor(db, session.database, opts.pgBin ?? null);
-      for (const p of partitions) await archiveOne(db, tools, p, spec.maintenance, log);
+      for (const p of partitions) {
+        // Without the fence (its connection was lost), maintenance could expire what is being dumped.
+        const lost = fence.lost();
+        if (lost) fail(p, `the maintenance fence was lost (${lost.message}); nothing was dropped, run archive again`);
+        else await archiveOne(db, tools, p, spec.maintenance, log);
+      }
     } finally {
-      for (const fence of fences.reverse()) await unlock(db, fence).catch(() => {});
+      await fence.release();
     }
   }
   return {

@@ -18,7 +18,13 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** For standard_conforming_strings = on (the default since 9.1): only quotes need doubling. */
+/** For standard_conforming_strings = on, which partman-stack's sessions set: only quotes need doubling. */
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A function's name with its schema: a bare name is taken to be in `schema` (a table's), so it
+ *  never depends on the search_path it is called under, where another schema could shadow it. */
+export function qualifiedFunction(name: string, schema: string): string {
+  return name.includes(".") ? name : `${schema}.${name}`;
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
 import { ConfigError, describe } from "./errors";
-import { identifierProblem } from "./identifiers";
+import { identifierProblem, qualifiedFunction } from "./identifiers";
 import { unsupportedShape } from "./shape-support";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
@@ -191,7 +191,7 @@ function validateTable(
   // DDL file (a live table to migrate) the interval's form does.
   const controlType = parsed && control !== null ? parsed.columns.find((c) => c.name === control)?.type ?? null : null;
   const epoch = epochValue(e.epoch, controlType, p);
-  const timeCodec = timeCodecValue(e, controlType, p);
+  const timeCodec = timeCodecValue(e, controlType, schema, p);
   const type = typeValue(e, controlType, p);
   const kind: TableSpec["kind"] =
     (e.epoch !== undefined && e.epoch !== null) || timeCodec ? "time" : controlType !== null ? (ID_TYPES.test(controlType) ? "id" : "time") : type === "list" || parseIdCount(e.interval) ? "id" : "time";
@@ -334,8 +334,9 @@ function epochValue(v: unknown, controlType: string | null, p: (m: string) => vo
 type TimeCodec = (TableSpec & { kind: "time" })["timeCodec"];
 
 /** `uuidv7`, or `timeEncoder` with `timeDecoder`: undefined when invalid (reported), null when
- *  absent. The names are interpolated into SQL (by pg_partman too), so only identifiers pass. */
-function timeCodecValue(e: Record<string, unknown>, controlType: string | null, p: (m: string) => void): TimeCodec | undefined {
+ *  absent. The names are interpolated into SQL (by pg_partman too), so only identifiers pass, and a
+ *  bare name is the table's schema's (qualifiedFunction). */
+function timeCodecValue(e: Record<string, unknown>, controlType: string | null, schema: string, p: (m: string) => void): TimeCodec | undefined {
   const named = e.timeEncoder !== undefined || e.timeDecoder !== undefined;
   if (e.uuidv7 !== undefined && typeof e.uuidv7 !== "boolean") {
     p(`uuidv7 ${describe(e.uuidv7)} must be true or false`);
@@ -362,7 +363,7 @@ function timeCodecValue(e: Record<string, unknown>, controlType: string | null, 
       return null;
     }
     const why = typeof v !== "string" ? "not text" : v.split(".").length > 2 ? "more than schema.function" : v.split(".").map(identifierProblem).find((x) => x) ?? null;
-    if (why === null) return v as string;
+    if (why === null) return qualifiedFunction(v as string, schema);
     p(`${key} ${describe(v)} must name a function ${what} (schema.function or function; ${why}), ${example}`);
     return null;
   };

@@ -15,6 +15,9 @@ export interface Session {
   role: string;
   /** A connection to `database` on the same server (the target itself when it is the same one). */
   on(database: string): Promise<Client>;
+  /** A new connection to the target database, set up as the target is (acting as `role`), for work
+   *  that must hold a transaction open beside the target's (a fence); the caller ends it. */
+  connect(purpose?: string): Promise<Client>;
   close(): Promise<void>;
 }
 
@@ -26,9 +29,23 @@ export interface SessionOptions {
   purpose?: string;
 }
 
-/** pg_partman lays boundaries out in the session's TimeZone, and node-postgres parses intervals in
- *  the postgres IntervalStyle: both are fixed whatever the server, database or role sets. */
-const SESSION_SETTINGS = "-c TimeZone=UTC -c IntervalStyle=postgres";
+/** The search_path of partman-stack's own statements (SESSION_SETTINGS). */
+export const SAFE_SEARCH_PATH = "pg_catalog, pg_temp";
+
+/** Fixed whatever the server, database or role sets (a client's startup options override those):
+ *  pg_partman lays boundaries out in the session's TimeZone; node-postgres parses intervals in the
+ *  postgres IntervalStyle; every name and operator partman-stack's own statements use resolves in
+ *  pg_catalog, never in a schema another role could create a closer match in (pg_partman's and
+ *  partman-stack's objects are named with their schema); and quoteLiteral's quoting is what the
+ *  server reads. */
+const SESSION_SETTINGS = `-c TimeZone=UTC -c IntervalStyle=postgres -c search_path=${SAFE_SEARCH_PATH.replace(" ", "")} -c standard_conforming_strings=on`;
+/** The search_path for SQL a user wrote (a table's DDL file, a hot query), set for just that SQL:
+ *  an unqualified name is looked for in the table's own schema, after pg_catalog, which wins a tie
+ *  with anything created there. */
+export function userSqlSearchPath(schema: string): string {
+  return `pg_catalog, ${quoteIdent(schema)}, pg_temp`;
+}
+
 /** NAMEDATALEN - 1: the server truncates a longer application_name. */
 const APPLICATION_NAME_BYTES = 63;
 
@@ -79,6 +96,11 @@ export async function openSession(config: ClientConfig, opts: SessionOptions): P
   }
   const who = (await target.query<{ db: string; role: string }>("SELECT current_database() AS db, current_user AS role")).rows[0];
   const others = new Map<string, Client>();
+  const actingOn = async (database: string, purpose: string | undefined) => {
+    const c = await connect({ ...config, database }, purpose);
+    if (role) await c.query(`SET ROLE ${quoteIdent(role)}`);
+    return c;
+  };
   return {
     target,
     database: who.db,
@@ -87,12 +109,12 @@ export async function openSession(config: ClientConfig, opts: SessionOptions): P
       if (name === who.db) return target;
       let c = others.get(name);
       if (!c) {
-        c = await connect({ ...config, database: name }, opts.purpose);
-        if (role) await c.query(`SET ROLE ${quoteIdent(role)}`);
+        c = await actingOn(name, opts.purpose);
         others.set(name, c);
       }
       return c;
     },
+    connect: (purpose) => actingOn(who.db, purpose ?? opts.purpose),
     async close() {
       await Promise.allSettled([target.end(), ...[...others.values()].map((c) => c.end())]);
     },

@@ -3,7 +3,7 @@
 import type { Client, QueryResultRow } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
-import { quoteIdent } from "../config/identifiers";
+import { qualifiedFunction, quoteIdent } from "../config/identifiers";
 import { EPOCH_UNITS, isEpochUnit, type EpochUnit } from "../config/span";
 import { requireOwnership } from "./ownership";
 import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "./partman";
@@ -143,7 +143,9 @@ export interface DatabaseState {
   /** The version CREATE EXTENSION installs when none is named. */
   partmanDefault: string | null;
   cron: CronState;
+  /** The declared tables' and retention schemas that exist, with their owners. */
   schemas: string[];
+  schemaOwners: Record<string, string>;
   tables: Record<string, TableState>;
   /** Partition sets registered with pg_partman that the stack does not declare. */
   undeclared: string[];
@@ -173,9 +175,9 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   );
 
   const wantedSchemas = [...new Set(spec.tables.flatMap((t) => [t.schema, t.retentionSchema ?? []]).flat())];
-  const schemas = (
-    await db.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
-  ).rows.map((r) => r.nspname);
+  const schemaRows = (
+    await db.query<{ nspname: string; owner: string }>(`SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
+  ).rows;
 
   const objects = (
     await db.query<{ mark: string | null; installed: boolean }>(
@@ -210,7 +212,8 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     partmanAvailable: available.rows.map((r) => r.version),
     partmanDefault: available.rows.find((r) => r.is_default)?.version ?? null,
     cron: await cronState(session, spec.maintenance.jobName),
-    schemas,
+    schemas: schemaRows.map((r) => r.nspname),
+    schemaOwners: Object.fromEntries(schemaRows.map((r) => [r.nspname, r.owner])),
     tables,
     undeclared,
     maintenanceObjects: objects?.mark ?? null,
@@ -255,7 +258,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
   const epoch = partConfig && partConfig.epoch !== "none" && isEpochUnit(partConfig.epoch) ? partConfig.epoch : null;
   // The decoder as a quoted name (regproc's output) to call it by: never the catalog's text as is.
   const decoder = partConfig?.time_decoder
-    ? (await db.query<{ f: string }>(`SELECT $1::regproc::text AS f`, [partConfig.time_decoder])).rows[0].f
+    ? (await db.query<{ f: string }>(`SELECT $1::regproc::text AS f`, [qualifiedFunction(partConfig.time_decoder, schema)])).rows[0].f
     : null;
   const kind = rel?.relkind !== "p" ? null : (epoch && rel.kind === "id") || decoder ? "time" : rel.kind;
   return {

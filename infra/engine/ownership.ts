@@ -8,36 +8,45 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import { MAINTENANCE_SCHEMA } from "./partman";
+import { schemaProblems, untrustedSchema } from "./schema-trust";
 
-/** The relations of the declared tables' partition trees and partman_stack's tables and routines,
- *  as SQL rows (kind, object, owner oid), for `names` (the declared tables, schema.table). The trees
- *  are walked in pg_inherits, not with pg_partition_tree, which locks every partition and so would
- *  queue behind a DROP waiting for one. */
-const MAINTAINED = (names: string) => `
+/** The relations of the declared tables' partition trees and partman_stack's tables, views and
+ *  routines, as SQL rows (kind, object, owner oid, mine), for `names` (the declared tables,
+ *  schema.table) and the acting role (an SQL expression of its oid). `mine`: owned by it, or for a declared table by a role it acts for;
+ *  partman_stack's objects must be the acting role's own (schema-trust.ts). The trees are walked in
+ *  pg_inherits, not with pg_partition_tree, which locks every partition and so would queue behind a
+ *  DROP waiting for one. */
+const MAINTAINED = (names: string, acting: string) => `
   WITH RECURSIVE tree AS (
     SELECT to_regclass(d)::oid AS relid FROM unnest(${names}::text[]) d WHERE to_regclass(d) IS NOT NULL
     UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
-  SELECT 'TABLE' AS kind, c.oid::regclass::text AS object, c.relowner AS owner FROM pg_class c
-   WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p')
+  SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS object, c.relowner AS owner,
+         CASE WHEN c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) THEN c.relowner = ${acting} ELSE pg_has_role(${acting}, c.relowner, 'USAGE') END AS mine
+    FROM pg_class c
+   WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p', 'v')
       OR c.oid IN (SELECT relid FROM tree)
   UNION ALL
-  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
-
+  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
 export class ForeignOwnership extends Error {}
 
-/** Throws ForeignOwnership naming what the acting role (current_user) cannot maintain, who owns it
- *  and how to hand it over; returns when it owns (or is a member of the owner of) everything. */
+/** Throws UntrustedSchema when partman_stack holds what another role could have planted (see
+ *  schema-trust.ts), and ForeignOwnership naming what the acting role (current_user) cannot
+ *  maintain because the connecting user or a superuser made it before, who owns it and how to hand
+ *  it over; returns when the acting role owns (a declared table: or acts for the owner of) everything. */
 export async function requireOwnership(db: Client, spec: StackSpec): Promise<void> {
+  const own = await schemaProblems(db, MAINTENANCE_SCHEMA);
+  const acting = (await db.query<{ u: string }>("SELECT current_user AS u")).rows[0].u;
+  if (own.some((p) => !p.trusted || p.kind === "grant")) throw untrustedSchema(MAINTENANCE_SCHEMA, acting, own);
   const names = spec.tables.map((t) => t.name);
   const foreign = (
-    await db.query<{ object: string; owner: string; acting: string }>(
-      `SELECT m.object, pg_get_userbyid(m.owner) AS owner, current_user AS acting FROM (${MAINTAINED("$1")}) m
-        WHERE NOT pg_has_role(m.owner, 'USAGE') ORDER BY m.kind DESC, m.object`,
+    await db.query<{ object: string; owner: string }>(
+      `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)")}) m WHERE NOT m.mine ORDER BY m.kind DESC, m.object`,
       [names],
     )
   ).rows;
-  if (foreign.length === 0) return;
-  const acting = foreign[0].acting;
+  if (foreign.length === 0 && own.length === 0) return;
+  // The schema itself, when it is all that another user owns.
+  if (foreign.length === 0) foreign.push(...own.map((p) => ({ object: p.problem.replace(/ is owned by .*$/, ""), owner: p.role })));
   const owners = [...new Set(foreign.map((f) => f.owner))];
   const shown = foreign.slice(0, 5).map((f) => f.object).join(", ") + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : "");
   const list = `ARRAY[${names.map(quoteLiteral).join(", ")}]`;
@@ -50,8 +59,8 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
       `(${shown}): ${why}. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
       `(each ALTER waits for, then briefly holds, its table's ACCESS EXCLUSIVE lock: run it when a moment's wait is acceptable), then run again:\n` +
       `DO $$ DECLARE s text; BEGIN\n` +
-      `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list)}) m\n` +
-      `    WHERE m.owner <> to_regrole(${quoteLiteral(quoteIdent(acting))}) LOOP EXECUTE s; END LOOP;\n` +
+      `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list, `to_regrole(${quoteLiteral(quoteIdent(acting))})`)}) m\n` +
+      `    WHERE NOT m.mine LOOP EXECUTE s; END LOOP;\n` +
       `  ALTER SCHEMA ${quoteIdent(MAINTENANCE_SCHEMA)} OWNER TO ${quoteIdent(acting)};\n` +
       `END $$;`,
   );

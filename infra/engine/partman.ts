@@ -5,10 +5,11 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
-import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
 import { EPOCH_UNITS } from "../config/span";
 import type { PartConfigRow, RetentionRow } from "./introspect";
 import { PACKAGE_ROOT } from "../package-root";
+import { assertTrustedSchemaSql } from "./schema-trust";
 
 export interface PartmanInstall {
   version: string;
@@ -131,7 +132,7 @@ export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: 
 export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfigRow): { live: string; declared: string; restore: string } | null {
   const text = (c: { encoder: string | null; decoder: string } | null) => (c ? `${c.encoder ?? "none"}/${c.decoder}` : "none");
   const declared = text(timeCodecFunctions(p, t));
-  const live = text(row.time_decoder ? { encoder: row.time_encoder, decoder: row.time_decoder } : null);
+  const live = text(row.time_decoder ? { encoder: row.time_encoder && qualifiedFunction(row.time_encoder, t.schema), decoder: qualifiedFunction(row.time_decoder, t.schema) } : null);
   const plain = (s: string) => s.replace(/"/g, "").toLowerCase();
   if (plain(declared) === plain(live)) return null;
   const restore =
@@ -139,6 +140,16 @@ export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfig
     : plain(live) === plain(text({ encoder: `${p.schema}.uuid7_time_encoder`, decoder: `${p.schema}.uuid7_time_decoder` })) ? "declare uuidv7: true"
     : `declare timeEncoder: ${row.time_encoder} and timeDecoder: ${row.time_decoder}`;
   return { live, declared, restore };
+}
+
+/** A set registered with a bare encoder or decoder name (before partman-stack qualified them): the
+ *  names qualified in part_config, so pg_partman and partman-stack's maintenance, which run under a
+ *  search_path of pg_catalog, find them. null when they are qualified already. */
+export function qualifyTimeCodecSql(p: PartmanInstall, t: TableSpec, row: PartConfigRow): string | null {
+  const bare = [row.time_encoder, row.time_decoder].some((n) => n !== null && !n.includes("."));
+  if (!bare) return null;
+  const q = (n: string | null) => (n === null ? "NULL" : quoteLiteral(qualifiedFunction(n, t.schema)));
+  return `UPDATE ${quoteIdent(p.schema)}.part_config SET time_encoder = ${q(row.time_encoder)}, time_decoder = ${q(row.time_decoder)} WHERE parent_table = ${quoteLiteral(t.name)};`;
 }
 
 /** The time a control value of a time set stands for (SQL): an epoch column's integer in its unit,
@@ -212,22 +223,32 @@ export function retentionSql(t: TableSpec, c: ManagedConfig, level: ConfigLevel 
 /** partman-stack's own objects in the target database: its retention table, maintenance runs,
  *  the lock helper and the maintenance procedures, in the order they are installed. */
 export const MAINTENANCE_SCHEMA = "partman_stack";
-/** First key of a set's maintenance fence: one expiry or archive run per set at a time (expire.sql). */
-export const MAINTENANCE_FENCE = "partman-stack maintenance";
 export const MAINTENANCE_SQL_DIR = "sql/maintenance";
-const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "partition_bounds.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
+const MAINTENANCE_SQL_FILES = ["tables.sql", "lock_in_order.sql", "fences.sql", "partition_bounds.sql", "premake.sql", "expire.sql", "run_maintenance.sql"];
 // Read when the module loads, so a closure-serialized provider carries the text.
 const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.join(PACKAGE_ROOT, MAINTENANCE_SQL_DIR, f), "utf8").trim());
 
 /** The SQL that installs (or updates) those objects for this pg_partman, ending with the comment
  *  that marks the installed version: introspect reads the mark back, and plan reinstalls when it
- *  differs. Concurrent installs (the Pulumi engine creates tables side by side) take turns. */
+ *  differs. The schema is created as the acting role's (two first installs at once: the second
+ *  waits for the first, then finds it); concurrent installs (the Pulumi engine creates tables side
+ *  by side) take turns on the schema's own lock, which COMMENT takes and only its owner can; and the
+ *  objects go in only while the schema is the acting role's alone, checked under that lock. PUBLIC
+ *  gets no EXECUTE on what is installed. */
 export function maintenanceObjects(p: PartmanInstall): { mark: string; sql: string } {
   const body = MAINTENANCE_SQL.join("\n\n").replace(/@extschema@/g, quoteIdent(p.schema));
   const mark = `partman-stack ${MAINTENANCE_SQL_DIR} sha256:${crypto.createHash("sha256").update(body).digest("hex").slice(0, 16)}`;
+  const schema = MAINTENANCE_SCHEMA;
   return {
     mark,
-    sql: `SELECT pg_advisory_xact_lock(hashtext('partman-stack install'));\n\n${body}\n\nCOMMENT ON SCHEMA ${MAINTENANCE_SCHEMA} IS ${quoteLiteral(mark)};`,
+    sql: [
+      `DO $$ BEGIN CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION CURRENT_USER; EXCEPTION WHEN unique_violation THEN NULL; END $$;`,
+      `COMMENT ON SCHEMA ${schema} IS 'partman-stack: being installed';`,
+      assertTrustedSchemaSql(MAINTENANCE_SCHEMA),
+      body,
+      `REVOKE ALL ON ALL ROUTINES IN SCHEMA ${schema} FROM PUBLIC;`,
+      `COMMENT ON SCHEMA ${schema} IS ${quoteLiteral(mark)};`,
+    ].join("\n\n"),
   };
 }
 
@@ -252,10 +273,12 @@ export function runTableMaintenanceSql(t: TableSpec, m: MaintenanceSpec): string
   return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}, ${maintenanceArgs(m)});`;
 }
 
+/** Two first applies at once: the second waits for the first's commit, then finds what it made. */
 export function createExtensionSql(schema: string, version: string | null): string[] {
+  const once = (statement: string) => `DO $$ BEGIN ${statement}; EXCEPTION WHEN unique_violation THEN NULL; END $$;`;
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`,
-    `CREATE EXTENSION IF NOT EXISTS pg_partman WITH SCHEMA ${quoteIdent(schema)}${version ? ` VERSION ${quoteLiteral(version)}` : ""};`,
+    once(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`),
+    once(`CREATE EXTENSION IF NOT EXISTS pg_partman WITH SCHEMA ${quoteIdent(schema)}${version ? ` VERSION ${quoteLiteral(version)}` : ""}`),
   ];
 }
 

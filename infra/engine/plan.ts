@@ -6,9 +6,10 @@ import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
 import { STAGING } from "../migrate/names";
-import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
+import { SAFE_SEARCH_PATH, userSqlSearchPath } from "../db/session";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, mergeLosses, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
@@ -26,6 +27,7 @@ import {
   maintenanceObjects,
   partmanInstall,
   PARTMAN_COLUMNS,
+  qualifyTimeCodecSql,
   RETENTION_COLUMNS,
   retentionSql,
   runTableMaintenanceSql,
@@ -122,7 +124,7 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
-      const tableSteps = planTable(t, spec.maintenance, state.tables[t.name], partman, schemas, state.database, new Date(state.now), out);
+      const tableSteps = planTable(t, spec.maintenance, state.tables[t.name], partman, schemas, state, out);
       if (tableSteps) steps.push(...tableSteps);
     }
   }
@@ -205,13 +207,14 @@ function planTable(
   ts: TableState,
   partman: PartmanInstall | null,
   schemas: Set<string>,
-  database: string,
-  now: Date,
+  state: Pick<DatabaseState, "database" | "now" | "user" | "schemaOwners">,
   out: Out,
 ): Step[] | null {
+  const { database } = state;
+  const now = new Date(state.now);
   const unit = tableUnit(t.name);
   const unsupported = partman && unsupportedShape(partman.version, t, "installed");
-  const problems = [...tableProblems(t, ts, partman), ...(unsupported ? [unsupported] : [])];
+  const problems = [...tableProblems(t, ts, partman), ...retentionSchemaProblems(t, state), ...(unsupported ? [unsupported] : [])];
   const subProblems = subpartitionProblems(t, ts);
   if (problems.length > 0 || subProblems.length > 0) {
     out.problems.push(...problems.map((message) => ({ unit, table: t.name, message })));
@@ -230,7 +233,13 @@ function planTable(
       schemas.add(schema);
     }
   }
-  if (ts.relkind === null) step("create-table", `create table ${t.name} from ${t.ddl}`, [t.ddlSql!.trim()]);
+  if (ts.relkind === null) {
+    step("create-table", `create table ${t.name} from ${t.ddl}`, [
+      `SET LOCAL search_path = ${userSqlSearchPath(t.schema)};`,
+      t.ddlSql!.trim(),
+      `SET LOCAL search_path = ${SAFE_SEARCH_PATH};`,
+    ]);
+  }
   // Partitions attached to a table that already exists (and may be busy): its lock first, bounded.
   const liveLock = ts.relkind === null ? [] : [requireLocksSql([`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`], m)];
 
@@ -238,6 +247,12 @@ function planTable(
   let current: ManagedConfig;
   if (ts.partConfig) {
     current = liveConfig(ts.partConfig, ts.retention);
+    const qualify = qualifyTimeCodecSql(partman, t, ts.partConfig);
+    if (qualify) {
+      step("update-config", `qualify the time encoder and decoder with schema ${t.schema} (a bare name depends on the search_path maintenance runs under)`, [qualify], [
+        { property: "part_config.time_decoder", from: ts.partConfig.time_decoder, to: qualifiedFunction(ts.partConfig.time_decoder!, t.schema) },
+      ]);
+    }
     if (t.defaultPartition && !ts.hasDefault) {
       step("create-default", `create default partition ${t.schema}.${t.table}_default`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
@@ -417,6 +432,18 @@ function tableProblems(t: TableSpec, ts: TableState, partman: PartmanInstall | n
     }
   }
   return problems;
+}
+
+/** Partitions moved to a retention schema keep their owner, but its owner could drop them there
+ *  (pg_partman 5.5.0 refuses such a schema too: CVE-2026-61821). One that does not exist yet is
+ *  created by the acting role, which owns the partitions. */
+function retentionSchemaProblems(t: TableSpec, state: Pick<DatabaseState, "user" | "schemaOwners">): string[] {
+  const owner = t.retentionSchema ? state.schemaOwners[t.retentionSchema] : undefined;
+  if (!owner || owner === state.user) return [];
+  return [
+    `table ${t.name}: retentionSchema ${t.retentionSchema} is owned by ${owner}, not by ${state.user}, which owns the partitions maintenance would move there, ` +
+      `and a schema's owner can drop what is in it; nothing is changed for this table. ALTER SCHEMA ${quoteIdent(t.retentionSchema!)} OWNER TO ${quoteIdent(state.user)}, or declare another retentionSchema`,
+  ];
 }
 
 /** Sub-partitions are made by create_sub_parent, which drops and recreates the set's partitions:

@@ -8,7 +8,7 @@
 import { escapeLiteral, type Client, type QueryConfig } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
 import type { QuerySpec, TableSpec } from "../config/types";
-import type { Session } from "../db/session";
+import { userSqlSearchPath, type Session } from "../db/session";
 import type { Check } from "./verify";
 
 /** Below this size a sequential scan is what the planner rightly chooses, index or not. */
@@ -93,6 +93,8 @@ async function checkOne(db: Client, t: TableRef, partitions: Map<string, Partiti
   let generic: PlanPruning;
   await db.query("BEGIN READ ONLY");
   try {
+    // A prepared statement keeps the search_path it was prepared under.
+    await db.query(`SET LOCAL search_path = ${userSqlSearchPath(t.schema)}`);
     // The extended protocol refuses a second statement smuggled into the text.
     await db.query({ text: `PREPARE ${statement} AS ${query.sql}`, queryMode: "extended" } as QueryConfig);
     prepared = true;

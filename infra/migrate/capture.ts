@@ -4,6 +4,7 @@
 // a replay interrupted at any point can run again.
 
 import { quoteIdent as q } from "../config/identifiers";
+import { SAFE_SEARCH_PATH } from "../db/session";
 
 export interface CaptureTarget {
   /** The change-log table, qualified. */
@@ -38,7 +39,9 @@ export function createCaptureSql(t: CaptureTarget, k: KeyShape): string[] {
   const neu = cols(k).map((c) => `NEW.${q(c)}`).join(", ");
   return [
     `CREATE TABLE ${t.log} (seq bigserial PRIMARY KEY, ${defs.join(", ")});`,
-    `CREATE FUNCTION ${fnName(t)}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    // It runs in every writer's session, as their role and under their search_path: as its owner
+    // instead (writers need no privileges on the change log), resolving names in pg_catalog only.
+    `CREATE FUNCTION ${fnName(t)}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = ${SAFE_SEARCH_PATH} AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO ${t.log} (${list}) VALUES (${old});
@@ -49,11 +52,12 @@ BEGIN
   RETURN NULL;
 END
 $fn$;`,
-    `CREATE FUNCTION ${fnName(t, "_truncate")}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    `CREATE FUNCTION ${fnName(t, "_truncate")}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${SAFE_SEARCH_PATH} AS $fn$
 BEGIN
   RAISE EXCEPTION 'TRUNCATE of % is blocked while partman-stack migrates it: finish or roll back the migration first', TG_TABLE_NAME;
 END
 $fn$;`,
+    `REVOKE ALL ON FUNCTION ${fnName(t)}(), ${fnName(t, "_truncate")}() FROM PUBLIC;`,
     `CREATE TRIGGER ${q(t.trigger)} AFTER INSERT OR UPDATE OR DELETE ON ${t.on} FOR EACH ROW EXECUTE FUNCTION ${fnName(t)}();`,
     `CREATE TRIGGER ${q(`${t.trigger}_truncate`)} BEFORE TRUNCATE ON ${t.on} FOR EACH STATEMENT EXECUTE FUNCTION ${fnName(t, "_truncate")}();`,
   ];

@@ -10,9 +10,11 @@ import path from "node:path";
 import { splitSqlStatements } from "../config/ddl";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import { PACKAGE_ROOT } from "../package-root";
+import { userSqlSearchPath } from "../db/session";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { lockInOrderSql } from "../engine/lock-in-order";
+import { assertTrustedSchemaSql } from "../engine/schema-trust";
 import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { failpoint, type Executor } from "./executor";
@@ -154,8 +156,9 @@ export async function prepare(m: Migration): Promise<void> {
       // Bounds the wait of the capture trigger below: it keeps writers out while it waits.
       await exec.write(`SET LOCAL lock_timeout = '${m.lock.maxStallMs}ms'`);
       for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
+      await exec.write(assertTrustedSchemaSql(STAGING, true));
       // A second guard besides stagedDdl: an unqualified name finds the copy before the live table.
-      await exec.write(`SELECT set_config('search_path', $1, true)`, [[q(STAGING), searchPath].filter(Boolean).join(", ")]);
+      await exec.write(`SELECT set_config('search_path', $1, true)`, [`${q(STAGING)}, ${userSqlSearchPath(t.schema)}`]);
       for (const sql of t.ddlSql !== null ? stagedDdl(t, t.ddlSql) : await copiedDdl(m)) await exec.write(sql);
       // Back before create_parent, which saves and restores search_path for the session, not the transaction.
       await exec.write(`SELECT set_config('search_path', $1, true)`, [searchPath]);

@@ -7,12 +7,13 @@ import { quoteIdent as q } from "../config/identifiers";
 import { unsupportedShape } from "../config/shape-support";
 import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
+import { requireTrustedSchema } from "../engine/schema-trust";
 import { executor } from "./executor";
 import {
   columnsUnchanged, copyBatch, finish, maintainAfterSwap, MigrationRefused, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
   type LockLimits, type Migration, type MigrationState, type SwapResult,
 } from "./migration";
-import { migrationNames, nameTooLong } from "./names";
+import { migrationNames, nameTooLong, STAGING } from "./names";
 import { etaSeconds, type Progress } from "./progress";
 import { inspectTable } from "./source";
 import { verifyCopy, type Verification } from "./verify";
@@ -87,6 +88,8 @@ async function open(
   }
   const exec = executor(session.target, opts.dryRun, opts.print);
   const state = await introspect(session, { ...spec, tables: [] });
+  // The copy belongs to the live table's owner, whom the acting role acts for.
+  await requireTrustedSchema(session.target, STAGING, true);
   const version = spec.database.partmanVersion ?? state.partmanDefault;
   if (!state.partman && (!version || !state.partmanAvailable.includes(version))) throw new MigrationRefused([`pg_partman ${version ?? ""} is not available on this server; install it first`]);
   const partman = state.partman ?? partmanInstall(version!, "partman");

@@ -6,8 +6,9 @@
 -- detached and moved to retention_schema. An expired partition that is itself partitioned goes with
 -- its sub-partitions (locked after it) and its part_config row, as pg_partman's retention does. When the locks cannot be had within p_max_wait, nothing is touched and they are
 -- returned as deferred, with who held them.
--- One expiry (or archive run) per set at a time: both take the set's fence, an advisory lock on
--- ('partman-stack maintenance', the set's name).
+-- One expiry (or archive run) per set at a time: both take the set's fence (maintenance_fence: a
+-- sub-parent's is its set's). Partitions move only into a
+-- retention schema owned by their own owner: another owner could drop them there.
 CREATE OR REPLACE FUNCTION partman_stack.expire(
     p_parent_table text,
     p_lock_timeout interval,
@@ -18,11 +19,14 @@ CREATE OR REPLACE FUNCTION partman_stack.expire(
     OUT waited_ms integer,
     OUT blocker text)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_parent    regclass := p_parent_table::regclass;
     v_started   timestamptz := clock_timestamp();
     v_retention record;
+    v_owner     oid;
+    v_fence     regclass;
     v_victims   regclass[];
     v_names     text[];
     v_configs   text[];
@@ -33,17 +37,19 @@ BEGIN
     deferred := '{}';
     attempts := 0;
     waited_ms := 0;
-    SELECT r.retention, r.keep_table, r.retention_schema INTO v_retention FROM partman_stack.retention r WHERE r.parent_table = p_parent_table
+    SELECT r.retention, r.keep_table, r.retention_schema, r.parent_table AS fence_set INTO v_retention FROM partman_stack.retention r WHERE r.parent_table = p_parent_table
     UNION ALL
-    SELECT s.retention, s.keep_table, s.retention_schema FROM partman_stack.sub_retention s
+    SELECT s.retention, s.keep_table, s.retention_schema, s.parent_table FROM partman_stack.sub_retention s
       JOIN pg_inherits i ON i.inhparent = to_regclass(s.parent_table) WHERE i.inhrelid = v_parent
     LIMIT 1;
     IF NOT FOUND THEN
         RETURN;
     END IF;
 
-    IF NOT partman_stack.advisory_lock_within('partman-stack maintenance', p_parent_table, p_max_wait) THEN
-        blocker := 'another maintenance run or partman-stack archive held the set''s fence';
+    v_fence := partman_stack.maintenance_fence(v_retention.fence_set);
+    IF NOT partman_stack.fence_within(v_fence, p_max_wait) THEN
+        blocker := 'another maintenance run or partman-stack archive held the set''s fence: '
+                   || coalesce(partman_stack.fence_holder(v_fence), 'a session that has finished meanwhile');
     END IF;
 
     -- v_configs: the names part_config knows sub-partitioned victims by (schema.table).
@@ -70,6 +76,16 @@ BEGIN
         deferred := v_names;
         blocker := v_lock.blocker;
         RETURN;
+    END IF;
+
+    IF v_retention.retention_schema IS NOT NULL THEN
+        SELECT relowner INTO v_owner FROM pg_class WHERE oid = v_victims[1];
+        IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = v_retention.retention_schema AND nspowner = v_owner) THEN
+            RAISE EXCEPTION 'retention schema % is owned by %, not by %, which owns the partitions it would receive: its owner could drop them there',
+                v_retention.retention_schema, coalesce((SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = v_retention.retention_schema), 'nobody (it does not exist)'),
+                pg_get_userbyid(v_owner)
+                USING HINT = format('ALTER SCHEMA %I OWNER TO %I, or declare another retentionSchema', v_retention.retention_schema, pg_get_userbyid(v_owner));
+        END IF;
     END IF;
 
     FOR v_i IN 1 .. array_length(v_victims, 1) LOOP

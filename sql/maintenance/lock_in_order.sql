@@ -23,6 +23,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_in_order(
     OUT waited_ms integer,
     OUT blocker text)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started    timestamptz := clock_timestamp();
@@ -71,6 +72,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_holder(p_tables regclass[], p_mode
 RETURNS text
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('pid %s (%s, user %s, %s, in a transaction for %s)', a.pid,
                   coalesce(nullif(a.application_name, ''), 'no application_name'), a.usename, a.state,
@@ -85,22 +87,21 @@ AS $$
      LIMIT 1
 $$;
 
--- Takes a transaction-level advisory lock on (p_key) or (p_key, p_key2) hashed, waiting at most
--- p_max_wait: an advisory wait holds nobody up. False when the wait ran out.
-CREATE OR REPLACE FUNCTION partman_stack.advisory_lock_within(p_key text, p_key2 text, p_max_wait interval)
+-- Runs p_lock, a statement that takes one lock in the caller's transaction (an advisory lock, a
+-- fence), waiting at most p_max_wait: false when the wait ran out. For a lock that holds nobody
+-- up while it is waited for; a table's lock is lock_in_order's.
+DROP FUNCTION IF EXISTS partman_stack.advisory_lock_within(text, text, interval);
+CREATE OR REPLACE FUNCTION partman_stack.lock_within(p_lock text, p_max_wait interval)
 RETURNS boolean
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_restore text := current_setting('lock_timeout');
 BEGIN
     PERFORM set_config('lock_timeout', greatest(ceil(extract(epoch FROM p_max_wait) * 1000), 1)::int || 'ms', true);
     BEGIN
-        IF p_key2 IS NULL THEN
-            PERFORM pg_advisory_xact_lock(hashtext(p_key));
-        ELSE
-            PERFORM pg_advisory_xact_lock(hashtext(p_key), hashtext(p_key2));
-        END IF;
+        EXECUTE p_lock;
     EXCEPTION WHEN lock_not_available THEN
         PERFORM set_config('lock_timeout', v_restore, true);
         RETURN false;
@@ -119,6 +120,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_in_order_or_raise(
     p_mode text DEFAULT 'ACCESS EXCLUSIVE')
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_lock record;

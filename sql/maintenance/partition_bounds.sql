@@ -19,6 +19,7 @@ DROP FUNCTION IF EXISTS partman_stack.set_kind(regclass);
 CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind text, OUT control name, OUT per_second numeric, OUT decoder regproc)
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
                 WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
@@ -41,6 +42,7 @@ CREATE OR REPLACE FUNCTION partman_stack.decode_time(p_decoder regproc, p_value 
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_time timestamptz;
@@ -56,6 +58,7 @@ CREATE OR REPLACE FUNCTION partman_stack.partition_bounds(p_parent regclass)
 RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
 LANGUAGE sql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.oid::regclass,
            CASE WHEN k.kind = 'id' THEN b.m[1]::numeric WHEN k.per_second IS NOT NULL THEN b.m[1]::numeric / k.per_second
@@ -78,6 +81,7 @@ $$;
 CREATE OR REPLACE FUNCTION partman_stack.premake_reach(p_parent regclass, p_interval text, p_premake integer)
 RETURNS numeric
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_set record := partman_stack.set_kind(p_parent);
@@ -95,6 +99,7 @@ $$;
 CREATE OR REPLACE FUNCTION partman_stack.expired_partitions(p_parent regclass, p_retention text)
 RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_set     record := partman_stack.set_kind(p_parent);
@@ -119,6 +124,7 @@ $$;
 CREATE OR REPLACE FUNCTION partman_stack.max_id(p_parent regclass, p_control name)
 RETURNS numeric
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max numeric;

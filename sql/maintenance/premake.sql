@@ -18,6 +18,7 @@ CREATE OR REPLACE FUNCTION partman_stack.premake(
     OUT waited_ms integer,
     OUT blocker text)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_parent   regclass := p_parent_table::regclass;
@@ -43,9 +44,17 @@ BEGIN
         END IF;
     END IF;
 
-    IF NOT partman_stack.advisory_lock_within('pg_partman run_maintenance', NULL, p_max_wait) THEN
+    -- pg_partman's key is a number any role can hold: the deferral names who held it.
+    IF NOT partman_stack.lock_within('SELECT pg_advisory_xact_lock(hashtext(''pg_partman run_maintenance''))', p_max_wait) THEN
         deferred := true;
-        blocker := 'another pg_partman maintenance run held its lock';
+        SELECT 'another pg_partman maintenance run held its lock' || coalesce(format(' (pid %s, %s, user %s)', a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'), a.usename), '')
+          INTO blocker
+          FROM (SELECT hashtext('pg_partman run_maintenance')::bigint AS k) k
+          LEFT JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
+                              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                              AND l.classid::bigint = (k.k >> 32) & 4294967295 AND l.objid::bigint = k.k & 4294967295
+          LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+         LIMIT 1;
         waited_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
         RETURN;
     END IF;

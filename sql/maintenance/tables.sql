@@ -1,10 +1,10 @@
 -- partman-stack's own objects in the target database, installed and versioned by partman-stack
--- apply (see README, "Maintenance under live traffic"). This file: the schema and its tables.
-
-CREATE SCHEMA IF NOT EXISTS partman_stack;
--- The job may run as another role than the one that installed this (the procedures are SECURITY
--- INVOKER: a caller can do no more than it could without them).
-GRANT USAGE ON SCHEMA partman_stack TO PUBLIC;
+-- apply (see README, "Maintenance under live traffic" and "Security"). This file: the schema's tables.
+-- The schema is created, and checked to be the installing role's alone, before this runs
+-- (maintenanceObjects in infra/engine/partman.ts). Only its owner uses it: the job runs as the
+-- owner, and every front end acts as the owner. PUBLIC gets nothing (an earlier install granted
+-- USAGE).
+REVOKE ALL ON SCHEMA partman_stack FROM PUBLIC;
 
 -- The declared retention of each managed partition set. It lives here, not in pg_partman's
 -- part_config, whose retention partman-stack keeps NULL: pg_partman's own maintenance, however it is

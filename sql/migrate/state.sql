@@ -1,7 +1,11 @@
 -- Where `partman-stack migrate` keeps a table's migration, so an interrupted run resumes from the
 -- database, not from a local file. One row per table being migrated; removed by finish or by a
 -- rollback before the swap.
-CREATE SCHEMA IF NOT EXISTS partman_migrate;
+-- Created as the acting role's; prepare then locks it (COMMENT, which only its owner may) and checks
+-- it is that role's alone before anything goes in (schema-trust.ts), and PUBLIC gets nothing.
+CREATE SCHEMA IF NOT EXISTS partman_migrate AUTHORIZATION CURRENT_USER;
+COMMENT ON SCHEMA partman_migrate IS 'partman-stack migrate: tables being moved onto partitions, their copies and change logs';
+REVOKE ALL ON SCHEMA partman_migrate FROM PUBLIC;
 
 CREATE TABLE IF NOT EXISTS partman_migrate.migrations (
     source          text        PRIMARY KEY,             -- schema.table being migrated

@@ -62,8 +62,11 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
 
   it(`pg_partman ${version}: a second apply of the same table waits for the first, and one that waits too long names it and changes nothing for that table`, async () => {
     const other = await holder("partman-stack apply --stack other");
-    const take = () => other.query(`SELECT pg_advisory_lock(hashtext('partman-stack apply'), hashtext('table public.events'))`);
-    const release = () => other.query(`SELECT pg_advisory_unlock(hashtext('partman-stack apply'), hashtext('table public.events'))`);
+    // Another apply holds the table's fence (partman-stack's objects, which hold the fences, are in place).
+    await applyStack(session, specFor(db, [auditLog()], { partmanVersion: version }));
+    const fence = (await other.query<{ r: string }>(`SELECT partman_stack.fence('apply table public.events')::text AS r`)).rows[0].r;
+    const take = () => other.query(`BEGIN; LOCK TABLE ${fence} IN SHARE UPDATE EXCLUSIVE MODE`);
+    const release = () => other.query(`ROLLBACK`);
     const spec = specFor(db, [events(), auditLog()], { partmanVersion: version });
 
     await take();
@@ -91,7 +94,10 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
       {
         unit: "table public.events",
         message: expect.stringMatching(
-          new RegExp(`^table public\\.events: another session is applying it: waited 0\\.\\d s for the apply lock of table public\\.events, held by pid ${(other as unknown as { processID: number }).processID} \\("partman-stack apply --stack other", user postgres from 127\\.0\\.0\\.1, idle, connected \\d+ s ago\\); nothing was changed for it`),
+          new RegExp(
+            `^table public\\.events: another session is applying it: waited 0\\.\\d s for the apply lock of table public\\.events, held by pid ${(other as unknown as { processID: number }).processID} ` +
+              `\\("partman-stack apply --stack other", user postgres from 127\\.0\\.0\\.1, idle in transaction, holding it for 00:00:0\\d, connected since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\); nothing was changed for it`,
+          ),
         ),
       },
     ]);
@@ -127,7 +133,10 @@ describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
     expect(deferred.maintenance).toEqual([
       expect.objectContaining({ table: "public.events", notYetExpired: [], run: expect.objectContaining({ created: [], expired: promised, deferred: [], error: null }) }),
     ]);
-    expect(deferred.maintenance[0].run!.deferredReason).toBe("creating partitions deferred: another pg_partman maintenance run held its lock");
+    // pg_partman's lock is a number any role can take: the deferral names who held it.
+    expect(deferred.maintenance[0].run!.deferredReason).toBe(
+      `creating partitions deferred: another pg_partman maintenance run held its lock (pid ${(job as unknown as { processID: number }).processID}, pg_cron, user postgres)`,
+    );
     expect(deferred.maintenance[0].run!.waitedMs).toBeGreaterThanOrEqual(2000);
     expect(await children("public.events")).toEqual(before.filter((n) => !promised.includes(n)));
 

@@ -307,7 +307,8 @@ describe("UUIDv7 tables", () => {
     const spec = validateStack("prod", REPO_ROOT, { tables: [userEvents({ retention: "30 days", startPartition: "2026-01-01" })] });
     expect(spec.tables[0]).toMatchObject({ kind: "time", timeCodec: "uuidv7", epoch: null, interval: { text: "1 day" }, retention: { text: "30 days" }, startPartition: "2026-01-01" });
     const named = validateStack("prod", REPO_ROOT, { tables: [userEvents({ uuidv7: undefined, timeEncoder: "app.id_at", timeDecoder: "id_time" })] });
-    expect(named.tables[0]).toMatchObject({ kind: "time", timeCodec: { encoder: "app.id_at", decoder: "id_time" } });
+    // A bare name is the table's schema's: it must not depend on the search_path it is called under.
+    expect(named.tables[0]).toMatchObject({ kind: "time", timeCodec: { encoder: "app.id_at", decoder: "public.id_time" } });
   });
 });
 

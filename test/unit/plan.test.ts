@@ -28,6 +28,7 @@ function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
     partmanDefault: "4.7.2",
     cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null, lastRun: null, clashes: [] },
     schemas: ["public"],
+    schemaOwners: { public: "pg_database_owner" },
     tables: { "public.events": absent },
     undeclared: [],
     maintenanceObjects: null,
@@ -72,7 +73,9 @@ describe("plan on servers that lack what partman-stack needs", () => {
     // partman-stack's objects come first, in the target database, marked with their version.
     const objects = p.steps.find((s) => s.action === "install-objects")!;
     expect([objects.unit, objects.database]).toEqual(["partman-stack objects", "app"]);
-    expect(objects.sql[0]).toMatch(/^SELECT pg_advisory_xact_lock\(hashtext\('partman-stack install'\)\);/);
+    // Installs take turns on the schema's own lock, and only into a schema that is the acting role's alone.
+    expect(objects.sql[0]).toMatch(/^DO \$\$ BEGIN CREATE SCHEMA IF NOT EXISTS partman_stack AUTHORIZATION CURRENT_USER; .*\n\nCOMMENT ON SCHEMA partman_stack IS 'partman-stack: being installed';\n\nDO \$\$ DECLARE v_problems text;/);
+    expect(objects.sql[0]).toContain(`REVOKE ALL ON ALL ROUTINES IN SCHEMA partman_stack FROM PUBLIC;`);
     expect(objects.sql[0]).toContain(`PERFORM "partman".run_maintenance(p_parent_table := p_parent_table, p_analyze := p_analyze);`);
     expect(objects.sql[0]).toMatch(/COMMENT ON SCHEMA partman_stack IS 'partman-stack sql\/maintenance sha256:[0-9a-f]{16}';$/);
   });

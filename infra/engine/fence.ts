@@ -1,0 +1,123 @@
+// Fences (sql/maintenance/fences.sql) held from TypeScript, for work that spans transactions: one
+// apply of a table or of the job at a time, and no expiry of a set while archive dumps and drops its
+// partitions. Held in an open transaction on a connection of their own, so they end with the
+// process (or its connection) that holds them, and nobody but the owner can take or hold them.
+// While the holding transaction has taken only these locks it has no transaction id and no
+// snapshot: it holds back no VACUUM, however long it lasts.
+
+import type { Client } from "pg";
+import type { Session } from "../db/session";
+import { MAINTENANCE_SCHEMA } from "./partman";
+
+export interface FenceRequest {
+  /** What the fence stands for, in messages. */
+  what: string;
+  /** partman-stack's function returning the fence (created on first use), and its argument. */
+  fn: "fence" | "maintenance_fence";
+  arg: string;
+}
+
+/** One apply of a unit (a table, the job) at a time. */
+export const applyFence = (unit: string): FenceRequest => ({ what: `the apply lock of ${unit}`, fn: "fence", arg: `apply ${unit}` });
+
+/** The fence a set's expiry takes (expire.sql): archive holds it between a dump and its drop. */
+export const maintenanceFence = (set: string): FenceRequest => ({ what: `the maintenance fence of ${set}`, fn: "maintenance_fence", arg: set });
+
+export class FenceWaitTimeout extends Error {
+  constructor(
+    readonly fence: FenceRequest,
+    readonly waitedMs: number,
+    readonly holder: string | null,
+  ) {
+    super(`waited ${Math.round(waitedMs / 100) / 10} s for ${fence.what}, ${holder ? `held by ${holder}` : "held by a session that has finished meanwhile"}`);
+  }
+}
+
+export interface FenceHold {
+  held: FenceRequest[];
+  /** The fences not obtained by the deadline, each with who held it. */
+  unavailable: FenceWaitTimeout[];
+  /** Why the hold ended before release(), when it did: its connection was lost (terminated by the
+   *  server, or a network failure), and with it the fences. */
+  lost(): Error | null;
+  release(): Promise<void>;
+}
+
+export interface HoldOptions {
+  /** Epoch ms: the latest any wait may end. Past it, each fence is tried once without waiting. */
+  deadline: number;
+  /** Hears who holds a fence before this waits for it, so a caller can say what it waits for. */
+  onWait?: (fence: FenceRequest, holder: string | null, budgetMs: number) => void;
+  /** The holding connection's application_name: what the holder is doing, as others are told. */
+  purpose?: string;
+}
+
+/** Takes the fences in the order given (callers sort them, so two holders never wait in a cycle),
+ *  each within the deadline; a fence another session holds past it is reported in `unavailable`
+ *  and the others are still taken. */
+export async function holdFences(session: Session, fences: FenceRequest[], opts: HoldOptions): Promise<FenceHold> {
+  const c = await session.connect(opts.purpose);
+  let lost: Error | null = null;
+  let released = false;
+  c.on("error", (err) => {
+    lost = err;
+  });
+  c.on("end", () => {
+    if (!released) lost ??= new Error("the connection holding the fences closed");
+  });
+  const held: FenceRequest[] = [];
+  const unavailable: FenceWaitTimeout[] = [];
+  try {
+    // Each made (if new) in a transaction of its own, before the one that holds them.
+    const relations: string[] = [];
+    for (const f of fences) relations.push((await c.query<{ r: string }>(`SELECT ${MAINTENANCE_SCHEMA}.${f.fn}($1)::text AS r`, [f.arg])).rows[0].r);
+    await c.query("BEGIN");
+    // It idles in its transaction for as long as the work it fences lasts.
+    await c.query("SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0");
+    for (const [i, f] of fences.entries()) {
+      const failure = await take(c, f, relations[i], opts);
+      if (failure) unavailable.push(failure);
+      else held.push(f);
+    }
+  } catch (err) {
+    released = true;
+    await c.end().catch(() => {});
+    throw err;
+  }
+  return {
+    held,
+    unavailable,
+    lost: () => lost,
+    async release() {
+      if (released) return;
+      released = true;
+      await c.query("ROLLBACK").catch(() => {});
+      await c.end().catch(() => {});
+    },
+  };
+}
+
+async function take(c: Client, f: FenceRequest, relation: string, opts: HoldOptions): Promise<FenceWaitTimeout | null> {
+  const started = Date.now();
+  const lock = async (wait: number) => {
+    await c.query("SAVEPOINT partman_stack_fence");
+    await c.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(wait, 1)}ms`]);
+    try {
+      await c.query(`LOCK TABLE ${relation} IN SHARE UPDATE EXCLUSIVE MODE${wait === 0 ? " NOWAIT" : ""}`);
+      await c.query("RELEASE SAVEPOINT partman_stack_fence");
+      return true;
+    } catch (err) {
+      await c.query("ROLLBACK TO SAVEPOINT partman_stack_fence");
+      if ((err as { code?: string }).code !== "55P03") throw err;
+      return false;
+    }
+  };
+  const holder = async () => (await c.query<{ h: string | null }>(`SELECT ${MAINTENANCE_SCHEMA}.fence_holder($1::regclass) AS h`, [relation])).rows[0].h;
+  if (await lock(0)) return null;
+  const budget = opts.deadline - Date.now();
+  if (budget > 0) {
+    opts.onWait?.(f, await holder(), budget);
+    if (await lock(opts.deadline - Date.now())) return null;
+  }
+  return new FenceWaitTimeout(f, Date.now() - started, await holder());
+}

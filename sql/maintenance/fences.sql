@@ -1,0 +1,68 @@
+-- Fences: one apply of a table, one expiry or archive of a set, at a time. Advisory locks would
+-- not do: their keys are numbers any role can compute and hold, and a role holding one would stall
+-- retention. A fence is an empty view in partman_stack, locked SHARE UPDATE EXCLUSIVE: locking it
+-- needs privileges on it and USAGE on this schema, which only its owner has. That mode conflicts
+-- with itself, and with nothing pg_dump, VACUUM or a query takes on a view.
+-- A fence outlives no session: held in a transaction (expire), or in a dedicated session's open
+-- transaction that ends with the process that holds it (apply, archive).
+
+-- The fence named p_name, created on first use. Create it in a transaction of its own before taking
+-- it: a fence created in a transaction that then holds it is invisible to the others until it commits.
+CREATE OR REPLACE FUNCTION partman_stack.fence(p_name text)
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_view text := 'fence_' || md5(p_name);
+BEGIN
+    IF to_regclass('partman_stack.' || v_view) IS NULL THEN
+        BEGIN
+            EXECUTE format('CREATE VIEW partman_stack.%I AS SELECT', v_view);
+            EXECUTE format('COMMENT ON VIEW partman_stack.%I IS %L', v_view, 'partman-stack fence: ' || p_name);
+        EXCEPTION WHEN unique_violation OR duplicate_table THEN
+            NULL;  -- created by another session meanwhile
+        END;
+    END IF;
+    RETURN ('partman_stack.' || v_view)::regclass;
+END
+$$;
+
+-- The fence of a declared set's expiry, which expire() and partman-stack archive take (its
+-- sub-parents' expiry takes the set's).
+CREATE OR REPLACE FUNCTION partman_stack.maintenance_fence(p_set text)
+RETURNS regclass
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT partman_stack.fence('maintenance ' || p_set)
+$$;
+
+-- Takes the fence in the caller's transaction, waiting at most p_max_wait: false when the wait ran out.
+CREATE OR REPLACE FUNCTION partman_stack.fence_within(p_fence regclass, p_max_wait interval)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT partman_stack.lock_within(format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_fence), p_max_wait)
+$$;
+
+-- Who holds the fence, for a message: its pid, application_name (which says what it is doing),
+-- user, client address, and since when its session and its hold have run; NULL when nobody does.
+CREATE OR REPLACE FUNCTION partman_stack.fence_holder(p_fence regclass)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('pid %s (%s, user %s%s, %s, holding it for %s, connected since %s)', a.pid,
+                  coalesce('"' || nullif(a.application_name, '') || '"', 'no application_name'), a.usename,
+                  coalesce(' from ' || host(a.client_addr), ''), coalesce(a.state, 'running'),
+                  date_trunc('second', clock_timestamp() - a.xact_start), to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.relation = p_fence
+     ORDER BY a.xact_start
+     LIMIT 1
+$$;
