@@ -131,7 +131,8 @@ export interface CronState {
   clashes: CronJob[];
 }
 
-export interface DatabaseState {
+/** What the server and database are, apart from partman-stack's own objects and the tables. */
+export interface ServerState {
   database: string;
   /** The server's now(), ISO: retention horizons are computed from it. */
   now: string;
@@ -143,6 +144,9 @@ export interface DatabaseState {
   /** The version CREATE EXTENSION installs when none is named. */
   partmanDefault: string | null;
   cron: CronState;
+}
+
+export interface DatabaseState extends ServerState {
   /** The declared tables' and retention schemas that exist, with their owners. */
   schemas: string[];
   schemaOwners: Record<string, string>;
@@ -154,7 +158,8 @@ export interface DatabaseState {
   maintenanceObjects: string | null;
 }
 
-export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
+/** Reads nothing of partman-stack's own objects: safe whoever owns them (ServerPreflight). */
+export async function introspectServer(session: Session, jobName: string): Promise<ServerState> {
   const db = session.target;
   const base = (
     await db.query<{ database: string; version: string; user: string; superuser: boolean; now: Date }>(
@@ -174,6 +179,25 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
       WHERE v.name = 'pg_partman' ORDER BY v.version`,
   );
 
+  return {
+    database: base.database,
+    now: base.now.toISOString(),
+    serverVersion: base.version,
+    user: base.user,
+    superuser: base.superuser,
+    partman,
+    partmanAvailable: available.rows.map((r) => r.version),
+    partmanDefault: available.rows.find((r) => r.is_default)?.version ?? null,
+    cron: await cronState(session, jobName),
+  };
+}
+
+export async function introspect(session: Session, spec: StackSpec): Promise<DatabaseState> {
+  const db = session.target;
+  // Before anything is read from partman_stack: what is there may not be read at all.
+  await requireOwnership(db, spec);
+  const server = await introspectServer(session, spec.maintenance.jobName);
+  const partman = server.partman;
   const wantedSchemas = [...new Set(spec.tables.flatMap((t) => [t.schema, t.retentionSchema ?? []]).flat())];
   const schemaRows = (
     await db.query<{ nspname: string; owner: string }>(`SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
@@ -185,7 +209,6 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
       [MAINTENANCE_SCHEMA, `${MAINTENANCE_SCHEMA}.maintenance_runs`],
     )
   ).rows[0];
-  await requireOwnership(db, spec);
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 
@@ -203,15 +226,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
     : [];
 
   return {
-    database: base.database,
-    now: base.now.toISOString(),
-    serverVersion: base.version,
-    user: base.user,
-    superuser: base.superuser,
-    partman,
-    partmanAvailable: available.rows.map((r) => r.version),
-    partmanDefault: available.rows.find((r) => r.is_default)?.version ?? null,
-    cron: await cronState(session, spec.maintenance.jobName),
+    ...server,
     schemas: schemaRows.map((r) => r.nspname),
     schemaOwners: Object.fromEntries(schemaRows.map((r) => [r.nspname, r.owner])),
     tables,

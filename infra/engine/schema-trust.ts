@@ -46,12 +46,15 @@ export function schemaProblemsSql(schema: string, memberOwners = false): string 
      WHERE oid = ${ns} AND a.privilege_type = 'CREATE' AND a.grantee <> nspowner
     UNION ALL SELECT 'table ' || c.oid::regclass::text, a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
      WHERE c.relnamespace = ${ns} AND a.privilege_type NOT IN ('SELECT') AND a.grantee <> c.relowner)
-  SELECT format('%s %s is owned by %s', kind, object, pg_get_userbyid(owner)) AS problem, 'owner' AS kind, pg_get_userbyid(owner)::text AS role,
-         (owner = (SELECT oid FROM pg_roles WHERE rolname = session_user) OR (SELECT rolsuper FROM pg_roles WHERE oid = owner)) AS trusted
-    FROM objects WHERE ${foreign("owner")}
-  UNION ALL
-  SELECT format('%s holds %s on %s', ${who("grantee")}, privilege, object), 'grant', ${who("grantee")}, false
-    FROM grants WHERE grantee = 0 OR ${foreign("grantee")}`;
+  SELECT problem, kind, role, trusted FROM (
+    SELECT format('%s %s is owned by %s', kind, object, pg_get_userbyid(owner)) AS problem, 'owner' AS kind, pg_get_userbyid(owner)::text AS role,
+           (owner = (SELECT oid FROM pg_roles WHERE rolname = session_user) OR (SELECT rolsuper FROM pg_roles WHERE oid = owner)) AS trusted,
+           kind <> 'schema' AS later
+      FROM objects WHERE ${foreign("owner")}
+    UNION ALL
+    SELECT format('%s holds %s on %s', ${who("grantee")}, privilege, object), 'grant', ${who("grantee")}, false, true
+      FROM grants WHERE grantee = 0 OR ${foreign("grantee")}) p
+   ORDER BY kind DESC, later, problem`;
 }
 
 /** The same check as one statement, for inside a transaction that creates objects in the schema:

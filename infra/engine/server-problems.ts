@@ -1,9 +1,9 @@
 // What a server lacks for partman-stack, each with the exact fix per platform. Shared by plan (the
 // CLI and the providers) and the Pulumi preflight, so every front end says the same thing.
 
-import type { DatabaseState } from "./introspect";
+import type { ServerState } from "./introspect";
 
-export function partmanUnavailable(state: DatabaseState, wanted: string | null): string {
+export function partmanUnavailable(state: ServerState, wanted: string | null): string {
   return (
     (wanted && state.partmanAvailable.length > 0
       ? `pg_partman ${wanted} is not available on this server (available: ${state.partmanAvailable.join(", ")}); `
@@ -14,14 +14,14 @@ export function partmanUnavailable(state: DatabaseState, wanted: string | null):
   );
 }
 
-export function partmanMissing(state: DatabaseState): string {
+export function partmanMissing(state: ServerState): string {
   return (
     `pg_partman is not installed in database ${state.database}: create it first ` +
     `(the Pulumi program's pg_partman Extension resource does, as does partman-stack apply)`
   );
 }
 
-export function cronNotLoaded(state: DatabaseState): string {
+export function cronNotLoaded(state: ServerState): string {
   return (
     `pg_cron is not loaded on this server, so maintenance cannot be scheduled: set shared_preload_libraries = 'pg_cron' ` +
     `and cron.database_name = '${state.database}' and restart PostgreSQL (RDS: a parameter group; Cloud SQL: the cloudsql.enable_pg_cron flag; ` +
@@ -34,7 +34,7 @@ export function cronFilesMissing(): string {
 }
 
 /** Everything a server must offer before any resource is created on it. */
-export function serverProblems(state: DatabaseState, partmanVersion: string | null, needCron: boolean): string[] {
+export function serverProblems(state: ServerState, partmanVersion: string | null, needCron: boolean): string[] {
   const problems: string[] = [];
   const version = partmanVersion ?? state.partman?.version ?? state.partmanDefault;
   if (!state.partman && (!version || !state.partmanAvailable.includes(version))) problems.push(partmanUnavailable(state, partmanVersion));

@@ -5,9 +5,9 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/validate";
-import { introspect } from "../engine/introspect";
+import { introspectServer } from "../engine/introspect";
 import { serverProblems } from "../engine/server-problems";
-import { hasUnknowns, providerSpec, sameJson, withInputsSession, type ConnectedInputs } from "./connection";
+import { hasUnknowns, sameJson, withInputsSession, type ConnectedInputs } from "./connection";
 
 export interface PreflightInputs extends ConnectedInputs {
   partmanVersion: string | null;
@@ -26,7 +26,7 @@ async function inspect(inputs: PreflightInputs): Promise<{ problems: string[]; o
   // Checked as the admin: the owner role may not exist yet.
   const admin = { ...inputs, owner: null };
   return withInputsSession(admin, "ServerPreflight", async (session) => {
-    const state = await introspect(session, providerSpec(admin, { maintenance: { ...DEFAULTS.maintenance, enabled: false } }));
+    const state = await introspectServer(session, DEFAULTS.maintenance.jobName);
     const problems = serverProblems(state, inputs.partmanVersion, inputs.needCron);
     if (inputs.needCron && state.cron.preloaded && state.cron.database !== inputs.cronDatabase) {
       problems.push(

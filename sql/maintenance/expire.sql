@@ -20,6 +20,7 @@ CREATE OR REPLACE FUNCTION partman_stack.expire(
     OUT blocker text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_parent    regclass := p_parent_table::regclass;

@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION partman_stack.fence(p_name text)
 RETURNS regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_view text := 'fence_' || md5(p_name);
@@ -34,6 +35,7 @@ CREATE OR REPLACE FUNCTION partman_stack.maintenance_fence(p_set text)
 RETURNS regclass
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT partman_stack.fence('maintenance ' || p_set)
 $$;
@@ -43,6 +45,7 @@ CREATE OR REPLACE FUNCTION partman_stack.fence_within(p_fence regclass, p_max_wa
 RETURNS boolean
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT partman_stack.lock_within(format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_fence), p_max_wait)
 $$;
@@ -54,6 +57,7 @@ RETURNS text
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT format('pid %s (%s, user %s%s, %s, holding it for %s, connected since %s)', a.pid,
                   coalesce('"' || nullif(a.application_name, '') || '"', 'no application_name'), a.usename,

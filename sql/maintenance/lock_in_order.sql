@@ -24,6 +24,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_in_order(
     OUT blocker text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_started    timestamptz := clock_timestamp();
@@ -73,6 +74,7 @@ RETURNS text
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT format('pid %s (%s, user %s, %s, in a transaction for %s)', a.pid,
                   coalesce(nullif(a.application_name, ''), 'no application_name'), a.usename, a.state,
@@ -95,6 +97,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_within(p_lock text, p_max_wait int
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_restore text := current_setting('lock_timeout');
@@ -121,6 +124,7 @@ CREATE OR REPLACE FUNCTION partman_stack.lock_in_order_or_raise(
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_lock record;

@@ -20,6 +20,7 @@ CREATE OR REPLACE FUNCTION partman_stack.set_kind(p_parent regclass, OUT kind te
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
                 WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
@@ -43,6 +44,7 @@ RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_time timestamptz;
@@ -59,6 +61,7 @@ RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT c.oid::regclass,
            CASE WHEN k.kind = 'id' THEN b.m[1]::numeric WHEN k.per_second IS NOT NULL THEN b.m[1]::numeric / k.per_second
@@ -71,7 +74,8 @@ AS $$
       CROSS JOIN LATERAL (SELECT coalesce(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?([^'')]*)''?\) TO \(''?([^'')]*)''?\)'),
                                           (SELECT ARRAY[v[1], (v[1]::numeric + 1)::text]
                                              FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES IN \(''?(-?\d+)''?\)$') AS v)) AS m) AS b
-     WHERE k.kind IS NOT NULL AND b.m IS NOT NULL
+     -- The default partition matches neither: its m is an array of NULLs, not NULL.
+     WHERE k.kind IS NOT NULL AND b.m[1] IS NOT NULL
 $$;
 
 -- How far the set's partitions must reach: p_premake intervals past now() (time), or past the
@@ -82,6 +86,7 @@ CREATE OR REPLACE FUNCTION partman_stack.premake_reach(p_parent regclass, p_inte
 RETURNS numeric
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_set record := partman_stack.set_kind(p_parent);
@@ -100,6 +105,7 @@ CREATE OR REPLACE FUNCTION partman_stack.expired_partitions(p_parent regclass, p
 RETURNS TABLE (partition regclass, lower_bound numeric, upper_bound numeric)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_set     record := partman_stack.set_kind(p_parent);
@@ -125,6 +131,7 @@ CREATE OR REPLACE FUNCTION partman_stack.max_id(p_parent regclass, p_control nam
 RETURNS numeric
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_max numeric;

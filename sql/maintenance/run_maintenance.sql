@@ -12,7 +12,9 @@
 -- body: a SET clause on the procedure would forbid its COMMITs. pg_cron opens a new session for
 -- every run, so they end with the run. search_path is set first, by a qualified call: until then
 -- every unqualified name and operator would resolve through the caller's search_path, where any
--- role with CREATE on a schema in it could plant a closer match. @extschema@ is pg_partman's schema.
+-- role with CREATE on a schema in it could plant a closer match. standard_conforming_strings too
+-- (a database may turn it off): this body holds no backslash, so it reads the same either way, and
+-- the functions it calls set both. @extschema@ is pg_partman's schema.
 CREATE OR REPLACE PROCEDURE partman_stack.run_maintenance(
     p_parent_table text DEFAULT NULL,
     p_analyze boolean DEFAULT false,
@@ -26,6 +28,7 @@ DECLARE
     v_result record;
 BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
+    PERFORM set_config('standard_conforming_strings', 'on', false);
     PERFORM set_config('TimeZone', 'UTC', false);
     PERFORM set_config('IntervalStyle', 'postgres', false);
     -- A run waits for locks (bounded above); a server-wide statement_timeout must not cut it short.
@@ -42,8 +45,11 @@ BEGIN
         -- A partition that was itself partitioned, expired earlier in this run with its parent's.
         CONTINUE WHEN to_regclass(v_parent) IS NULL;
         INSERT INTO partman_stack.maintenance_runs (parent_table) VALUES (v_parent) RETURNING id INTO v_run;
-        -- The set's fence, made (if new) and committed before expire takes it.
-        PERFORM partman_stack.maintenance_fence(r.parent_table) FROM partman_stack.retention r WHERE r.parent_table = v_parent;
+        -- A declared set's fence (its sub-parents' expiry takes it too), made (if new) and
+        -- committed before expire takes it.
+        PERFORM partman_stack.maintenance_fence(v_parent)
+          WHERE EXISTS (SELECT 1 FROM partman_stack.retention WHERE parent_table = v_parent)
+             OR EXISTS (SELECT 1 FROM partman_stack.sub_retention WHERE parent_table = v_parent);
         COMMIT;
 
         BEGIN

@@ -61,7 +61,7 @@ describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare th
 
     await q(`INSERT INTO public.campaign_participants (campaign_id, participant_id, source) SELECT c, c * 1000 + g, 'invite' FROM generate_series(1, 3) c, generate_series(1, 5) g`);
     expect(await q(`SELECT DISTINCT campaign_id, tableoid::regclass::text AS t FROM public.campaign_participants ORDER BY 1`)).toEqual(
-      [1, 2, 3].map((c) => ({ campaign_id: c, t: `campaign_participants_p${c}${month(0)}` })),
+      [1, 2, 3].map((c) => ({ campaign_id: c, t: `public.campaign_participants_p${c}${month(0)}` })),
     );
 
     // Campaign 3 started: the job's own command makes campaigns 4 … 6, each with its months.

@@ -66,7 +66,7 @@ describe.each(PARTMAN_VERSIONS)("epoch sets with pg_partman %s", (version) => {
     expect(dirty["default-partition"]).toMatchObject({ status: "fail", message: `public.sensor_readings_default holds 1 row(s), by 1 day range: ${day(6).toISOString()}: 1` });
     const fixed = await verify(fx.session, s, { fix: true });
     expect(fixed.checks.filter((c) => ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
-    expect((await fx.session.target.query(`SELECT tableoid::regclass::text AS t FROM public.sensor_readings WHERE sensor_id = 2`)).rows).toEqual([{ t: name(6) }]);
+    expect((await fx.session.target.query(`SELECT tableoid::regclass::text AS t FROM public.sensor_readings WHERE sensor_id = 2`)).rows).toEqual([{ t: `public.${name(6)}` }]);
     expect(await children()).toEqual([...names(-10, 6), "sensor_readings_default"].sort());
   });
 

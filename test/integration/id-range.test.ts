@@ -93,7 +93,7 @@ describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (versio
     const fixed = await verify(fx.session, s, { fix: true });
     expect(fixed.checks.filter((c) => ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
     expect(await children()).toEqual([...ids(0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000), "job_log_default"]);
-    expect((await fx.session.target.query(`SELECT tableoid::regclass::text AS t FROM public.job_log WHERE id = 9100`)).rows).toEqual([{ t: "job_log_p9000" }]);
+    expect((await fx.session.target.query(`SELECT tableoid::regclass::text AS t FROM public.job_log WHERE id = 9100`)).rows).toEqual([{ t: "public.job_log_p9000" }]);
     await fx.session.target.query(`DELETE FROM public.job_log WHERE job_name = 'late'`);
 
     // Partitions no longer far enough ahead of the ids fail the premake check.

@@ -66,7 +66,7 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
     expect(await lastRun()).toMatchObject({ created: values(5, 6), error: null });
     await maintain();
     expect(await lastRun()).toMatchObject({ created: [], expired: [], deferred: [] });
-    expect((await fx.session.target.query(`SELECT DISTINCT tableoid::regclass::text AS t FROM public.campaign_participants WHERE campaign_id = 4`)).rows).toEqual([{ t: "campaign_participants_p4" }]);
+    expect((await fx.session.target.query(`SELECT DISTINCT tableoid::regclass::text AS t FROM public.campaign_participants WHERE campaign_id = 4`)).rows).toEqual([{ t: "public.campaign_participants_p4" }]);
 
     const full = await status(fx.session, s);
     expect(full.tables[0]).toMatchObject({ state: "managed", kind: "id", type: "list", maxId: 4, interval: "1", coveredUntil: "7", partitionsAhead: 2, defaultRows: 0 });
@@ -92,7 +92,7 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
     const fixed = await verify(fx.session, s, { fix: true });
     expect(fixed.checks.filter((c) => ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
     expect(await children()).toEqual([...values(...Array.from({ length: 43 }, (_, i) => i)), "campaign_participants_default"]);
-    expect((await fx.session.target.query(`SELECT DISTINCT tableoid::regclass::text AS t FROM public.campaign_participants WHERE campaign_id = 42`)).rows).toEqual([{ t: "campaign_participants_p42" }]);
+    expect((await fx.session.target.query(`SELECT DISTINCT tableoid::regclass::text AS t FROM public.campaign_participants WHERE campaign_id = 42`)).rows).toEqual([{ t: "public.campaign_participants_p42" }]);
 
     // The declared hot queries (sql/queries/public.campaign_participants) read one campaign's partition.
     const proven = await checkQueryPruning(fx.session, s.tables[0], s.tables[0].queries);
@@ -162,7 +162,7 @@ describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
     expect(result.verification).toMatchObject({ ok: true, defaultRows: 0 });
     expect((await fx.session.target.query(`SELECT partition_type, partition_interval FROM partman.part_config WHERE parent_table = 'public.campaign_participants'`)).rows).toEqual([{ partition_type: "list", partition_interval: "1" }]);
     const placed = await fx.session.target.query(`SELECT tableoid::regclass::text AS t, count(*)::int AS n FROM public.campaign_participants GROUP BY 1 ORDER BY 1`);
-    expect(placed.rows).toEqual(values(12, 3, 5, 7).map((t) => ({ t, n: 50 })));
+    expect(placed.rows).toEqual(values(12, 3, 5, 7).map((t) => ({ t: `public.${t}`, n: 50 })));
     const names = await children();
     expect(names.slice(0, 12)).toEqual(values(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
     expect((await planStack(fx.session, target)).problems).toEqual([]);

@@ -181,7 +181,7 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
     await createLiveEvents(db.url, 100);
     const refuse = (what: RegExp) => expect(migrateRun(session, spec(), "events", quiet)).rejects.toThrow(what);
     await q1(`CREATE TABLE public.event_notes (event_id bigint REFERENCES public.events (id))`);
-    await refuse(/foreign key event_notes_event_id_fkey on event_notes references public\.events .*drop it first \(ALTER TABLE event_notes DROP CONSTRAINT "event_notes_event_id_fkey"\)/s);
+    await refuse(/foreign key event_notes_event_id_fkey on public\.event_notes references public\.events .*drop it first \(ALTER TABLE public\.event_notes DROP CONSTRAINT "event_notes_event_id_fkey"\)/s);
     await q1(`DROP TABLE public.event_notes; ALTER TABLE public.events ALTER COLUMN created_at DROP NOT NULL; UPDATE public.events SET created_at = NULL WHERE id = 1`);
     await refuse(/rows with created_at NULL, which no partition can hold/);
     await q1(`DELETE FROM public.events WHERE id = 1; ALTER TABLE public.events ADD COLUMN source text`);
@@ -207,7 +207,7 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
     await migrateRun(session, noDdl, "events", { ...quiet, log: (l) => logged.push(l) });
     expect(logged).toContain("unique index events_run_id_key becomes unique on its columns plus created_at (a partitioned table enforces uniqueness only together with its partition key)");
     const defs = (await q1(`SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'public.events'::regclass ORDER BY 1`)).map((r) => r.d);
-    expect(defs).toEqual(expect.arrayContaining(["CHECK ((kind <> ''::text))", "FOREIGN KEY (agent_id) REFERENCES agents(id)", "PRIMARY KEY (id, created_at)"]));
+    expect(defs).toEqual(expect.arrayContaining(["CHECK ((kind <> ''::text))", "FOREIGN KEY (agent_id) REFERENCES public.agents(id)", "PRIMARY KEY (id, created_at)"]));
     expect((await q1(`SELECT indexdef FROM pg_indexes WHERE tablename = 'events' AND indexdef LIKE 'CREATE UNIQUE INDEX%run_id%'`))[0].indexdef).toContain("(run_id, created_at)");
     await migrateFinish(session, noDdl, "events", quiet);
     // The serial sequence now belongs to the partitioned table: it survived finish and continues.

@@ -29,7 +29,7 @@ describe.each(PARTMAN_VERSIONS)("query pruning with pg_partman %s", (version) =>
   const today = new Date(Math.floor(Date.now() / DAY) * DAY);
   const day = (n: number) => new Date(today.getTime() + n * DAY);
   const partition = (n: number) => `events${dailySuffix(version, day(n))}`;
-  const names = async () => (await session.target.query(`SELECT relid::text AS name FROM pg_partition_tree('public.events') WHERE isleaf ORDER BY 1`)).rows.map((r) => r.name as string);
+  const names = async () => (await session.target.query(`SELECT c.relname::text AS name FROM pg_partition_tree('public.events') t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf ORDER BY 1`)).rows.map((r) => r.name as string);
   const all = async () => (await names()).length;
 
   beforeAll(async () => {

@@ -29,7 +29,7 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned maintenance under live traffic 
   const daysIn = (ranges: string[], ...offsets: number[]) => ranges.flatMap((r) => offsets.map((o) => `${r}${dailySuffix(version, new Date(Date.now() + o * 86_400_000))}`)).sort();
   const days = (...offsets: number[]) => daysIn(RANGES, ...offsets);
   const dayPartitions = async () =>
-    (await q<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent::regclass::text LIKE 'tenant\\_audit\\_p%' ORDER BY 1`)).map((r) => r.name);
+    (await q<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent::regclass::text LIKE 'public.tenant\\_audit\\_p%' ORDER BY 1`)).map((r) => r.name);
   /** Each range's last maintenance run, as the job and apply record it. */
   const lastRuns = async () =>
     q<{ parent_table: string; expired: string[]; created: string[]; deferred: string[]; waited_ms: number; error: string | null }>(

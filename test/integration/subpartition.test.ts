@@ -57,8 +57,8 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
 
     await q(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (5, 'login'), (150, 'login')`);
     expect(await q(`SELECT tenant_id::int, tableoid::regclass::text AS t FROM public.tenant_audit ORDER BY tenant_id`)).toEqual([
-      { tenant_id: 5, t: `tenant_audit_p0${day(0)}` },
-      { tenant_id: 150, t: `tenant_audit_p100${day(0)}` },
+      { tenant_id: 5, t: `public.tenant_audit_p0${day(0)}` },
+      { tenant_id: 150, t: `public.tenant_audit_p100${day(0)}` },
     ]);
 
     // Tenant ids advance past the ranges: the job's maintenance makes the next range with its days.
@@ -69,7 +69,7 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     expect((await verify(fx.session, s)).checks.find((c) => c.check === "pruning")).toMatchObject({ status: "ok", message: expect.stringMatching(/^a query on tenant_id within \[100, 200\) scans only tenant_audit_p100;/) });
     expect((await children("public.tenant_audit_p200")).map((c) => c.name)).toContain(`tenant_audit_p200${day(2)}`);
     await q(`INSERT INTO public.tenant_audit (tenant_id, action) VALUES (250, 'login')`);
-    expect(await q(`SELECT tableoid::regclass::text AS t FROM public.tenant_audit WHERE tenant_id = 250`)).toEqual([{ t: `tenant_audit_p200${day(0)}` }]);
+    expect(await q(`SELECT tableoid::regclass::text AS t FROM public.tenant_audit WHERE tenant_id = 250`)).toEqual([{ t: `public.tenant_audit_p200${day(0)}` }]);
     const runs = await q(`SELECT parent_table, error FROM partman_stack.maintenance_runs ORDER BY id`);
     expect(runs.every((r) => r.error === null)).toBe(true);
     expect(runs.map((r) => r.parent_table)).toEqual(expect.arrayContaining(["public.tenant_audit", "public.tenant_audit_p0", "public.tenant_audit_p100"]));
@@ -201,8 +201,8 @@ describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (vers
     expect(fixed.checks.filter((c) => c.status === "fail")).toEqual([]);
     expect(await q(`SELECT count(*)::int AS n FROM public.tenant_audit_p0_default`)).toEqual([{ n: 0 }]);
     expect(await q(`SELECT action, tableoid::regclass::text AS t FROM public.tenant_audit WHERE action = 'stray'`)).toEqual([
-      { action: "stray", t: `tenant_audit_p0${day(-20)}` },
-      { action: "stray", t: `tenant_audit_p0${day(-20)}` },
+      { action: "stray", t: `public.tenant_audit_p0${day(-20)}` },
+      { action: "stray", t: `public.tenant_audit_p0${day(-20)}` },
     ]);
     expect(await q(`SELECT count(*)::int AS n FROM public.tenant_audit`)).toEqual([{ n: 3 }]);
   });

@@ -79,9 +79,9 @@ describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
       const fixed = await verify(fx.session, s, { fix: true });
       expect(fixed.checks.filter((c) => c.table === "public.user_events" && ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
       expect((await fx.session.target.query(`SELECT user_id, tableoid::regclass::text AS t FROM public.user_events WHERE user_id > 1 ORDER BY id`)).rows).toEqual([
-        { user_id: "2", t: name(6) },
-        { user_id: "2", t: name(6) },
-        { user_id: "3", t: name(8) },
+        { user_id: "2", t: `public.${name(6)}` },
+        { user_id: "2", t: `public.${name(6)}` },
+        { user_id: "3", t: `public.${name(8)}` },
       ]);
       expect(await children()).toEqual([...names(-10, 8), "user_events_default"].sort());
     },
