@@ -7,6 +7,7 @@ import path from "node:path";
 import { MAX_PARTITIONS_AT_ONCE, partitionIntervalProblem, retentionProblem, subpartitionCountProblem, timeRangeProblem } from "./bounds";
 import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
+import { derivedNameProblem } from "./derived-names";
 import { ConfigError, describe } from "./errors";
 import { identifierProblem } from "./identifiers";
 import { unsupportedShape } from "./shape-support";
@@ -48,6 +49,8 @@ const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?
 const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
 /** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
 const ID_MAX: Record<string, number> = { smallint: 32767, int2: 32767, integer: 2147483647, int: 2147483647, int4: 2147483647 };
+/** bigint's, for the names of its partitions; also of a column whose type is not known (no DDL file). */
+const BIGINT_MAX = 9223372036854775807n;
 const TOO_LARGE = `is more than ${Number.MAX_SAFE_INTEGER}, the largest whole number partman-stack reads exactly`;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
 
@@ -62,8 +65,11 @@ class Problems {
 
 export function validateStack(stack: string, root: string, raw: RawStackConfig): StackSpec {
   const problems = new Problems(stack);
-  const declared = declaration(stack, root, raw, problems);
-  const database = validateDatabase(raw.database, problems);
+  // The database first: its partmanVersion decides which pg_partman's names the tables' must fit.
+  const databaseProblems = new Problems(stack);
+  const database = validateDatabase(raw.database, databaseProblems);
+  const declared = declaration(stack, root, raw, problems, database.partmanVersion);
+  problems.list.push(...databaseProblems.list);
   // The declared version is the one created: a shape it cannot make is refused here, unconnected.
   const version = database.partmanVersion;
   for (const t of version ? declared.tables : []) {
@@ -78,13 +84,14 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
  *  coming from other resources' outputs. `ddl` paths are relative to `root`. */
 export function validateDeclaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">): Declaration {
   const problems = new Problems(stack);
-  const declared = declaration(stack, root, raw, problems);
+  const declared = declaration(stack, root, raw, problems, null);
   if (problems.list.length > 0) throw new ConfigError(problems.list);
   return declared;
 }
 
-function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">, problems: Problems): Declaration {
-  return { stack, tables: validateTables(raw.tables, root, problems), maintenance: validateMaintenance(raw.maintenance, problems), roles: validateRoles(raw.roles, problems) };
+/** `partmanVersion`: the stack's, or null (the names are then checked for every supported major). */
+function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">, problems: Problems, partmanVersion: string | null): Declaration {
+  return { stack, tables: validateTables(raw.tables, root, problems, partmanVersion), maintenance: validateMaintenance(raw.maintenance, problems), roles: validateRoles(raw.roles, problems) };
 }
 
 /** One table entry whose DDL arrives as text (a Pulumi resource's inputs), checked as the CLI
@@ -92,7 +99,7 @@ function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "dat
 export function validateTableEntry(stack: string, entry: Record<string, unknown>, ddlSql: string | null): { table: TableSpec | null; problems: { key: string; message: string }[] } {
   const problems = new Problems(stack);
   const where = `table ${typeof entry.name === "string" ? entry.name : "(unnamed)"}`;
-  const table = validateTable(entry, where, () => ddlSql, problems);
+  const table = validateTable(entry, where, () => ddlSql, problems, null);
   const prefix = `stack "${stack}", ${where}: `;
   return {
     table: problems.list.length === 0 ? table : null,
@@ -117,7 +124,7 @@ function validateRoles(raw: unknown, problems: Problems): RolesSpec {
   return roles;
 }
 
-function validateTables(raw: unknown, root: string, problems: Problems): TableSpec[] {
+function validateTables(raw: unknown, root: string, problems: Problems, partmanVersion: string | null): TableSpec[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     problems.add("partman-stack:tables", `must be a list of tables, got ${describe(raw)}`);
@@ -132,7 +139,7 @@ function validateTables(raw: unknown, root: string, problems: Problems): TableSp
       return;
     }
     const before = problems.list.length;
-    const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems);
+    const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems, partmanVersion);
     if (t) {
       const p = (msg: string) => problems.add(where, msg);
       t.queries.push(...readQueryFiles(root, t, p));
@@ -150,6 +157,7 @@ function validateTable(
   where: string,
   ddlText: (ddl: string, p: (m: string) => void) => string | null,
   problems: Problems,
+  partmanVersion: string | null,
 ): TableSpec | null {
   const p = (msg: string) => problems.add(where, msg);
   unknownKeys(e, TABLE_KEYS, (k) => p(`unknown key "${k}" (known: ${TABLE_KEYS.join(", ")})`));
@@ -246,13 +254,16 @@ function validateTable(
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
     retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, subpartition, queries,
   };
-  // Before any SQL: what create_parent and create_sub_parent would make.
+  // Before any SQL: what create_parent and create_sub_parent would make, and the names of it all.
   // "Now" is this machine's clock: the server's is not known before connecting.
   const now = new Date();
   const range = spec.kind === "time" ? timeRangeProblem(spec, now) : null;
   const subs = subpartition && !range ? subpartitionCountProblem(spec, subpartition, now) : null;
-  for (const problem of [range, subs]) if (problem) p(problem);
-  return range || subs ? null : spec;
+  const typeOf = (c: string) => parsed?.columns.find((x) => x.name === c)?.type ?? null;
+  const idMax = (c: string) => BigInt(idLimit(typeOf(c))?.max ?? BIGINT_MAX);
+  const names = derivedNameProblem(spec, partmanVersion, { set: idMax(control), sub: subpartition ? idMax(subpartition.control) : BIGINT_MAX });
+  for (const problem of [range, subs, names]) if (problem) p(problem);
+  return range || subs || names ? null : spec;
 }
 
 /** `subpartition`: undefined when invalid (reported), null when absent. Its control column is

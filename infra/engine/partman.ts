@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
+import { defaultPartitionName } from "../config/derived-names";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import { EPOCH_UNITS } from "../config/span";
 import type { PartConfigRow, RetentionRow } from "./introspect";
@@ -169,10 +170,6 @@ export function fillGapsSql(p: PartmanInstall, t: TableSpec): string {
 export function dropFreshDefaultSql(p: PartmanInstall, t: TableSpec): string | null {
   if (p.major >= 5 || t.defaultPartition) return null;
   return `DROP TABLE ${quoteIdent(t.schema)}.${quoteIdent(defaultPartitionName(t.table))};`;
-}
-
-export function defaultPartitionName(table: string): string {
-  return `${table}_default`;
 }
 
 export function createDefaultPartitionSql(t: TableSpec): string {

@@ -3,6 +3,7 @@
 // plan and the tests all see the same steps.
 
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
+import { defaultPartitionName } from "../config/derived-names";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
 import { STAGING } from "../migrate/names";
@@ -239,7 +240,7 @@ function planTable(
   if (ts.partConfig) {
     current = liveConfig(ts.partConfig, ts.retention);
     if (t.defaultPartition && !ts.hasDefault) {
-      step("create-default", `create default partition ${t.schema}.${t.table}_default`, [...liveLock, createDefaultPartitionSql(t)]);
+      step("create-default", `create default partition ${t.schema}.${defaultPartitionName(t.table)}`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
       out.warnings.push(
         `table ${t.name}: declared without a default partition but has one; partman-stack does not drop it ` +

@@ -4,6 +4,7 @@
 
 import type { Client } from "pg";
 import { cronPeriodSeconds } from "../config/cron";
+import { defaultPartitionName } from "../config/derived-names";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import { shiftTime, type Interval } from "../config/interval";
 import { epochValue } from "../config/span";
@@ -11,7 +12,7 @@ import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { controlTimeSql, defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { controlTimeSql, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
