@@ -260,7 +260,7 @@ function planTable(
       [...liveLock, createParentSql(partman, t)],
     );
     const dropDefault = dropFreshDefaultSql(partman, t);
-    if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);
+    if (dropDefault) step("drop-default", `drop the default partition pg_partman ${partman.version} always creates (the parent's DEFAULT partition in the catalog, while empty)`, [dropDefault]);
     if (t.subpartition) step("create-sub-parent", subParentSummary(t), [createSubParentSql(partman, t)]);
     // What create_parent leaves in part_config; the update below sets the rest.
     current = fresh(desired);
