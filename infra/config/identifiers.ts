@@ -3,13 +3,13 @@
 
 const IDENTIFIER = /^[a-z_][a-z0-9_$]*$/;
 /** NAMEDATALEN - 1: PostgreSQL truncates longer names silently. */
-const MAX_BYTES = 63;
+export const MAX_NAME_BYTES = 63;
 
 /** Why `name` is not an identifier partman-stack accepts, or null if it is one. */
 export function identifierProblem(name: string): string | null {
   if (name === "") return "it is empty";
   if (/["';\\\s]/.test(name)) return "it contains a quote, semicolon, backslash or space";
-  if (Buffer.byteLength(name) > MAX_BYTES) return `it is longer than ${MAX_BYTES} bytes, which PostgreSQL would truncate`;
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `it is longer than ${MAX_NAME_BYTES} bytes, which PostgreSQL would truncate`;
   if (!IDENTIFIER.test(name)) return "it is not a lower-case identifier (a–z, 0–9, _ and $, not starting with a digit)";
   return null;
 }

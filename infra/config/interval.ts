@@ -28,6 +28,10 @@ unit(["millennium", "millennia"], { months: 12000 });
 
 export class IntervalSyntaxError extends Error {}
 
+/** What a PostgreSQL interval holds: months and days are int32; its time (int64 microseconds) is
+ *  kept here exactly only up to Number.MAX_SAFE_INTEGER microseconds, about 285 years. */
+const MAX_MONTHS_OR_DAYS = 2_147_483_647;
+
 /** Parses the subset of PostgreSQL interval syntax a partition interval or retention uses:
  *  whole amounts with units ("90 days", "1 year 1 month", "13 months") and an optional
  *  "HH:MM[:SS]" time part. Throws IntervalSyntaxError naming what is wrong. */
@@ -51,6 +55,7 @@ export function parseInterval(input: string): Interval {
       const u = UNITS[m[2].toLowerCase()];
       if (!u) throw new IntervalSyntaxError(`unknown unit "${m[2]}"${suggest(m[2])}`);
       const n = Number(m[1]);
+      if (!Number.isSafeInteger(n)) throw new IntervalSyntaxError(`"${m[1]}" is more than ${Number.MAX_SAFE_INTEGER}, the largest amount read exactly`);
       months += n * (u.months ?? 0);
       days += n * (u.days ?? 0);
       us += n * (u.us ?? 0);
@@ -60,6 +65,8 @@ export function parseInterval(input: string): Interval {
     rest = rest.slice(m[0].length);
   }
   if (months === 0 && days === 0 && us === 0) throw new IntervalSyntaxError("it is zero");
+  if (months > MAX_MONTHS_OR_DAYS || days > MAX_MONTHS_OR_DAYS) throw new IntervalSyntaxError(`it is more than PostgreSQL's interval holds (${MAX_MONTHS_OR_DAYS} months, and as many days)`);
+  if (!Number.isSafeInteger(us)) throw new IntervalSyntaxError(`its hours, minutes and seconds come to more than about 285 years (${Number.MAX_SAFE_INTEGER} microseconds)`);
   return { text, months, days, microseconds: us };
 }
 

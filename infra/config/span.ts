@@ -24,6 +24,13 @@ export function parseIdCount(v: unknown): IdCount | null {
   return { ids: n, text: String(n) };
 }
 
+/** A whole number past Number.MAX_SAFE_INTEGER, which parseIdCount (a JavaScript number) cannot
+ *  hold exactly: refused with its own message rather than as "not a whole number". */
+export function unsafeWholeNumber(v: unknown): boolean {
+  const n = typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  return typeof n === "number" && Number.isInteger(n) && n > Number.MAX_SAFE_INTEGER;
+}
+
 /** Equal in meaning, as stored text: "1 mon" is "1 month", "100000" is 100000. */
 export function sameSpan(a: string | null, b: string | null): boolean {
   if (a === null || b === null) return a === b;

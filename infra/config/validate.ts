@@ -4,14 +4,16 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { MAX_PARTITIONS_AT_ONCE, partitionIntervalProblem, retentionProblem, subpartitionCountProblem, timeRangeProblem } from "./bounds";
 import { cronScheduleProblem } from "./cron";
 import { DdlError, parseTableDdl, type TableDdl } from "./ddl";
+import { derivedNameProblem } from "./derived-names";
 import { ConfigError, describe } from "./errors";
 import { identifierProblem, qualifiedFunction } from "./identifiers";
 import { unsupportedShape } from "./shape-support";
 import { duplicateQueryNames, readQueryFiles, validateQueryList } from "./queries";
 import { approxMillis, IntervalSyntaxError, parseInterval, type Interval } from "./interval";
-import { EPOCH_UNITS, isEpochUnit, parseIdCount, type EpochUnit, type IdCount } from "./span";
+import { EPOCH_UNITS, isEpochUnit, parseIdCount, unsafeWholeNumber, type EpochUnit, type IdCount } from "./span";
 import type { DatabaseSpec, Declaration, SetShape, SubpartitionSpec, MaintenanceSpec, RawStackConfig, RolesSpec, SslMode, StackSpec, TableSpec } from "./types";
 
 export const DEFAULTS = {
@@ -47,6 +49,9 @@ const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?
 const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
 /** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
 const ID_MAX: Record<string, number> = { smallint: 32767, int2: 32767, integer: 2147483647, int: 2147483647, int4: 2147483647 };
+/** bigint's, for the names of its partitions; also of a column whose type is not known (no DDL file). */
+const BIGINT_MAX = 9223372036854775807n;
+const TOO_LARGE = `is more than ${Number.MAX_SAFE_INTEGER}, the largest whole number partman-stack reads exactly`;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
 
 /** Collects problems with a common prefix, so each message says where it comes from. */
@@ -60,8 +65,11 @@ class Problems {
 
 export function validateStack(stack: string, root: string, raw: RawStackConfig): StackSpec {
   const problems = new Problems(stack);
-  const declared = declaration(stack, root, raw, problems);
-  const database = validateDatabase(raw.database, problems);
+  // The database first: its partmanVersion decides which pg_partman's names the tables' must fit.
+  const databaseProblems = new Problems(stack);
+  const database = validateDatabase(raw.database, databaseProblems);
+  const declared = declaration(stack, root, raw, problems, database.partmanVersion);
+  problems.list.push(...databaseProblems.list);
   // The declared version is the one created: a shape it cannot make is refused here, unconnected.
   const version = database.partmanVersion;
   for (const t of version ? declared.tables : []) {
@@ -76,13 +84,14 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
  *  coming from other resources' outputs. `ddl` paths are relative to `root`. */
 export function validateDeclaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">): Declaration {
   const problems = new Problems(stack);
-  const declared = declaration(stack, root, raw, problems);
+  const declared = declaration(stack, root, raw, problems, null);
   if (problems.list.length > 0) throw new ConfigError(problems.list);
   return declared;
 }
 
-function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">, problems: Problems): Declaration {
-  return { stack, tables: validateTables(raw.tables, root, problems), maintenance: validateMaintenance(raw.maintenance, problems), roles: validateRoles(raw.roles, problems) };
+/** `partmanVersion`: the stack's, or null (the names are then checked for every supported major). */
+function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "database">, problems: Problems, partmanVersion: string | null): Declaration {
+  return { stack, tables: validateTables(raw.tables, root, problems, partmanVersion), maintenance: validateMaintenance(raw.maintenance, problems), roles: validateRoles(raw.roles, problems) };
 }
 
 /** One table entry whose DDL arrives as text (a Pulumi resource's inputs), checked as the CLI
@@ -90,7 +99,7 @@ function declaration(stack: string, root: string, raw: Omit<RawStackConfig, "dat
 export function validateTableEntry(stack: string, entry: Record<string, unknown>, ddlSql: string | null): { table: TableSpec | null; problems: { key: string; message: string }[] } {
   const problems = new Problems(stack);
   const where = `table ${typeof entry.name === "string" ? entry.name : "(unnamed)"}`;
-  const table = validateTable(entry, where, () => ddlSql, problems);
+  const table = validateTable(entry, where, () => ddlSql, problems, null);
   const prefix = `stack "${stack}", ${where}: `;
   return {
     table: problems.list.length === 0 ? table : null,
@@ -115,7 +124,7 @@ function validateRoles(raw: unknown, problems: Problems): RolesSpec {
   return roles;
 }
 
-function validateTables(raw: unknown, root: string, problems: Problems): TableSpec[] {
+function validateTables(raw: unknown, root: string, problems: Problems, partmanVersion: string | null): TableSpec[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     problems.add("partman-stack:tables", `must be a list of tables, got ${describe(raw)}`);
@@ -130,7 +139,7 @@ function validateTables(raw: unknown, root: string, problems: Problems): TableSp
       return;
     }
     const before = problems.list.length;
-    const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems);
+    const t = validateTable(entry, where, (ddl, p) => readDdl(ddl, root, p), problems, partmanVersion);
     if (t) {
       const p = (msg: string) => problems.add(where, msg);
       t.queries.push(...readQueryFiles(root, t, p));
@@ -148,6 +157,7 @@ function validateTable(
   where: string,
   ddlText: (ddl: string, p: (m: string) => void) => string | null,
   problems: Problems,
+  partmanVersion: string | null,
 ): TableSpec | null {
   const p = (msg: string) => problems.add(where, msg);
   unknownKeys(e, TABLE_KEYS, (k) => p(`unknown key "${k}" (known: ${TABLE_KEYS.join(", ")})`));
@@ -216,9 +226,12 @@ function validateTable(
   }
 
   let startPartition: string | null = null;
+  const limit = idLimit(controlType);
   if (e.startPartition !== undefined && e.startPartition !== null && kind === "id") {
     const start = parseIdCount(e.startPartition);
-    if (!start || start.ids < 0) p(`startPartition ${describe(e.startPartition)} must be a whole number ≥ 0 on ${type === "list" ? "a list" : "an integer-range"} set (${column}): the ${type === "list" ? "value" : "id"} the first partition holds, e.g. startPartition: ${type === "list" ? 1 : 0}`);
+    if (unsafeWholeNumber(e.startPartition)) p(`startPartition ${describe(e.startPartition)} ${TOO_LARGE}: write a smaller startPartition`);
+    else if (start && limit && start.ids > limit.max) p(`startPartition ${start.text} is more than a ${limit.type} column holds (${limit.max}): write a smaller startPartition, or make the control column a bigint`);
+    else if (!start || start.ids < 0) p(`startPartition ${describe(e.startPartition)} must be a whole number ≥ 0 on ${type === "list" ? "a list" : "an integer-range"} set (${column}): the ${type === "list" ? "value" : "id"} the first partition holds, e.g. startPartition: ${type === "list" ? 1 : 0}`);
     else startPartition = start.text;
   } else if (e.startPartition !== undefined && e.startPartition !== null) {
     const v = e.startPartition instanceof Date ? e.startPartition.toISOString() : e.startPartition;
@@ -228,7 +241,7 @@ function validateTable(
   }
 
   if (parsed && ddl !== null && name !== null && schema && control !== null) checkDdl(parsed, ddl, schema, table, control, timeCodec !== null, type ?? "range", p);
-  const spans = spansOf(e, kind, type ?? "range", controlType, column, epoch, timeCodec ?? null, p);
+  const spans = spansOf(e, kind, type ?? "range", limit, column, epoch, timeCodec ?? null, p);
   const subpartition = spans && control !== null ? subpartitionValue(e.subpartition, parsed, control, spans, p) : null;
   // Only false is refused: true is the default, and what the Pulumi component passes for every table.
   // With time sub-partitions it is theirs: false stops making days in ranges no rows reach any more.
@@ -237,10 +250,20 @@ function validateTable(
   }
   if (e.ddl !== undefined && e.ddl !== null && ddl === null) return null;
   if (name === null || control === null || spans === null || premake === null || epoch === undefined || timeCodec === undefined || type === undefined || subpartition === undefined) return null;
-  return {
+  const spec: TableSpec = {
     name, schema, table, ddl, ddlSql, control, premake, ...spans,
     retentionKeepTable, retentionSchema, startPartition, defaultPartition, infiniteTimePartitions, allowDataLoss, subpartition, queries,
   };
+  // Before any SQL: what create_parent and create_sub_parent would make, and the names of it all.
+  // "Now" is this machine's clock: the server's is not known before connecting.
+  const now = new Date();
+  const range = spec.kind === "time" ? timeRangeProblem(spec, now) : null;
+  const subs = subpartition && !range ? subpartitionCountProblem(spec, subpartition, now) : null;
+  const typeOf = (c: string) => parsed?.columns.find((x) => x.name === c)?.type ?? null;
+  const idMax = (c: string) => BigInt(idLimit(typeOf(c))?.max ?? BIGINT_MAX);
+  const names = derivedNameProblem(spec, partmanVersion, { set: idMax(control), sub: subpartition ? idMax(subpartition.control) : BIGINT_MAX });
+  for (const problem of [range, subs, names]) if (problem) p(problem);
+  return range || subs || names ? null : spec;
 }
 
 /** `subpartition`: undefined when invalid (reported), null when absent. Its control column is
@@ -280,7 +303,7 @@ function subpartitionValue(v: unknown, parsed: TableDdl | null, topControl: stri
   const described = controlType !== null ? `control column ${control} is ${controlType}` : `interval is a number`;
   const premake = premakeValue(v.premake, "sub-partitions made ahead in each partition", q);
   const retentionKeepTable = bool(v, "retentionKeepTable", DEFAULTS.retentionKeepTable, q);
-  const spans = spansOf(v, kind, "range", controlType, described, epoch, null, q);
+  const spans = spansOf(v, kind, "range", idLimit(controlType), described, epoch, null, q);
   if (spans && spans.kind === "time" && top.kind === "time") {
     if (approxMillis(spans.interval) >= approxMillis(top.interval)) {
       q(`interval "${spans.interval.text}" must be shorter than the table's interval "${top.interval.text}": each partition is split into sub-partitions, e.g. interval: "1 day" inside "1 month"`);
@@ -372,10 +395,10 @@ function timeCodecValue(e: Record<string, unknown>, controlType: string | null, 
   return encoder && decoder ? { encoder, decoder } : undefined;
 }
 
-/** interval and retention, in the terms of the set's kind. */
-function spansOf(e: Record<string, unknown>, kind: SetShape["kind"], type: "range" | "list", controlType: string | null, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void) {
+/** interval and retention, in the terms of the set's kind; `limit`: the largest value of an integer
+ *  control column's type, when known. */
+function spansOf(e: Record<string, unknown>, kind: SetShape["kind"], type: "range" | "list", limit: IdLimit | null, column: string, epoch: EpochUnit | null | undefined, timeCodec: TimeCodec, p: (m: string) => void) {
   if (kind === "time") return timeSpans(e, column, epoch, timeCodec, p);
-  const limit = controlType && ID_MAX[controlType] ? { type: controlType, max: ID_MAX[controlType] } : null;
   return type === "list" ? listSpans(e, column, limit, p) : idSpans(e, column, limit, p);
 }
 
@@ -385,15 +408,26 @@ function timeSpans(e: Record<string, unknown>, column: string, epoch: EpochUnit 
   for (const key of ["interval", "retention"]) {
     if (typeof e[key] === "number") p(`${key} ${e[key]} is a number of ids, but ${holds}: write a PostgreSQL interval such as "1 day"${epoch ? "" : " (or partition by a smallint, integer or bigint column)"}`);
   }
-  const interval = typeof e.interval === "number" ? null : intervalValue(e, "interval", true, p);
-  const retention = typeof e.retention === "number" ? null : intervalValue(e, "retention", false, p);
+  const bounded = (i: Interval | null, problem: (key: string, i: Interval) => string | null, key: string) => {
+    const why = i && problem(key, i);
+    if (why) p(why);
+    return why ? null : i;
+  };
+  const interval = bounded(typeof e.interval === "number" ? null : intervalValue(e, "interval", true, p), partitionIntervalProblem, "interval");
+  const retention = bounded(typeof e.retention === "number" ? null : intervalValue(e, "retention", false, p), retentionProblem, "retention");
   return interval === null ? null : { kind: "time", interval, retention, epoch: epoch ?? null, timeCodec };
 }
 
 type IdSpans = Pick<Extract<SetShape, { kind: "id" }>, "kind" | "type" | "interval" | "retention">;
+type IdLimit = { type: string; max: number };
+
+/** The largest value of an integer control column's type, when a stack file's number can exceed it. */
+function idLimit(type: string | null): IdLimit | null {
+  return type && ID_MAX[type] ? { type, max: ID_MAX[type] } : null;
+}
 
 /** interval and retention of a list set: one value per partition, and a count of values kept. */
-function listSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void): IdSpans | null {
+function listSpans(e: Record<string, unknown>, column: string, limit: IdLimit | null, p: (m: string) => void): IdSpans | null {
   if (e.interval !== undefined && e.interval !== null && parseIdCount(e.interval)?.ids !== 1) {
     p(`interval ${describe(e.interval)} must be 1 on a list set (one partition per value); remove interval, or type: range to partition by ranges of ids`);
     return null;
@@ -404,11 +438,15 @@ function listSpans(e: Record<string, unknown>, column: string, limit: { type: st
 
 /** interval and retention of an integer-range set: whole numbers of ids (a list set's retention:
  *  of values). */
-function idSpans(e: Record<string, unknown>, column: string, limit: { type: string; max: number } | null, p: (m: string) => void, type: "range" | "list" = "range"): IdSpans | null {
+function idSpans(e: Record<string, unknown>, column: string, limit: IdLimit | null, p: (m: string) => void, type: "range" | "list" = "range"): IdSpans | null {
   const set = type === "list" ? "a list set" : "an integer-range set";
   const count = (key: string, what: string, example: string): IdCount | null => {
     const v = e[key];
     const n = parseIdCount(v);
+    if (unsafeWholeNumber(v)) {
+      p(`${key} ${describe(v)} ${TOO_LARGE}: write a smaller ${key}`);
+      return null;
+    }
     if (n && n.ids >= 1 && limit && n.ids > limit.max) {
       p(`${key} ${n.text} is more than a ${limit.type} column holds (${limit.max}): write a smaller ${key}, or make the control column a bigint`);
       return null;
@@ -628,14 +666,11 @@ function intervalValue(o: Record<string, unknown>, key: string, required: boolea
   }
 }
 
-/** Maintenance makes a set's premake partitions in one transaction, each a table with its indexes
- *  locked until it commits: thousands at once would exhaust the server's lock table. */
-const MAX_PREMAKE = 1000;
-
+/** Maintenance makes a set's premake partitions in one transaction (MAX_PARTITIONS_AT_ONCE). */
 function premakeValue(v: unknown, what: string, p: (m: string) => void): number | null {
   const premake = positiveInteger(v, DEFAULTS.premake, (x) => p(`premake ${describe(x)} must be a whole number ≥ 1 (${what}), e.g. premake: 4`));
-  if (premake === null || premake <= MAX_PREMAKE) return premake;
-  p(`premake ${premake} is more than ${MAX_PREMAKE} (${what}): maintenance makes them in one transaction, each a table whose locks are held until it commits; declare a wider interval, or a smaller premake`);
+  if (premake === null || premake <= MAX_PARTITIONS_AT_ONCE) return premake;
+  p(`premake ${premake} is more than ${MAX_PARTITIONS_AT_ONCE} (${what}): maintenance makes them in one transaction, each a table whose locks are held until it commits; declare a wider interval, or a smaller premake`);
   return null;
 }
 

@@ -82,6 +82,9 @@ export interface TableState {
   maxId: number | null;
   columns: string[];
   hasDefault: boolean;
+  /** The default partition as SQL names it (schema.table, quoted where needed), as the catalog has
+   *  it (pg_inherits, bound DEFAULT): never derived from the parent's name. null: none. */
+  defaultRelation: string | null;
   childCount: number;
   partConfig: PartConfigRow | null;
   /** null: no retention in partman_stack.retention (none declared, or partman-stack not installed). */
@@ -238,7 +241,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
 async function tableState(db: Client, schema: string, table: string, partman: PartmanInstall | null, objects: boolean, level: "set" | "sub" = "set"): Promise<TableState> {
   const name = `${schema}.${table}`;
   const rel = (
-    await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; kind: "time" | "id" | null; columns: string[]; has_default: boolean; children: number }>(
+    await db.query<{ relkind: string; strategy: string | null; key_columns: string[] | null; kind: "time" | "id" | null; columns: string[]; default_relation: string | null; children: number }>(
       `SELECT c.relkind::text AS relkind, pt.partstrat::text AS strategy,
               (SELECT CASE WHEN a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
                            WHEN a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN 'id' END
@@ -248,9 +251,10 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS key_columns,
               (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-              EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class d ON d.oid = i.inhrelid
-                       WHERE i.inhparent = c.oid AND d.relpartbound IS NOT NULL
-                         AND pg_get_expr(d.relpartbound, d.oid) = 'DEFAULT') AS has_default,
+              (SELECT format('%I.%I', dn.nspname, d.relname) FROM pg_inherits i JOIN pg_class d ON d.oid = i.inhrelid
+                 JOIN pg_namespace dn ON dn.oid = d.relnamespace
+                WHERE i.inhparent = c.oid AND d.relpartbound IS NOT NULL
+                  AND pg_get_expr(d.relpartbound, d.oid) = 'DEFAULT') AS default_relation,
               (SELECT count(*)::int FROM pg_inherits i WHERE i.inhparent = c.oid) AS children
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
@@ -284,7 +288,8 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
     kind,
     maxId: kind === "id" ? await maxId(db, schema, table, rel!.key_columns![0]) : null,
     columns: rel?.columns ?? [],
-    hasDefault: rel?.has_default ?? false,
+    hasDefault: (rel?.default_relation ?? null) !== null,
+    defaultRelation: rel?.default_relation ?? null,
     childCount: rel?.children ?? 0,
     partConfig,
     ...(objects ? await maintenanceState(db, name) : { retention: null, lastRun: null }),

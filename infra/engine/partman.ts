@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
+import { defaultPartitionName } from "../config/derived-names";
 import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
 import { EPOCH_UNITS } from "../config/span";
 import type { PartConfigRow, RetentionRow } from "./introspect";
@@ -176,14 +177,26 @@ export function fillGapsSql(p: PartmanInstall, t: TableSpec): string {
 }
 
 /** 4.x has no p_default_table: a set declared without a default partition gets the one
- *  create_parent just made (empty: the parent held no rows) dropped in the same transaction. */
+ *  create_parent just made dropped in the same transaction. Found in the catalog, never by a
+ *  derived name (PostgreSQL truncates a long one into another table's), and dropped only while
+ *  empty: a default holding rows fails the step, and the unit with it. The dollar quote's tag has
+ *  capitals, which no declared (lower-case) name can contain, so the body cannot end early. */
 export function dropFreshDefaultSql(p: PartmanInstall, t: TableSpec): string | null {
   if (p.major >= 5 || t.defaultPartition) return null;
-  return `DROP TABLE ${quoteIdent(t.schema)}.${quoteIdent(defaultPartitionName(t.table))};`;
-}
-
-export function defaultPartitionName(table: string): string {
-  return `${table}_default`;
+  const parent = quoteLiteral(`${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
+  return [
+    `DO $DropDefault$`,
+    `DECLARE v_default regclass; v_rows boolean;`,
+    `BEGIN`,
+    `  SELECT c.oid::regclass INTO v_default FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid`,
+    `   WHERE i.inhparent = ${parent}::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';`,
+    `  IF v_default IS NULL THEN RETURN; END IF;`,
+    `  EXECUTE format('SELECT EXISTS (SELECT FROM %s)', v_default) INTO v_rows;`,
+    `  IF v_rows THEN RAISE EXCEPTION 'default partition % of % holds rows: not dropped', v_default, ${parent}::regclass; END IF;`,
+    `  EXECUTE format('DROP TABLE %s', v_default);`,
+    `END`,
+    `$DropDefault$;`,
+  ].join("\n");
 }
 
 export function createDefaultPartitionSql(t: TableSpec): string {

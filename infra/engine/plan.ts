@@ -3,6 +3,7 @@
 // plan and the tests all see the same steps.
 
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
+import { defaultPartitionName } from "../config/derived-names";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
 import { STAGING } from "../migrate/names";
@@ -254,7 +255,7 @@ function planTable(
       ]);
     }
     if (t.defaultPartition && !ts.hasDefault) {
-      step("create-default", `create default partition ${t.schema}.${t.table}_default`, [...liveLock, createDefaultPartitionSql(t)]);
+      step("create-default", `create default partition ${t.schema}.${defaultPartitionName(t.table)}`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
       out.warnings.push(
         `table ${t.name}: declared without a default partition but has one; partman-stack does not drop it ` +
@@ -274,7 +275,7 @@ function planTable(
       [...liveLock, createParentSql(partman, t)],
     );
     const dropDefault = dropFreshDefaultSql(partman, t);
-    if (dropDefault) step("drop-default", `drop the empty default partition pg_partman ${partman.version} always creates`, [dropDefault]);
+    if (dropDefault) step("drop-default", `drop the default partition pg_partman ${partman.version} always creates (the parent's DEFAULT partition in the catalog, while empty)`, [dropDefault]);
     if (t.subpartition) step("create-sub-parent", subParentSummary(t), [createSubParentSql(partman, t)]);
     // What create_parent leaves in part_config; the update below sets the rest.
     current = fresh(desired);

@@ -11,7 +11,7 @@ import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { controlTimeSql, defaultPartitionName, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { controlTimeSql, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { queryChecks, scannedRelations } from "./pruning";
@@ -48,16 +48,17 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     for (const [t, ts] of spec.tables.flatMap((t) => [[t, state.tables[t.name]] as const, ...subParents(t, state.tables[t.name])])) {
       if (!ts.partConfig) continue;
       // Rows moved out of the default get partitions of their own, maybe far from the others.
-      const moved = ts.hasDefault && (await defaultRows(session.target, t)) > 0;
+      const def = ts.defaultRelation;
+      const movingFrom = def !== null && (await defaultRows(session.target, def)) > 0 ? def : null;
       const locked = lockedOn(session.target, t, ts, spec.maintenance);
       const db = session.target;
       const partman = state.partman;
-      if (moved) {
-        opts.log?.(`moving the rows in ${t.schema}.${defaultPartitionName(t.table)} into proper partitions, one partition's worth per transaction`);
-        const batch = () => (t.kind === "time" && t.timeCodec ? moveKeyedRows(db, partman, t) : db.query(moveDefaultRowsSql(partman, t)).then((r) => Number(r.rows[0].moved)));
+      if (movingFrom) {
+        opts.log?.(`moving the rows in ${movingFrom} into proper partitions, one partition's worth per transaction`);
+        const batch = () => (t.kind === "time" && t.timeCodec ? moveKeyedRows(db, partman, t, movingFrom) : db.query(moveDefaultRowsSql(partman, t)).then((r) => Number(r.rows[0].moved)));
         while ((await locked(batch)) > 0);
       }
-      if (moved || gaps(ts).length > 0) {
+      if (movingFrom || gaps(ts).length > 0) {
         opts.log?.(`filling the gaps between the partitions of ${t.name}`);
         await locked(() => db.query(fillGapsSql(partman, t))).catch((err: Error) => opts.log?.(`could not fill the gaps of ${t.name}: ${err.message}`));
       }
@@ -88,7 +89,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
     if (ts.lastRun) checks.push(lastRunCheck(t, ts.lastRun, spec));
     const retention = await retentionCheck(session.target, t, ts, state, spec, now);
     if (retention) checks.push(retention);
-    checks.push(await defaultCheck(session.target, t, state.partman));
+    checks.push(await defaultCheck(session.target, t, ts, state.partman));
     checks.push(...(await pruningChecks(session.target, t, ts, now, state.partman, spec.maintenance)));
     checks.push(...(await queryChecks(session.target, t)));
     // Each partition that is partitioned in turn: its sub-partitions' premake, bounds, retention and default.
@@ -97,7 +98,7 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
       if (sts.lastRun) checks.push(lastRunCheck(sub, sts.lastRun, spec));
       const expiring = await retentionCheck(session.target, sub, sts, state, spec, now);
       if (expiring) checks.push(expiring);
-      checks.push(await defaultCheck(session.target, sub, state.partman));
+      checks.push(await defaultCheck(session.target, sub, sts, state.partman));
     }
   }
   checks.push(jobCheck(spec, state, now));
@@ -244,8 +245,9 @@ function aligned(t: TableSpec, bound: string): boolean {
   return d.getTime() % (i.microseconds / 1000) === 0;
 }
 
-async function defaultRows(db: Client, t: TableSpec): Promise<number> {
-  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))}`);
+/** `def`: the set's default partition as introspect found it in the catalog (TableState.defaultRelation). */
+async function defaultRows(db: Client, def: string): Promise<number> {
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${def}`);
   return Number(r.rows[0].n);
 }
 
@@ -259,8 +261,7 @@ function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
  *  moves others, one partition's worth: the oldest range's rows out of the default partition (by
  *  their decoded time), its partition created (create_partition_time encodes the bounds), the rows
  *  back in through the parent. Runs in the transaction that locked the set and its default first. */
-async function moveKeyedRows(db: Client, p: PartmanInstall, t: TableSpec & { kind: "time" }): Promise<number> {
-  const def = `${q(t.schema)}.${q(defaultPartitionName(t.table))}`;
+async function moveKeyedRows(db: Client, p: PartmanInstall, t: TableSpec & { kind: "time" }, def: string): Promise<number> {
   const range = bucket(t, q(t.control), p);
   const from = (await db.query<{ from: Date | null }>(`SELECT min(${range}) AS "from" FROM ${def}`)).rows[0].from;
   if (from === null) return 0;
@@ -273,7 +274,7 @@ async function moveKeyedRows(db: Client, p: PartmanInstall, t: TableSpec & { kin
 /** Runs work that attaches partitions to the set in a transaction of its own, the set and its
  *  default partition locked first, as maintenance locks them. */
 function lockedOn(db: Client, t: TableSpec, ts: TableState, m: MaintenanceSpec) {
-  const tables = [`${q(t.schema)}.${q(t.table)}`, ...(ts.hasDefault ? [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`] : [])];
+  const tables = [`${q(t.schema)}.${q(t.table)}`, ...(ts.defaultRelation ? [ts.defaultRelation] : [])];
   return <T>(work: () => Promise<T>) =>
     inTransaction(db, async () => {
       await db.query(requireLocksSql(tables, m));
@@ -293,12 +294,11 @@ function bucket(t: TableSpec, control: string, partman: PartmanInstall): string 
   return `date_bin(${quoteLiteral(i.text)}::interval, ${column}, '2001-01-01')`;
 }
 
-async function defaultCheck(db: Client, t: TableSpec, partman: PartmanInstall): Promise<Check> {
-  const name = `${t.schema}.${defaultPartitionName(t.table)}`;
-  const exists = (await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(t.schema)}.${q(defaultPartitionName(t.table))}`])).rows[0].ok;
-  if (!exists) return { check: "default-partition", table: t.name, status: "ok", message: `no default partition: rows outside every partition are rejected` };
+async function defaultCheck(db: Client, t: TableSpec, ts: TableState, partman: PartmanInstall): Promise<Check> {
+  const name = ts.defaultRelation;
+  if (name === null) return { check: "default-partition", table: t.name, status: "ok", message: `no default partition: rows outside every partition are rejected` };
   const ranges = await db.query<{ from: Date | string; n: string }>(
-    `SELECT ${bucket(t, q(t.control), partman)} AS "from", count(*) AS n FROM ${q(t.schema)}.${q(defaultPartitionName(t.table))} GROUP BY 1 ORDER BY 1`,
+    `SELECT ${bucket(t, q(t.control), partman)} AS "from", count(*) AS n FROM ${name} GROUP BY 1 ORDER BY 1`,
   );
   if (ranges.rows.length === 0) return { check: "default-partition", table: t.name, status: "ok", message: `${name} is empty` };
   const total = ranges.rows.reduce((n, r) => n + Number(r.n), 0);

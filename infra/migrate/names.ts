@@ -6,8 +6,6 @@ import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
 import type { TableSpec } from "../config/types";
 
 export const STAGING = "partman_migrate";
-/** Longest suffix added to the table's name; PostgreSQL truncates names past 63 bytes. */
-const LONGEST_SUFFIX = "_capture_reverse";
 
 export interface MigrationNames {
   /** schema.table, as stored in the state table and part_config. */
@@ -30,8 +28,16 @@ export interface MigrationNames {
   stagedLiteral: string;
 }
 
+/** The names of a migration's helper objects, unquoted, in the order of MigrationNames'
+ *  changes, reverseChanges, capture, reverseCapture, retiredName; config/derived-names checks that
+ *  each fits in 63 bytes (PostgreSQL truncates longer names). */
+export function migrationHelperNames(table: string): [string, string, string, string, string] {
+  return [`${table}_changes`, `${table}_changes_reverse`, `${table}_capture`, `${table}_capture_reverse`, `${table}_retired`];
+}
+
 export function migrationNames(t: Pick<TableSpec, "schema" | "table">): MigrationNames {
   const { schema, table } = t;
+  const [changes, reverseChanges, capture, reverseCapture, retired] = migrationHelperNames(table);
   return {
     key: `${schema}.${table}`,
     schema,
@@ -39,17 +45,13 @@ export function migrationNames(t: Pick<TableSpec, "schema" | "table">): Migratio
     source: `${q(schema)}.${q(table)}`,
     staged: `${q(STAGING)}.${q(table)}`,
     stagedText: `${STAGING}.${table}`,
-    changes: `${q(STAGING)}.${q(`${table}_changes`)}`,
-    reverseChanges: `${q(STAGING)}.${q(`${table}_changes_reverse`)}`,
-    capture: `${table}_capture`,
-    reverseCapture: `${table}_capture_reverse`,
-    retiredName: `${table}_retired`,
-    retired: `${q(schema)}.${q(`${table}_retired`)}`,
+    changes: `${q(STAGING)}.${q(changes)}`,
+    reverseChanges: `${q(STAGING)}.${q(reverseChanges)}`,
+    capture,
+    reverseCapture,
+    retiredName: retired,
+    retired: `${q(schema)}.${q(retired)}`,
     sourceLiteral: quoteLiteral(`${q(schema)}.${q(table)}`),
     stagedLiteral: quoteLiteral(`${q(STAGING)}.${q(table)}`),
   };
-}
-
-export function nameTooLong(table: string): boolean {
-  return Buffer.byteLength(table + LONGEST_SUFFIX) > 63;
 }

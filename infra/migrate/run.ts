@@ -4,6 +4,7 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
+import { migrationNameProblem } from "../config/derived-names";
 import { unsupportedShape } from "../config/shape-support";
 import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
@@ -13,7 +14,7 @@ import {
   columnsUnchanged, copyBatch, finish, maintainAfterSwap, MigrationRefused, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
   type LockLimits, type Migration, type MigrationState, type SwapResult,
 } from "./migration";
-import { migrationNames, nameTooLong, STAGING } from "./names";
+import { migrationNames, STAGING } from "./names";
 import { etaSeconds, type Progress } from "./progress";
 import { inspectTable } from "./source";
 import { verifyCopy, type Verification } from "./verify";
@@ -79,7 +80,8 @@ async function open(
   const limits = lockLimitProblems(opts);
   if (limits.length > 0) throw new MigrationRefused(limits);
   const table = declaredTable(spec, name);
-  if (nameTooLong(table.table)) throw new MigrationRefused([`table name ${table.table} is too long for the migration's helper objects (at most 47 bytes)`]);
+  const tooLong = migrationNameProblem(table);
+  if (tooLong) throw new MigrationRefused([tooLong]);
   if (table.subpartition) {
     throw new MigrationRefused([
       `table ${table.name} declares subpartition, which migrate does not build yet (its copy would need create_sub_parent before the swap); ` +

@@ -214,6 +214,87 @@ describe("sub-partitions", () => {
   });
 });
 
+describe("bounds on magnitudes, before any SQL", () => {
+  const DAY = 86_400_000;
+  const daysAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString().slice(0, 10);
+
+  it("refuses a startPartition that has create_parent make more than 1000 partitions at once, naming the latest start that fits", () => {
+    const [found] = one({ startPartition: "1990-01-01" });
+    expect(found).toMatch(
+      /^stack "prod", table public\.events: startPartition "1990-01-01" has create_parent make about \d{5} partitions of "1 day" at once \(from it up to now plus premake 4\), more than 1000: it makes them in one transaction, each a table locked until it commits, and thousands exhaust the server's lock table; start at "(\d{4}-\d{2}-\d{2})" or later, or declare a wider interval$/,
+    );
+    const later = /start at "([\d-]+)"/.exec(found)![1];
+    expect(validateStack("prod", REPO_ROOT, { tables: [events({ startPartition: later })] }).tables[0].startPartition).toBe(later);
+    // The same history in months is 3 dozen partitions a year: accepted.
+    expect(validateStack("prod", REPO_ROOT, { tables: [events({ startPartition: "1990-01-01", interval: "1 month" })] }).tables[0].startPartition).toBe("1990-01-01");
+    expect(validateStack("prod", REPO_ROOT, { tables: [events({ startPartition: daysAgo(900) })] }).tables[0].startPartition).toBe(daysAgo(900));
+    expect(one({ startPartition: daysAgo(1000) }).join("\n")).toContain("more than 1000");
+  });
+
+  it("refuses a startPartition before 1900, and premake intervals that reach past 9999 (partitions are named by four-digit years)", () => {
+    expect(one({ startPartition: "1850-01-01", interval: "1 year" })).toEqual([
+      `stack "prod", table public.events: startPartition "1850-01-01" must be from 1900-01-01 to 9999-12-31: partitions are named by four-digit years, and a set's history begins at most in 1900`,
+    ]);
+    expect(one({ interval: "100 years", premake: 100 })).toEqual([
+      expect.stringMatching(/^stack "prod", table public\.events: premake 100 of interval "100 years" reaches 12\d{3}: partitions are named by four-digit years, so they must end by 9999-12-31; declare a smaller premake, or a narrower interval$/),
+    ]);
+  });
+
+  it.each([
+    [{ interval: "99999999999999999999 days" }, `interval "99999999999999999999 days" is not a PostgreSQL interval: "99999999999999999999" is more than 9007199254740991, the largest amount read exactly; write e.g. "90 days", "1 week" or "13 months"`],
+    [{ interval: "2147483648 months" }, `interval "2147483648 months" is not a PostgreSQL interval: it is more than PostgreSQL's interval holds (2147483647 months, and as many days); write e.g. "90 days", "1 week" or "13 months"`],
+    [{ retention: "10000000 hours" }, `retention "10000000 hours" is not a PostgreSQL interval: its hours, minutes and seconds come to more than about 285 years (9007199254740991 microseconds); write e.g. "90 days", "1 week" or "13 months"`],
+    [{ interval: "500 milliseconds" }, `interval "500 milliseconds" is shorter than 1 second, pg_partman's shortest partition interval; declare at least "1 second"`],
+    [{ interval: "101 years" }, `interval "101 years" is longer than 100 years, the widest partition partman-stack makes; declare at most "100 years"`],
+    [{ retention: "5001 years" }, `retention "5001 years" is longer than 5000 years: maintenance computes now() - retention, and PostgreSQL's timestamps begin in 4713 BC; to keep every partition, remove retention`],
+  ])("refuses %j, naming the limit and the fix", (overrides, message) => {
+    expect(one(overrides)).toEqual([`stack "prod", table public.events: ${message}`]);
+  });
+
+  it("keeps the widest and narrowest intervals and retentions inside those bounds", () => {
+    for (const overrides of [{ interval: "1 second" }, { interval: "100 years", premake: 1 }, { retention: "5000 years" }, { interval: "1 month", retention: "99 years" }]) {
+      expect(validateStack("prod", REPO_ROOT, { tables: [events(overrides)] }).tables).toHaveLength(1);
+    }
+    expect(problems({ tables: [tenantAudit({ subpartition: { control: "created_at", interval: "500ms" } })] })).toEqual([
+      `stack "prod", table public.tenant_audit: subpartition.interval "500ms" is shorter than 1 second, pg_partman's shortest partition interval; declare at least "1 second"`,
+    ]);
+  });
+
+  it("refuses id counts past Number.MAX_SAFE_INTEGER with their own message, and a startPartition past the control column's type", () => {
+    expect(problems({ tables: [jobLog({ interval: 99999999999999999999 })] })).toEqual([
+      `stack "prod", table public.job_log: interval 100000000000000000000 is more than 9007199254740991, the largest whole number partman-stack reads exactly: write a smaller interval`,
+    ]);
+    expect(problems({ tables: [jobLog({ retention: "99999999999999999999" })] })).toEqual([
+      `stack "prod", table public.job_log: retention "99999999999999999999" is more than 9007199254740991, the largest whole number partman-stack reads exactly: write a smaller retention`,
+    ]);
+    expect(problems({ tables: [jobLog({ startPartition: "99999999999999999999" })] })).toEqual([
+      `stack "prod", table public.job_log: startPartition "99999999999999999999" is more than 9007199254740991, the largest whole number partman-stack reads exactly: write a smaller startPartition`,
+    ]);
+    expect(problems({ tables: [campaignParticipants({ startPartition: 2147483648 })] })).toEqual([
+      `stack "prod", table public.campaign_participants: startPartition 2147483648 is more than a integer column holds (2147483647): write a smaller startPartition, or make the control column a bigint`,
+    ]);
+  });
+
+  it("refuses sub-partitions create_sub_parent would make more than 1000 of at once", () => {
+    // Ranges of tenants split by day: each of premake + 1 ranges gets the days either side of now.
+    expect(problems({ tables: [tenantAudit({ premake: 200, subpartition: { control: "created_at", interval: "1 day", premake: 3 } })] })).toEqual([
+      `stack "prod", table public.tenant_audit: subpartition.premake 3 has create_sub_parent make about 1407 sub-partitions at once (201 partitions, 7 in each), more than 1000: ` +
+        `it makes them in one transaction, each a table locked until it commits; declare a smaller subpartition.premake or premake, a later startPartition, or a wider interval`,
+    ]);
+    expect(validateStack("prod", REPO_ROOT, { tables: [tenantAudit({ premake: 100, subpartition: { control: "created_at", interval: "1 day", premake: 3 } })] }).tables).toHaveLength(1);
+    // Days inside months: only the months around now get more than one.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-subcount-"));
+    try {
+      fs.writeFileSync(path.join(dir, "t.sql"), "CREATE TABLE public.t (at timestamptz NOT NULL, seen timestamptz NOT NULL) PARTITION BY RANGE (at);");
+      const days = (premake: number) => ({ name: "public.t", ddl: "t.sql", control: "at", interval: "1 month", subpartition: { control: "seen", interval: "1 day", premake } });
+      expect(problems({ tables: [days(600)] }, dir).join("\n")).toMatch(/subpartition\.premake 600 has create_sub_parent make about \d+ sub-partitions at once \(\d+ partitions, one in each and 1201 around now\), more than 1000/);
+      expect(validateStack("prod", dir, { tables: [days(300)] }).tables).toHaveLength(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
+
 describe("list tables", () => {
   const list = (overrides: Record<string, unknown>) => problems({ tables: [campaignParticipants(overrides)] });
 

@@ -14,7 +14,7 @@ const spec = (partmanVersion?: string) =>
     database: { mode: "external", host: "db", database: "app", user: "owner", ...(partmanVersion ? { partmanVersion } : {}) },
   });
 
-const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], kind: null, maxId: null, columns: [], hasDefault: false, childCount: 0, partConfig: null, retention: null, lastRun: null, partitions: [], subConfig: null, subRetention: null, subParents: [] };
+const absent: TableState = { name: "public.events", relkind: null, strategy: null, keyColumns: [], kind: null, maxId: null, columns: [], hasDefault: false, defaultRelation: null, childCount: 0, partConfig: null, retention: null, lastRun: null, partitions: [], subConfig: null, subRetention: null, subParents: [] };
 
 function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
   return {
@@ -85,6 +85,28 @@ describe("plan on servers that lack what partman-stack needs", () => {
     expect(plan(noDdl, server()).problems).toEqual([
       { unit: "table public.events", table: "public.events", message: "table public.events does not exist and declares no ddl file to create it from: add ddl: sql/tables/events.sql with its CREATE TABLE … PARTITION BY RANGE (created_at)" },
     ]);
+  });
+
+  it("drops 4.x's fresh default partition as the catalog names it, and only while empty, and shows that exact SQL", () => {
+    const spec = validateStack("prod", REPO_ROOT, { tables: [events({ defaultPartition: false })], database: { mode: "external", host: "db", database: "app", user: "owner" } });
+    const drop = plan(spec, server({ partman: { version: "4.7.2", major: 4, schema: "partman" } })).steps.find((s) => s.action === "drop-default")!;
+    expect(drop.summary).toBe("drop the default partition pg_partman 4.7.2 always creates (the parent's DEFAULT partition in the catalog, while empty)");
+    expect(drop.sql).toEqual([
+      [
+        `DO $DropDefault$`,
+        `DECLARE v_default regclass; v_rows boolean;`,
+        `BEGIN`,
+        `  SELECT c.oid::regclass INTO v_default FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid`,
+        `   WHERE i.inhparent = '"public"."events"'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT';`,
+        `  IF v_default IS NULL THEN RETURN; END IF;`,
+        `  EXECUTE format('SELECT EXISTS (SELECT FROM %s)', v_default) INTO v_rows;`,
+        `  IF v_rows THEN RAISE EXCEPTION 'default partition % of % holds rows: not dropped', v_default, '"public"."events"'::regclass; END IF;`,
+        `  EXECUTE format('DROP TABLE %s', v_default);`,
+        `END`,
+        `$DropDefault$;`,
+      ].join("\n"),
+    ]);
+    expect(plan(spec, server({ partman: { version: "5.2.4", major: 5, schema: "partman" } })).steps.some((s) => s.action === "drop-default")).toBe(false);
   });
 
   it("warns, and changes nothing, when the installed pg_partman differs from the declared version", () => {
