@@ -8,10 +8,10 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import { MAINTENANCE_SCHEMA } from "./partman";
-import { schemaProblems, untrustedSchema } from "./schema-trust";
+import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema } from "./schema-trust";
 
 /** The relations of the declared tables' partition trees and partman_stack's tables, views and
- *  routines, as SQL rows (kind, object, owner oid, mine), for `names` (the declared tables,
+ *  routines, as SQL rows (kind, object, owner oid, ours: in partman_stack, mine), for `names` (the declared tables,
  *  schema.table) and the acting role (an SQL expression of its oid). `mine`: owned by it, or for a declared table by a role it acts for;
  *  partman_stack's objects must be the acting role's own (schema-trust.ts). The trees are walked in
  *  pg_inherits, not with pg_partition_tree, which locks every partition and so would queue behind a
@@ -21,12 +21,13 @@ const MAINTAINED = (names: string, acting: string) => `
     SELECT to_regclass(d)::oid AS relid FROM unnest(${names}::text[]) d WHERE to_regclass(d) IS NOT NULL
     UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
   SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS object, c.relowner AS owner,
+         c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AS ours,
          CASE WHEN c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) THEN c.relowner = ${acting} ELSE pg_has_role(${acting}, c.relowner, 'USAGE') END AS mine
     FROM pg_class c
    WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p', 'v')
       OR c.oid IN (SELECT relid FROM tree)
   UNION ALL
-  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
+  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, true, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
 export class ForeignOwnership extends Error {}
 
 /** Throws UntrustedSchema when partman_stack holds what another role could have planted (see
@@ -37,10 +38,17 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
   const own = await schemaProblems(db, MAINTENANCE_SCHEMA);
   const acting = (await db.query<{ u: string }>("SELECT current_user AS u")).rows[0].u;
   if (own.some((p) => !p.trusted || p.kind === "grant")) throw untrustedSchema(MAINTENANCE_SCHEMA, acting, own);
+  const partman = await partmanSchemaProblems(db);
+  if (partman.length > 0) {
+    throw new UntrustedSchema(
+      `pg_partman's schema is not safe to run pg_partman from (${partman.join("; ")}): pg_partman's functions look names up there first, as the owner in every maintenance run. ` +
+        `Nothing was changed. Drop what is not pg_partman's (after checking what it is) and REVOKE CREATE ON SCHEMA from PUBLIC, then run again`,
+    );
+  }
   const names = spec.tables.map((t) => t.name);
   const foreign = (
     await db.query<{ object: string; owner: string }>(
-      `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)")}) m WHERE NOT m.mine ORDER BY m.kind DESC, m.object`,
+      `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)")}) m WHERE NOT m.mine ORDER BY m.ours, m.kind DESC, m.object`,
       [names],
     )
   ).rows;

@@ -268,7 +268,7 @@ describe.each(PARTMAN_VERSIONS)("a hostile role with pg_partman %s", (version) =
     expect((await admin.query(`SELECT relkind::text FROM pg_class WHERE oid = 'public.events'::regclass`)).rows).toEqual([{ relkind: "r" }]);
   });
 
-  it(`pg_partman ${version}: a grant that lets her write partman_stack's tables or create in it is refused, naming the grant and the REVOKE`, async () => {
+  it(`pg_partman ${version}: a grant that lets her write partman_stack's tables or create in it or in pg_partman's schema is refused, naming the grant and the REVOKE`, async () => {
     const session = await open();
     await applyStack(session, spec);
     const admin = await connect();
@@ -280,6 +280,15 @@ describe.each(PARTMAN_VERSIONS)("a hostile role with pg_partman %s", (version) =
     await admin.query(`REVOKE ALL ON partman_stack.retention FROM ${mallory}; GRANT CREATE ON SCHEMA partman_stack TO PUBLIC`);
     await expect(planStack(session, spec)).rejects.toThrow(`(PUBLIC holds CREATE on schema partman_stack)`);
     await admin.query(`REVOKE CREATE ON SCHEMA partman_stack FROM PUBLIC`);
+    expect((await planStack(session, spec)).problems.map((p) => p.table)).toEqual(["public.events"]);
+
+    // pg_partman's functions look names up in their own schema first: nothing but pg_partman's may be there.
+    await admin.query(`GRANT USAGE, CREATE ON SCHEMA partman TO PUBLIC`);
+    await asMallory([`CREATE FUNCTION partman.cardinality(a text[]) RETURNS integer LANGUAGE sql AS 'SELECT 1'`]);
+    await expect(planStack(session, spec)).rejects.toThrow(
+      `pg_partman's schema is not safe to run pg_partman from (PUBLIC holds CREATE on schema partman; function partman.cardinality(text[]) (owned by ${mallory}) is not pg_partman's)`,
+    );
+    await admin.query(`DROP FUNCTION partman.cardinality(text[]); REVOKE CREATE ON SCHEMA partman FROM PUBLIC`);
     expect((await planStack(session, spec)).problems.map((p) => p.table)).toEqual(["public.events"]);
   });
 

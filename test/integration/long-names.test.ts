@@ -83,7 +83,7 @@ describe.each(PARTMAN_VERSIONS)("derived names with pg_partman %s", (version) =>
     if (sql) {
       await q(`CREATE TABLE public.${table}_default PARTITION OF public.${table} DEFAULT`);
       await q(`INSERT INTO public.${table} VALUES (1, '2001-01-01')`);
-      await expect(fx.session.target.query(sql)).rejects.toThrow(`default partition ${table}_default of ${table} holds rows: not dropped`);
+      await expect(fx.session.target.query(sql)).rejects.toThrow(`default partition public.${table}_default of public.${table} holds rows: not dropped`);
       expect((await children(table)).filter((x) => x.is_default)).toEqual([{ name: `${table}_default`, is_default: true }]);
       expect(await q(`SELECT count(*)::int AS n FROM public.${table}_default`)).toEqual([{ n: 1 }]);
     }
