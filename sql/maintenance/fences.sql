@@ -50,8 +50,7 @@ AS $$
     SELECT partman_stack.lock_within(format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_fence), p_max_wait)
 $$;
 
--- Who holds the fence, for a message: its pid, application_name (which says what it is doing),
--- user, client address, and since when its session and its hold have run; NULL when nobody does.
+-- Who holds the fence, for a message (lock_holder's description); NULL when nobody does.
 CREATE OR REPLACE FUNCTION partman_stack.fence_holder(p_fence regclass)
 RETURNS text
 LANGUAGE sql
@@ -59,14 +58,5 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT format('pid %s (%s, user %s%s, %s, holding it for %s, connected since %s)', a.pid,
-                  coalesce('"' || nullif(a.application_name, '') || '"', 'no application_name'), a.usename,
-                  coalesce(' from ' || host(a.client_addr), ''), coalesce(a.state, 'running'),
-                  date_trunc('second', clock_timestamp() - a.xact_start), to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
-      FROM pg_locks l
-      JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
-       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.relation = p_fence
-     ORDER BY a.xact_start
-     LIMIT 1
+    SELECT partman_stack.lock_holder(ARRAY[p_fence], 'ACCESS EXCLUSIVE', interval '-1 s')
 $$;

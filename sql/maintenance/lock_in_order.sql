@@ -68,7 +68,9 @@ END
 $$;
 
 -- The oldest transaction of another session holding a lock on one of the tables that conflicts with
--- p_mode, if it has been open longer than p_older_than, described for a message.
+-- p_mode, if it has been open longer than p_older_than, described for a message: its pid,
+-- application_name (which says what it does), user, client address, state, and since when its
+-- transaction and its session have run.
 CREATE OR REPLACE FUNCTION partman_stack.lock_holder(p_tables regclass[], p_mode text, p_older_than interval)
 RETURNS text
 LANGUAGE sql
@@ -76,9 +78,9 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT format('pid %s (%s, user %s, %s, in a transaction for %s)', a.pid,
-                  coalesce(nullif(a.application_name, ''), 'no application_name'), a.usename, a.state,
-                  date_trunc('second', clock_timestamp() - a.xact_start))
+    SELECT format('pid %s (%s, user %s%s, %s, in a transaction for %s, connected since %s)', a.pid,
+                  coalesce(nullif(a.application_name, ''), 'no application_name'), a.usename, coalesce(' from ' || host(a.client_addr), ''),
+                  a.state, date_trunc('second', clock_timestamp() - a.xact_start), to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
       FROM pg_locks l
       JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()

@@ -140,7 +140,7 @@ describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s
     expect(result.maintenance[0].notYetExpired).toEqual(doomed);
     const run = result.maintenance[0].run!;
     expect(run).toMatchObject({ expired: [], deferred: doomed, error: null });
-    expect(run.deferredReason).toMatch(new RegExp(`^expiring deferred: pid ${idlePid} \\(live-traffic test, user postgres, idle in transaction, in a transaction for \\d\\d:\\d\\d:\\d\\d\\)$`));
+    expect(run.deferredReason).toMatch(new RegExp(`^expiring deferred: pid ${idlePid} \\(live-traffic test, user postgres from 127\\.0\\.0\\.1, idle in transaction, in a transaction for \\d\\d:\\d\\d:\\d\\d, connected since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\)$`));
 
     // status shows it, verify warns; deferred for longer than two periods of the schedule, verify fails.
     expect((await status(session, shrunk)).tables[0].lastMaintenance).toMatchObject({ deferred: doomed });
