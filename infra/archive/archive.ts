@@ -172,12 +172,13 @@ type Candidate = Pick<ArchivedPartition, "schema" | "name" | "origin" | "from" |
 /** Partitions retention detached and kept, as plain tables: moved to the retention schema, or left
  *  in the table's own schema (retentionKeepTable without one). pg_partman names children
  *  `<table>_p` and then digits and underscores (a day, month, first id or value; 4.x also
- *  `2026w48` weeks and `2026q1` quarters), so a table such as `events_pending` is never taken for one. */
+ *  `2026w48` weeks and `2026q1` quarters), so a table such as `events_pending` is never taken for one;
+ *  and retention detached them as the acting role, so another role's table is never taken either. */
 async function detachedTables(db: Client, t: TableSpec, schema: string, origin: Candidate["origin"]): Promise<Candidate[]> {
   const r = await db.query<{ name: string; bytes: string }>(
     `SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
         AND left(c.relname, length($2)) = $2 AND substr(c.relname, length($2) + 1) ~ '^[0-9][0-9_]*([wq][0-9]+)?$'
       ORDER BY c.relname`,
     [schema, `${t.table}_p`],

@@ -150,9 +150,10 @@ export interface ServerState {
 }
 
 export interface DatabaseState extends ServerState {
-  /** The declared tables' and retention schemas that exist, with their owners. */
+  /** The declared tables' and retention schemas that exist, with their owners and the other roles
+   *  (or PUBLIC) that may create objects in them. */
   schemas: string[];
-  schemaOwners: Record<string, string>;
+  schemaOwners: Record<string, { owner: string; creators: string[] }>;
   tables: Record<string, TableState>;
   /** Partition sets registered with pg_partman that the stack does not declare. */
   undeclared: string[];
@@ -203,7 +204,13 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   const partman = server.partman;
   const wantedSchemas = [...new Set(spec.tables.flatMap((t) => [t.schema, t.retentionSchema ?? []]).flat())];
   const schemaRows = (
-    await db.query<{ nspname: string; owner: string }>(`SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1)`, [wantedSchemas])
+    await db.query<{ nspname: string; owner: string; creators: string[] }>(
+      `SELECT nspname, pg_get_userbyid(nspowner) AS owner,
+              ARRAY(SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END FROM aclexplode(nspacl) a
+                     WHERE a.privilege_type = 'CREATE' AND a.grantee <> nspowner ORDER BY 1) AS creators
+         FROM pg_namespace WHERE nspname = ANY($1)`,
+      [wantedSchemas],
+    )
   ).rows;
 
   const objects = (
@@ -231,7 +238,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   return {
     ...server,
     schemas: schemaRows.map((r) => r.nspname),
-    schemaOwners: Object.fromEntries(schemaRows.map((r) => [r.nspname, r.owner])),
+    schemaOwners: Object.fromEntries(schemaRows.map((r) => [r.nspname, { owner: r.owner, creators: r.creators }])),
     tables,
     undeclared,
     maintenanceObjects: objects?.mark ?? null,

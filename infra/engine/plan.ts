@@ -436,14 +436,23 @@ function tableProblems(t: TableSpec, ts: TableState, partman: PartmanInstall | n
 }
 
 /** Partitions moved to a retention schema keep their owner, but its owner could drop them there
- *  (pg_partman 5.5.0 refuses such a schema too: CVE-2026-61821). One that does not exist yet is
- *  created by the acting role, which owns the partitions. */
+ *  (pg_partman 5.5.0 refuses such a schema too: CVE-2026-61821), and another role that may create
+ *  in it could plant tables named as the partitions will be. One that does not exist yet is created
+ *  by the acting role, which owns the partitions. */
 function retentionSchemaProblems(t: TableSpec, state: Pick<DatabaseState, "user" | "schemaOwners">): string[] {
-  const owner = t.retentionSchema ? state.schemaOwners[t.retentionSchema] : undefined;
-  if (!owner || owner === state.user) return [];
+  const schema = t.retentionSchema ? state.schemaOwners[t.retentionSchema] : undefined;
+  if (!schema) return [];
+  const q = quoteIdent(t.retentionSchema!);
+  if (schema.owner !== state.user) {
+    return [
+      `table ${t.name}: retentionSchema ${t.retentionSchema} is owned by ${schema.owner}, not by ${state.user}, which owns the partitions maintenance would move there, ` +
+        `and a schema's owner can drop what is in it; nothing is changed for this table. ALTER SCHEMA ${q} OWNER TO ${quoteIdent(state.user)}, or declare another retentionSchema`,
+    ];
+  }
+  if (schema.creators.length === 0) return [];
   return [
-    `table ${t.name}: retentionSchema ${t.retentionSchema} is owned by ${owner}, not by ${state.user}, which owns the partitions maintenance would move there, ` +
-      `and a schema's owner can drop what is in it; nothing is changed for this table. ALTER SCHEMA ${quoteIdent(t.retentionSchema!)} OWNER TO ${quoteIdent(state.user)}, or declare another retentionSchema`,
+    `table ${t.name}: ${schema.creators.join(", ")} may create objects in retentionSchema ${t.retentionSchema}, where maintenance moves partitions and archive finds them; ` +
+      `nothing is changed for this table. ${schema.creators.map((r) => `REVOKE CREATE ON SCHEMA ${q} FROM ${r === "PUBLIC" ? r : quoteIdent(r)}`).join("; ")}`,
   ];
 }
 

@@ -360,4 +360,23 @@ describe.each(PARTMAN_VERSIONS)("a hostile role with pg_partman %s", (version) =
     });
     expect(await moved()).toBe(before);
   });
+
+  it(`pg_partman ${version}: a retention schema she may create in is refused, and archive never takes a table of hers there for a partition`, async () => {
+    const session = await open();
+    expect((await applyStack(session, spec)).result.failed).toEqual([]);
+    const admin = await connect();
+    await admin.query(`GRANT USAGE, CREATE ON SCHEMA archive TO ${mallory}`);
+    // Named as pg_partman names a month of audit_log, with rows she would like dumped and dropped.
+    const lookalike = version.startsWith("4.") ? "audit_log_p2020_01" : "audit_log_p20200101";
+    await asMallory([`CREATE TABLE archive.${lookalike} AS SELECT 1 AS x`]);
+    expect((await planStack(session, spec)).problems).toContainEqual(
+      expect.objectContaining({
+        table: "public.audit_log",
+        message: `table public.audit_log: ${mallory} may create objects in retentionSchema archive, where maintenance moves partitions and archive finds them; nothing is changed for this table. REVOKE CREATE ON SCHEMA "archive" FROM "${mallory}"`,
+      }),
+    );
+    const archived = await archivePartitions(session, spec, "public.audit_log", { to: dir });
+    expect(archived.partitions.map((p) => p.name)).not.toContain(lookalike);
+    expect((await admin.query(`SELECT count(*)::int AS n FROM archive.${lookalike}`)).rows).toEqual([{ n: 1 }]);
+  });
 });

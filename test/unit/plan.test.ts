@@ -28,7 +28,7 @@ function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
     partmanDefault: "4.7.2",
     cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null, lastRun: null, clashes: [] },
     schemas: ["public"],
-    schemaOwners: { public: "pg_database_owner" },
+    schemaOwners: { public: { owner: "pg_database_owner", creators: [] } },
     tables: { "public.events": absent },
     undeclared: [],
     maintenanceObjects: null,
