@@ -5,6 +5,7 @@ import type { Session } from "../db/session";
 import { apply, DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type ApplyResult, type FailedUnit } from "./apply";
 import { applyFence, holdFences, type FenceHold, type FenceRequest } from "./fence";
 import { introspect } from "./introspect";
+import { MAINTENANCE_SCHEMA, maintenanceObjects, partmanInstall } from "./partman";
 import { ALL_PARTS, EXTENSIONS_UNIT, JOB_UNIT, OBJECTS_UNIT, plan, tableUnit, type Plan, type PlanPart } from "./plan";
 
 export async function planStack(session: Session, spec: StackSpec, parts: readonly PlanPart[] = ALL_PARTS): Promise<Plan> {
@@ -14,6 +15,18 @@ export async function planStack(session: Session, spec: StackSpec, parts: readon
 /** pg_partman and partman-stack's objects, which hold the fences: applied before the fences are
  *  taken, their SQL taking turns by itself (see createExtensionSql and maintenanceObjects). */
 const FOUNDATION = [EXTENSIONS_UNIT, OBJECTS_UNIT];
+
+/** Whether pg_partman and this version's objects are installed, read from the catalog alone: then
+ *  an apply takes its fences at once, without a plan of its own first. */
+async function foundationInPlace(session: Session): Promise<boolean> {
+  const r = await session.target.query<{ version: string; schema: string; mark: string | null }>(
+    `SELECT e.extversion AS version, n.nspname AS schema, obj_description(to_regnamespace($1), 'pg_namespace') AS mark
+       FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`,
+    [MAINTENANCE_SCHEMA],
+  );
+  const installed = r.rows[0];
+  return installed !== undefined && installed.mark === maintenanceObjects(partmanInstall(installed.version, installed.schema)).mark;
+}
 
 /** The units an apply of these parts may change besides the foundation: each is fenced while it is
  *  planned and applied. */
@@ -31,12 +44,16 @@ export async function applyStack(
   parts: readonly PlanPart[] = ALL_PARTS,
 ): Promise<{ plan: Plan; result: ApplyResult }> {
   const deadline = Date.now() + (opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
-  const first = await planStack(session, spec, parts);
-  const foundation = { ...first, steps: first.steps.filter((s) => FOUNDATION.includes(s.unit)), problems: first.problems.filter((x) => FOUNDATION.includes(x.unit)) };
-  const laid = foundation.steps.length > 0 ? await apply(session, foundation, { ...opts, unavailable: [] }) : null;
-  // Without pg_partman nothing else can change (plan says why), and a failed foundation stops the rest.
-  if (first.partmanVersion === null || (laid && laid.failed.length > 0)) {
-    return { plan: first, result: laid ? { ...laid, blocked: first.problems } : { applied: [], blocked: first.problems, failed: [], maintenance: [] } };
+  let foundation: Plan | null = null;
+  let laid: ApplyResult | null = null;
+  if (!(await foundationInPlace(session))) {
+    const first = await planStack(session, spec, parts);
+    foundation = { ...first, steps: first.steps.filter((s) => FOUNDATION.includes(s.unit)), problems: first.problems.filter((x) => FOUNDATION.includes(x.unit)) };
+    laid = foundation.steps.length > 0 ? await apply(session, foundation, { ...opts, unavailable: [] }) : null;
+    // Without pg_partman nothing else can change (plan says why), and a failed foundation stops the rest.
+    if (first.partmanVersion === null || (laid && laid.failed.length > 0)) {
+      return { plan: first, result: laid ? { ...laid, blocked: first.problems } : { applied: [], blocked: first.problems, failed: [], maintenance: [] } };
+    }
   }
 
   let hold: FenceHold | null = null;
@@ -55,7 +72,7 @@ export async function applyStack(
     const p = await planStack(session, spec, parts);
     const result = await apply(session, p, { ...opts, unavailable });
     return {
-      plan: { ...p, steps: [...foundation.steps, ...p.steps] },
+      plan: { ...p, steps: [...(foundation?.steps ?? []), ...p.steps] },
       result: laid ? { ...result, applied: [...laid.applied, ...result.applied], maintenance: [...laid.maintenance, ...result.maintenance] } : result,
     };
   } finally {
