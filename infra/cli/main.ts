@@ -168,7 +168,7 @@ function program(exit: (code: number) => void): Command {
         "a failed dump drops nothing.",
     )
     .argument("<table>", "a table the stack declares (schema optional)")
-    .requiredOption("--to <dir>", "where the dumps and their .sha256 files go (created if missing)")
+    .requiredOption("--to <dir>", "where the dumps and their .sha256 files go (created 0700 if missing)")
     .option("--dry-run", "list what would be archived and the SQL, change nothing")
     .option("--json", json)
     .addHelpText("after", `\n${ARCHIVE_EXIT_HELP}`)
