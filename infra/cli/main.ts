@@ -187,8 +187,8 @@ function program(exit: (code: number) => void): Command {
   const localActions: [LocalAction, string, string][] = [
     ["start", "start it, creating it (and installing what is missing) first", "0  running\n  1  error"],
     ["stop", "stop it; its data stays", "0  stopped (or there was none)\n  1  error"],
-    ["url", "print its URL, for psql \"$(npx partman-stack local url)\"", "0  printed\n  1  error, or the cluster is not running"],
-    ["status", "whether it is running, its folder, port and URL", "0  running\n  3  stopped, or not created yet\n  1  error"],
+    ["url", "print its URL with the superuser's password, for your own psql \"$(npx partman-stack local url)\" (it is in the output: mind where that goes)", "0  printed\n  1  error, or the cluster is not running"],
+    ["status", "whether it is running, its folder, port, URL (without the password) and password file", "0  running\n  3  stopped, or not created yet\n  1  error"],
   ];
   for (const [action, summary, exitCodes] of localActions) {
     local

@@ -271,7 +271,7 @@ describe("partman-stack CLI on the embedded local cluster", () => {
 
     const url = await run(dir, ["local", "url"]);
     expect(url.code).toBe(0);
-    expect(url.stdout.trim()).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/partman_stack$/);
+    expect(url.stdout.trim()).toMatch(/^postgres:\/\/postgres:[\w-]{32}@127\.0\.0\.1:\d+\/partman_stack$/);
     const stop = await run(dir, ["local", "stop"]);
     expect(stop.code).toBe(0);
   });
