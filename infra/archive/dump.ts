@@ -8,6 +8,7 @@ import path from "node:path";
 import readline from "node:readline";
 import type { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
+import { libpqSslEnv } from "../db/connection";
 
 export interface Tools {
   /** Directory of pg_dump and pg_restore; null: found on PATH. */
@@ -17,7 +18,8 @@ export interface Tools {
 }
 
 /** libpq settings from the session's resolved connection (URL, PGPASSWORD, pgpass already
- *  applied by node-postgres), so pg_dump reaches the same server as the same user. */
+ *  applied by node-postgres), so pg_dump reaches the same server as the same user, with the same
+ *  TLS mode and root certificate. */
 export function toolsFor(db: Client, database: string, bin: string | null): Tools {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -25,17 +27,11 @@ export function toolsFor(db: Client, database: string, bin: string | null): Tool
     PGPORT: String(db.port),
     PGDATABASE: database,
     PGAPPNAME: "partman-stack archive",
-    PGSSLMODE: sslmode(db.ssl as boolean | { rejectUnauthorized?: boolean }),
+    ...libpqSslEnv(db.ssl),
   };
   if (db.user) env.PGUSER = db.user;
   if (db.password) env.PGPASSWORD = db.password;
   return { bin, env };
-}
-
-/** node-postgres verifies certificates unless told not to; never ask libpq for less. */
-function sslmode(ssl: boolean | { rejectUnauthorized?: boolean }): string {
-  if (!ssl) return "disable";
-  return typeof ssl === "object" && ssl.rejectUnauthorized === false ? "require" : "verify-full";
 }
 
 /** Custom format: compressed, and pg_restore can list, select and restore it. Written to pg_dump's

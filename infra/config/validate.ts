@@ -40,9 +40,9 @@ const MAX_LOCK_WAIT_MS = { max: 3_600_000 };
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
   local: ["mode", "database", "partmanVersion"],
   docker: ["mode", "database", "port", "partmanVersion"],
-  external: ["mode", "host", "port", "database", "user", "sslmode", "cronDatabase", "partmanVersion"],
+  external: ["mode", "host", "port", "database", "user", "sslmode", "sslRootCert", "cronDatabase", "partmanVersion"],
 };
-const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+export const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
 const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
 /** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
@@ -61,7 +61,7 @@ class Problems {
 export function validateStack(stack: string, root: string, raw: RawStackConfig): StackSpec {
   const problems = new Problems(stack);
   const declared = declaration(stack, root, raw, problems);
-  const database = validateDatabase(raw.database, problems);
+  const database = validateDatabase(raw.database, root, problems);
   // The declared version is the one created: a shape it cannot make is refused here, unconnected.
   const version = database.partmanVersion;
   for (const t of version ? declared.tables : []) {
@@ -532,7 +532,7 @@ function durationValue(o: Record<string, unknown>, key: string, fallback: Interv
   return v;
 }
 
-function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
+function validateDatabase(raw: unknown, root: string, problems: Problems): DatabaseSpec {
   const fallback: DatabaseSpec = { mode: "local", database: DEFAULTS.database, partmanVersion: null };
   if (raw === undefined || raw === null) return fallback;
   const p = (msg: string) => problems.add("partman-stack:database", msg);
@@ -569,8 +569,14 @@ function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
     if (!SSL_MODES.includes(raw.sslmode as SslMode)) p(`sslmode ${describe(raw.sslmode)} must be one of ${SSL_MODES.join(", ")}`);
     else sslmode = raw.sslmode as SslMode;
   }
+  let sslRootCert: string | null = null;
+  if (raw.sslRootCert !== undefined && raw.sslRootCert !== null) {
+    if (typeof raw.sslRootCert !== "string" || raw.sslRootCert.trim() === "") p(`sslRootCert ${describe(raw.sslRootCert)} must be the path of a PEM file, relative to the project root`);
+    else if (sslmode === "disable") p(`sslRootCert is given but sslmode is disable, which never uses it: set sslmode to verify-full (or verify-ca), or remove sslRootCert`);
+    else sslRootCert = path.resolve(root, raw.sslRootCert);
+  }
   const cronDatabase = identifierString(raw, "cronDatabase", "postgres", p) ?? "postgres";
-  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, cronDatabase, partmanVersion };
+  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, sslRootCert, cronDatabase, partmanVersion };
 }
 
 function portValue(v: unknown, fallback: number, p: (m: string) => void): number {

@@ -32,7 +32,7 @@ export function target(spec: StackSpec, databasePassword: pulumi.Output<string> 
         );
       }
       return {
-        connection: pulumi.output({ host: db.host, port: db.port, database: db.database, user: db.user, sslmode: db.sslmode }),
+        connection: pulumi.output({ host: db.host, port: db.port, database: db.database, user: db.user, sslmode: db.sslmode, ...(db.sslRootCert ? { sslRootCert: db.sslRootCert } : {}) }),
         password: pulumi.secret(databasePassword),
         cronDatabase: db.cronDatabase,
         server: [],
