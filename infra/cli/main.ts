@@ -4,6 +4,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/errors";
+import { DATABASE_URL_ENV } from "../db/connection";
 import { lockLimitProblems, MIGRATE_DEFAULTS, MigrationRefused } from "../migrate/run";
 import { APPLY_EXIT_HELP, applyHandler } from "./commands/apply";
 import { ARCHIVE_EXIT_HELP, archiveHandler } from "./commands/archive";
@@ -51,8 +52,14 @@ function program(exit: (code: number) => void): Command {
       .command(name)
       .summary(summary)
       .option("--stack <name>", "the stack: stacks/Pulumi.<name>.yaml", "local")
-      .option("--database-url <url>", "connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)");
-  const stackOpts = (flags: StackFlags, cmd: Command) => ({ stack: flags.stack, databaseUrl: flags.databaseUrl, log, command: commandLine(cmd) });
+      .option("--database-url <url>", `connect here instead of the stack's database; with a password in it, prefer ${DATABASE_URL_ENV}`)
+      .addHelpText("after", `\n${ENVIRONMENT_HELP}`);
+  const stackOpts = (flags: StackFlags, cmd: Command) => {
+    if (flags.databaseUrl && hasPassword(flags.databaseUrl)) {
+      log(`warning: --database-url carries a password, which every local user can read while the command runs (ps, /proc/<pid>/cmdline): put the URL in ${DATABASE_URL_ENV}, or the password in PGPASSWORD, instead`);
+    }
+    return { stack: flags.stack, databaseUrl: flags.databaseUrl, log, command: commandLine(cmd) };
+  };
   const json = "print the result as JSON";
 
   stackCommand(root, "plan", "show the changes apply would make, with their SQL")
@@ -198,6 +205,18 @@ function program(exit: (code: number) => void): Command {
       .action(() => run(localHandler(action, { log })));
   }
   return root;
+}
+
+const ENVIRONMENT_HELP = `Environment:
+  ${DATABASE_URL_ENV}  the database URL when --database-url is not given; unlike an argument,
+                              it is not shown to other local users (ps, /proc/<pid>/cmdline)
+  PGPASSWORD                  the password, when the URL or the stack's database names none`;
+
+/** A password in the URL's user info (user:password@) or as its password= parameter. */
+function hasPassword(url: string): boolean {
+  const q = url.indexOf("?");
+  const authority = (q < 0 ? url : url.slice(0, q)).replace(/^[^:/]+:\/\//, "").split("/")[0];
+  return /:[^@]+@/.test(authority) || new URLSearchParams(q < 0 ? "" : url.slice(q + 1)).has("password");
 }
 
 interface MigrateFlags extends StackFlags {
