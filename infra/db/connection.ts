@@ -105,7 +105,7 @@ export interface NamedFile {
  *    then its chain is verified, as verify-ca (libpq does the same);
  *  - verify-ca without a root certificate is verify-full: the chain is then verified against
  *    Node's public CAs, which sign certificates for anyone's names, so only the host name tells
- *    the server apart (libpq refuses the mode without one; this is what it did here before). */
+ *    the server apart (libpq, without a root.crt, refuses the mode; this is what it did here before). */
 export function libpqSslMode(mode: SslMode, rootCert: string | null): SslMode {
   switch (mode) {
     case "disable":

@@ -168,7 +168,8 @@ function trusts(dir: string): boolean {
 }
 
 /** Upgrades a running cluster made with trust, keeping its data: the password (sent as its SCRAM
- *  verifier, as psql's \password does, so it is in no statement or log), pg_hba.conf, a reload. */
+ *  verifier, as psql's \password does, so the password itself is in no statement or log),
+ *  pg_hba.conf, a reload. */
 async function requirePassword(dir: string, port: number, password: string): Promise<void> {
   // Still trust: the password is not asked for yet.
   const admin = superuser(port, password, "postgres");
