@@ -16,6 +16,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/setup.ts"],
     // Real-database tests: pg_cron's finest schedule is one minute, and a fresh machine installs
     // PostgreSQL in the global setup.
     testTimeout: 60_000,

@@ -23,7 +23,7 @@ import { objectsToInstall } from "../engine/partman";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
 
 export interface ArchiveOptions {
-  /** Directory the dumps go to; created if missing. */
+  /** Directory the dumps go to; created (0700) if missing. */
   to: string;
   /** List what would be dumped and dropped; write and change nothing. */
   dryRun?: boolean;
@@ -72,6 +72,8 @@ export interface ArchiveResult {
   /** Oldest first: the retention schema's tables, then the attached ones. */
   partitions: ArchivedPartition[];
   failed: number;
+  /** The archive directory is open to other users. */
+  warnings: string[];
 }
 
 export async function archivePartitions(session: Session, spec: StackSpec, name: string, opts: ArchiveOptions): Promise<ArchiveResult> {
@@ -123,15 +125,17 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     return { ...p, rows: null, file, dumpBytes: null, sha256: null, status: "planned", reason: null, sql };
   });
 
+  const warnings = [openDirWarning(dir)].filter((w) => w !== null);
   if (opts.dryRun) {
     for (const p of partitions) {
       p.rows = await countRows(db, p);
-      const clash = [p.file, sumFileOf(p.file)].find((f) => fs.existsSync(f));
-      if (clash) fail(p, `${clash} exists and is never overwritten`);
+      const clash = [p.file, sumFileOf(p.file)].map(clashOf).find((c) => c !== null);
+      if (clash) fail(p, clash);
     }
   } else if (partitions.length) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      // Only this user may read the dumps (a table's rows) or put anything beside them.
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new Error(`cannot create the archive directory ${dir}: ${(err as Error).message}; nothing was dumped or dropped`);
     }
@@ -163,7 +167,30 @@ export async function archivePartitions(session: Session, spec: StackSpec, name:
     retentionSchema: t.retentionSchema,
     partitions,
     failed: partitions.filter((p) => p.status === "failed").length,
+    warnings,
   };
+}
+
+/** S_ISVTX: in a sticky directory (/tmp), only a file's owner may remove or rename it. */
+const STICKY = 0o1000;
+
+/** An existing archive directory is the user's: it is used as it is (refusing it would fail runs
+ *  that worked before, and the files are 0600 and never opened through a planted name either
+ *  way), with this warning when other users may enter it. */
+function openDirWarning(dir: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    // Missing, or not a directory: creating it says what is wrong.
+    return null;
+  }
+  if ((st.mode & 0o077) === 0) return null;
+  const writable = (st.mode & 0o022) !== 0 && (st.mode & STICKY) === 0;
+  return (
+    `the archive directory ${dir} is open to other users (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")}): the dumps are 0600, but they see their names` +
+    `${writable ? " and, as they may write to it, can remove or replace them" : ""}; \`chmod 700 ${dir}\` closes it`
+  );
 }
 
 /** parent: the table a partition past the horizon is detached from (the set, or its sub-parent). */
@@ -196,17 +223,17 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
   const rel = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
   const sumFile = sumFileOf(p.file);
   const created: string[] = [];
+  const fds: number[] = [];
   let committing = false;
   try {
     // Claim both names first: an earlier run's dump is never overwritten, nor removed below.
-    for (const f of [p.file, sumFile]) {
-      try {
-        fs.closeSync(fs.openSync(f, "wx"));
-      } catch (err) {
-        throw new Error((err as NodeJS.ErrnoException).code === "EEXIST" ? `${f} exists and is never overwritten` : `cannot create ${f}: ${(err as Error).message}`);
-      }
+    const claim = (f: string) => {
+      fds.push(createFile(f));
       created.push(f);
-    }
+      return fds[fds.length - 1];
+    };
+    const dumpFd = claim(p.file);
+    const sumFd = claim(sumFile);
     const dumped = await inTransaction(db, async () => {
       // The transaction idles while pg_dump runs.
       await db.query(`SET LOCAL idle_in_transaction_session_timeout = 0`);
@@ -215,12 +242,13 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
       const content = await contentOf(db, rel);
       p.rows = content.rows;
       log(`dumping ${p.schema}.${p.name} (${p.rows} rows) to ${p.file}`);
-      await dumpTable(tools, p.schema, p.name, p.file, approxMillis(m.maxLockWait));
+      await dumpTable(tools, p.schema, p.name, dumpFd, approxMillis(m.maxLockWait));
       p.sha256 = await sha256File(p.file);
-      fs.writeFileSync(sumFile, checksumLine(p.sha256, p.file));
-      p.dumpBytes = fs.statSync(p.file).size;
+      fs.writeSync(sumFd, checksumLine(p.sha256, p.file));
+      p.dumpBytes = fs.fstatSync(dumpFd).size;
       // A DROP that commits must not outlive a dump still in the page cache.
-      for (const f of [p.file, sumFile, path.dirname(p.file)]) fsync(f);
+      for (const fd of fds) fs.fsyncSync(fd);
+      fsyncDir(path.dirname(p.file));
       await verifyDump(tools, p.schema, p.name, p.file, sumFile, p.rows);
       return content;
     });
@@ -243,7 +271,26 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
       fail(p, `${(err as Error).message}; nothing was dropped`);
     }
     log(`failed ${p.schema}.${p.name}: ${p.reason}`);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
   }
+}
+
+/** This run's own new file, for writing: O_EXCL never takes over an existing one (an earlier run's
+ *  dump), O_NOFOLLOW never a symlink planted at the name, and 0600, as a dump holds the table's rows. */
+function createFile(file: string): number {
+  try {
+    return fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw new Error(clashOf(file) ?? `cannot create ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Why the name is taken, if it is (a dangling symlink too). */
+function clashOf(file: string): string | null {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return null;
+  return st.isSymbolicLink() ? `${file} is a symbolic link: refused, never followed` : `${file} exists and is never overwritten`;
 }
 
 /** Row count and a checksum over every row, to tell whether the rows are still those dumped. */
@@ -266,8 +313,8 @@ function fail(p: ArchivedPartition, reason: string): void {
   p.reason = reason;
 }
 
-function fsync(file: string): void {
-  const fd = fs.openSync(file, "r");
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, "r");
   try {
     fs.fsyncSync(fd);
   } finally {

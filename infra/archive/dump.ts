@@ -8,6 +8,7 @@ import path from "node:path";
 import readline from "node:readline";
 import type { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
+import { libpqSslEnv } from "../db/connection";
 
 export interface Tools {
   /** Directory of pg_dump and pg_restore; null: found on PATH. */
@@ -17,7 +18,8 @@ export interface Tools {
 }
 
 /** libpq settings from the session's resolved connection (URL, PGPASSWORD, pgpass already
- *  applied by node-postgres), so pg_dump reaches the same server as the same user. */
+ *  applied by node-postgres), so pg_dump reaches the same server as the same user, with the same
+ *  TLS mode and root certificate. */
 export function toolsFor(db: Client, database: string, bin: string | null): Tools {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -25,21 +27,18 @@ export function toolsFor(db: Client, database: string, bin: string | null): Tool
     PGPORT: String(db.port),
     PGDATABASE: database,
     PGAPPNAME: "partman-stack archive",
-    PGSSLMODE: sslmode(db.ssl as boolean | { rejectUnauthorized?: boolean }),
+    ...libpqSslEnv(db.ssl),
   };
   if (db.user) env.PGUSER = db.user;
   if (db.password) env.PGPASSWORD = db.password;
   return { bin, env };
 }
 
-/** node-postgres verifies certificates unless told not to; never ask libpq for less. */
-function sslmode(ssl: boolean | { rejectUnauthorized?: boolean }): string {
-  if (!ssl) return "disable";
-  return typeof ssl === "object" && ssl.rejectUnauthorized === false ? "require" : "verify-full";
-}
-
-/** Custom format: compressed, and pg_restore can list, select and restore it. */
-export async function dumpTable(tools: Tools, schema: string, table: string, file: string, lockWaitMs: number): Promise<void> {
+/** Custom format: compressed, and pg_restore can list, select and restore it. Written to pg_dump's
+ *  stdout, which is `fd`: the descriptor that claimed the file's name, so pg_dump never opens a
+ *  path another user could have swapped for a symlink meanwhile. A regular file is seekable, so
+ *  pg_dump still writes the data offsets pg_restore uses. */
+export async function dumpTable(tools: Tools, schema: string, table: string, fd: number, lockWaitMs: number): Promise<void> {
   await run(tools, "pg_dump", [
     "--format=custom",
     "--no-password",
@@ -48,8 +47,7 @@ export async function dumpTable(tools: Tools, schema: string, table: string, fil
     // waits for the SHARE lock this run holds: a cycle the server cannot see. Give up instead.
     `--lock-wait-timeout=${lockWaitMs}`,
     `--table=${quoteIdent(schema)}.${quoteIdent(table)}`,
-    `--file=${file}`,
-  ]);
+  ], fd);
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -107,12 +105,13 @@ function binary(tools: Tools, name: string): string {
   return tools.bin ? path.join(tools.bin, name) : name;
 }
 
-async function run(tools: Tools, name: string, args: string[]): Promise<{ stdout: string }> {
-  const child = spawn(binary(tools, name), args, { env: tools.env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  child.stdout.on("data", (d) => (stdout += d));
+/** stdout: a descriptor the output goes to; default: collected and returned. */
+async function run(tools: Tools, name: string, args: string[], stdout: number | "pipe" = "pipe"): Promise<{ stdout: string }> {
+  const child = spawn(binary(tools, name), args, { env: tools.env, stdio: ["ignore", stdout, "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d) => (out += d));
   await exitOf(child, name);
-  return { stdout };
+  return { stdout: out };
 }
 
 function exitOf(child: ReturnType<typeof spawn>, name: string): Promise<void> {

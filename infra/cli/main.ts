@@ -4,6 +4,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/errors";
+import { DATABASE_URL_ENV } from "../db/connection";
 import { lockLimitProblems, MIGRATE_DEFAULTS, MigrationRefused } from "../migrate/run";
 import { APPLY_EXIT_HELP, applyHandler } from "./commands/apply";
 import { ARCHIVE_EXIT_HELP, archiveHandler } from "./commands/archive";
@@ -51,8 +52,14 @@ function program(exit: (code: number) => void): Command {
       .command(name)
       .summary(summary)
       .option("--stack <name>", "the stack: stacks/Pulumi.<name>.yaml", "local")
-      .option("--database-url <url>", "connect here instead of the stack's database (also PARTMAN_STACK_DATABASE_URL)");
-  const stackOpts = (flags: StackFlags, cmd: Command) => ({ stack: flags.stack, databaseUrl: flags.databaseUrl, log, command: commandLine(cmd) });
+      .option("--database-url <url>", `connect here instead of the stack's database; with a password in it, prefer ${DATABASE_URL_ENV}`)
+      .addHelpText("after", `\n${ENVIRONMENT_HELP}`);
+  const stackOpts = (flags: StackFlags, cmd: Command) => {
+    if (flags.databaseUrl && hasPassword(flags.databaseUrl)) {
+      log(`warning: --database-url carries a password, which every local user can read while the command runs (ps, /proc/<pid>/cmdline): put the URL in ${DATABASE_URL_ENV}, or the password in PGPASSWORD, instead`);
+    }
+    return { stack: flags.stack, databaseUrl: flags.databaseUrl, log, command: commandLine(cmd) };
+  };
   const json = "print the result as JSON";
 
   stackCommand(root, "plan", "show the changes apply would make, with their SQL")
@@ -168,7 +175,7 @@ function program(exit: (code: number) => void): Command {
         "a failed dump drops nothing.",
     )
     .argument("<table>", "a table the stack declares (schema optional)")
-    .requiredOption("--to <dir>", "where the dumps and their .sha256 files go (created if missing)")
+    .requiredOption("--to <dir>", "where the dumps and their .sha256 files go (created 0700 if missing)")
     .option("--dry-run", "list what would be archived and the SQL, change nothing")
     .option("--json", json)
     .addHelpText("after", `\n${ARCHIVE_EXIT_HELP}`)
@@ -187,8 +194,8 @@ function program(exit: (code: number) => void): Command {
   const localActions: [LocalAction, string, string][] = [
     ["start", "start it, creating it (and installing what is missing) first", "0  running\n  1  error"],
     ["stop", "stop it; its data stays", "0  stopped (or there was none)\n  1  error"],
-    ["url", "print its URL, for psql \"$(npx partman-stack local url)\"", "0  printed\n  1  error, or the cluster is not running"],
-    ["status", "whether it is running, its folder, port and URL", "0  running\n  3  stopped, or not created yet\n  1  error"],
+    ["url", "print its URL with the superuser's password, for your own psql \"$(npx partman-stack local url)\" (it is in the output: mind where that goes)", "0  printed\n  1  error, or the cluster is not running"],
+    ["status", "whether it is running, its folder, port, URL (without the password) and password file", "0  running\n  3  stopped, or not created yet\n  1  error"],
   ];
   for (const [action, summary, exitCodes] of localActions) {
     local
@@ -198,6 +205,18 @@ function program(exit: (code: number) => void): Command {
       .action(() => run(localHandler(action, { log })));
   }
   return root;
+}
+
+const ENVIRONMENT_HELP = `Environment:
+  ${DATABASE_URL_ENV}  the database URL when --database-url is not given; unlike an argument,
+                              it is not shown to other local users (ps, /proc/<pid>/cmdline)
+  PGPASSWORD                  the password, when the URL or the stack's database names none`;
+
+/** A password in the URL's user info (user:password@) or as its password= parameter. */
+function hasPassword(url: string): boolean {
+  const q = url.indexOf("?");
+  const authority = (q < 0 ? url : url.slice(0, q)).replace(/^[^:/]+:\/\//, "").split("/")[0];
+  return /:[^@]+@/.test(authority) || new URLSearchParams(q < 0 ? "" : url.slice(q + 1)).has("password");
 }
 
 interface MigrateFlags extends StackFlags {

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
 import type { Declaration } from "../config/types";
+import { libpqSslMode } from "../db/connection";
 import type { ConnectionInputs } from "../providers/connection";
 import type { Children } from "./children";
 import { dataSchemaOptions } from "./options";
@@ -46,7 +47,9 @@ export function databaseObjects(spec: Declaration, server: Server, child: Childr
       database: c.database,
       username: c.user,
       password: server.password,
-      sslmode: c.sslmode,
+      // The mode as node-postgres and pg_dump use it; the provider (lib/pq) reads sslrootcert as libpq does.
+      sslmode: c.apply((x) => libpqSslMode(x.sslmode, x.sslRootCert ?? null)),
+      sslrootcert: c.apply((x) => x.sslRootCert),
       superuser: false,
       connectTimeout: 15,
     },

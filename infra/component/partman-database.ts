@@ -4,6 +4,7 @@
 // preview before anything is created, checks the server (ServerPreflight), then declares the
 // database objects (database.ts), one PartitionedTable per table and the MaintenanceJob.
 
+import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateDeclaration } from "../config/validate";
 import type { MaintenanceDeclaration, SslMode, SubpartitionDeclaration, SubpartitionSpec, TableDeclaration } from "../config/types";
@@ -18,8 +19,9 @@ import { tableOptions } from "./options";
 export interface PartmanDatabaseArgs {
   /** Where the server is, usually another resource's outputs (an RDS instance's `address` and
    *  `port`). `user` connects as an admin that may create roles and extensions (RDS's master user);
-   *  sslmode defaults to `require`. */
-  server: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user: pulumi.Input<string>; sslmode?: pulumi.Input<SslMode> }>;
+   *  sslmode defaults to `require`, with libpq's meaning; sslRootCert is the CA certificate (PEM) the
+   *  server's is verified against, a path relative to `root`, read when connecting. */
+  server: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user: pulumi.Input<string>; sslmode?: pulumi.Input<SslMode>; sslRootCert?: pulumi.Input<string> }>;
   /** The admin user's password (kept secret). */
   password: pulumi.Input<string>;
   /** The database that holds the tables; it must exist. */
@@ -63,10 +65,18 @@ export class PartmanDatabase extends pulumi.ComponentResource {
 
   constructor(name: string, args: PartmanDatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("partman-stack:index:PartmanDatabase", name, {}, opts);
-    const spec = validateDeclaration(pulumi.getStack(), args.root ?? process.cwd(), { tables: args.tables, maintenance: args.maintenance, roles: args.roles });
+    const root = args.root ?? process.cwd();
+    const spec = validateDeclaration(pulumi.getStack(), root, { tables: args.tables, maintenance: args.maintenance, roles: args.roles });
     const child = children(this, name, args.adoptTopLevel ?? false);
     const server = {
-      connection: pulumi.output(args.server).apply((s) => ({ host: s.host, port: s.port, database: args.database, user: s.user, sslmode: s.sslmode ?? ("require" as const) })),
+      connection: pulumi.output(args.server).apply((s) => ({
+        host: s.host,
+        port: s.port,
+        database: args.database,
+        user: s.user,
+        sslmode: s.sslmode ?? ("require" as const),
+        ...(s.sslRootCert ? { sslRootCert: path.resolve(root, s.sslRootCert) } : {}),
+      })),
       password: pulumi.secret(args.password),
       database: args.database,
       cronDatabase: args.cronDatabase ?? args.database,

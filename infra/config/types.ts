@@ -120,6 +120,8 @@ export type DatabaseSpec =
       database: string;
       user: string;
       sslmode: SslMode;
+      /** Absolute path of the CA certificate the server's is verified against (read when connecting); null: none. */
+      sslRootCert: string | null;
       /** cron.database_name on that server: where pg_cron and its jobs live. */
       cronDatabase: string;
       partmanVersion: string | null;

@@ -42,9 +42,9 @@ const MAX_LOCK_WAIT_MS = { max: 3_600_000 };
 const DATABASE_KEYS: Record<DatabaseSpec["mode"], string[]> = {
   local: ["mode", "database", "partmanVersion"],
   docker: ["mode", "database", "port", "partmanVersion"],
-  external: ["mode", "host", "port", "database", "user", "sslmode", "cronDatabase", "partmanVersion"],
+  external: ["mode", "host", "port", "database", "user", "sslmode", "sslRootCert", "cronDatabase", "partmanVersion"],
 };
-const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+export const SSL_MODES: SslMode[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 const TIME_TYPES = /^(timestamptz|timestamp( without time zone| with time zone)?|timestamp ?\(\d\)( with(out)? time zone)?|timestamptz ?\(\d\)|date)$/;
 const ID_TYPES = /^(smallint|integer|int|int2|int4|int8|bigint)$/;
 /** The largest value each integer type holds (bigint's beyond what a stack file's number can say). */
@@ -67,7 +67,7 @@ export function validateStack(stack: string, root: string, raw: RawStackConfig):
   const problems = new Problems(stack);
   // The database first: its partmanVersion decides which pg_partman's names the tables' must fit.
   const databaseProblems = new Problems(stack);
-  const database = validateDatabase(raw.database, databaseProblems);
+  const database = validateDatabase(raw.database, root, databaseProblems);
   const declared = declaration(stack, root, raw, problems, database.partmanVersion);
   problems.list.push(...databaseProblems.list);
   // The declared version is the one created: a shape it cannot make is refused here, unconnected.
@@ -571,7 +571,7 @@ function durationValue(o: Record<string, unknown>, key: string, fallback: Interv
   return v;
 }
 
-function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
+function validateDatabase(raw: unknown, root: string, problems: Problems): DatabaseSpec {
   const fallback: DatabaseSpec = { mode: "local", database: DEFAULTS.database, partmanVersion: null };
   if (raw === undefined || raw === null) return fallback;
   const p = (msg: string) => problems.add("partman-stack:database", msg);
@@ -608,8 +608,14 @@ function validateDatabase(raw: unknown, problems: Problems): DatabaseSpec {
     if (!SSL_MODES.includes(raw.sslmode as SslMode)) p(`sslmode ${describe(raw.sslmode)} must be one of ${SSL_MODES.join(", ")}`);
     else sslmode = raw.sslmode as SslMode;
   }
+  let sslRootCert: string | null = null;
+  if (raw.sslRootCert !== undefined && raw.sslRootCert !== null) {
+    if (typeof raw.sslRootCert !== "string" || raw.sslRootCert.trim() === "") p(`sslRootCert ${describe(raw.sslRootCert)} must be the path of a PEM file, relative to the project root`);
+    else if (sslmode === "disable") p(`sslRootCert is given but sslmode is disable, which never uses it: set sslmode to verify-full (or verify-ca), or remove sslRootCert`);
+    else sslRootCert = path.resolve(root, raw.sslRootCert);
+  }
   const cronDatabase = identifierString(raw, "cronDatabase", "postgres", p) ?? "postgres";
-  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, cronDatabase, partmanVersion };
+  return { mode, host: host ?? "", port, database: database ?? "", user: user ?? "", sslmode, sslRootCert, cronDatabase, partmanVersion };
 }
 
 function portValue(v: unknown, fallback: number, p: (m: string) => void): number {

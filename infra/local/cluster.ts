@@ -1,6 +1,8 @@
 // A PostgreSQL 15 cluster in a folder of its own: the embedded `local` stack's database (see
 // localClusterDir) and the tests' throwaway cluster. pg_cron preloaded, UTC, loopback only,
 // a free port recorded in cluster.json. As root, initdb and the server run as `postgres`.
+// The superuser logs in with a password (scram-sha-256), kept in the folder's `password` file
+// (0600, the file of the user running partman-stack): other local users reach the port too.
 
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -18,6 +20,7 @@ export interface ClusterInfo {
   database: string;
   /** cron.database_name: where pg_cron and its jobs live. */
   cronDatabase: string;
+  /** Carries the superuser's password: in this process only (cluster.json holds none). */
   url: string;
 }
 
@@ -82,6 +85,13 @@ function openToOthers(dir: string): boolean {
 
 const dataDir = (dir: string) => path.join(dir, "data");
 const infoFile = (dir: string) => path.join(dir, "cluster.json");
+export const passwordFile = (dir: string) => path.join(dir, "password");
+const hbaFile = (dir: string) => path.join(dataDir(dir), "pg_hba.conf");
+
+/** Password on TCP, the only way in: the Unix socket is off (unix_socket_directories = ''). */
+const PG_HBA = `# partman-stack: the superuser's password is in ../password; no trust, no Unix socket.
+host all all 127.0.0.1/32 scram-sha-256
+`;
 
 /** Whether initdb has run in `dir`. */
 export function hasCluster(dir: string): boolean {
@@ -89,11 +99,34 @@ export function hasCluster(dir: string): boolean {
 }
 
 export function readCluster(dir: string): ClusterInfo | null {
+  let saved: ClusterInfo;
   try {
-    return JSON.parse(fs.readFileSync(infoFile(dir), "utf8")) as ClusterInfo;
+    saved = JSON.parse(fs.readFileSync(infoFile(dir), "utf8")) as ClusterInfo;
   } catch {
     return null;
   }
+  return { ...saved, url: urlFor(saved.port, saved.database, readPassword(dir)) };
+}
+
+/** The superuser's password; null: a cluster made before passwords (trust), until its next start
+ *  upgrades it. */
+export function readPassword(dir: string): string | null {
+  try {
+    return fs.readFileSync(passwordFile(dir), "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new Error(`cannot read the local cluster's password (${(err as Error).message}): it is the file of the user who created the cluster, run partman-stack as that user`);
+  }
+}
+
+/** The superuser's password, made once: at initdb, or when a cluster made before passwords is
+ *  upgraded. Only partman-stack reads the file: the server keeps the SCRAM verifier. */
+function clusterPassword(dir: string): string {
+  const existing = readPassword(dir);
+  if (existing) return existing;
+  const password = crypto.randomBytes(24).toString("base64url");
+  fs.writeFileSync(passwordFile(dir), `${password}\n`, { mode: 0o600, flag: "wx" });
+  return password;
 }
 
 /** Idempotent: installs, initialises, starts and creates the database and pg_cron as needed. */
@@ -109,6 +142,7 @@ export async function startCluster(dir: string, opts: StartOptions): Promise<Clu
   if (!hasCluster(dir)) {
     await timed(log, `initialising a PostgreSQL cluster in ${dir}`, async () => initdb(dir, cronDatabase, opts.throwaway ?? false, opts.timezone ?? "UTC"));
   }
+  const password = clusterPassword(dir);
   let info: ClusterInfo;
   if (isRunning(dir) && previous) {
     info = { ...previous, database: opts.database };
@@ -119,10 +153,43 @@ export async function startCluster(dir: string, opts: StartOptions): Promise<Clu
     );
     info = { dir, port, database: opts.database, cronDatabase, url: "" };
   }
-  info.url = urlFor(info.port, opts.database);
-  await prepareDatabases(info);
-  fs.writeFileSync(infoFile(dir), JSON.stringify(info, null, 2) + "\n");
+  if (trusts(dir)) await timed(log, `setting a password on the local cluster in ${dir} (it trusted every local user)`, async () => requirePassword(dir, info.port, password));
+  info.url = urlFor(info.port, opts.database, password);
+  await prepareDatabases(info, password);
+  const { url: _withPassword, ...saved } = info;
+  fs.writeFileSync(infoFile(dir), JSON.stringify(saved, null, 2) + "\n");
   return info;
+}
+
+/** Whether pg_hba.conf still lets anyone in without a password, as initdb --auth=trust made every
+ *  cluster before passwords. */
+function trusts(dir: string): boolean {
+  return fs.readFileSync(hbaFile(dir), "utf8").split("\n").some((line) => /^\s*[^#\s].*\strust\s*$/.test(line));
+}
+
+/** Upgrades a running cluster made with trust, keeping its data: the password (sent as its SCRAM
+ *  verifier, as psql's \password does, so the password itself is in no statement or log),
+ *  pg_hba.conf, a reload. */
+async function requirePassword(dir: string, port: number, password: string): Promise<void> {
+  // Still trust: the password is not asked for yet.
+  const admin = superuser(port, password, "postgres");
+  await admin.connect();
+  try {
+    await admin.query(`ALTER ROLE ${SERVER_USER} PASSWORD '${scramVerifier(password)}'`);
+    fs.writeFileSync(hbaFile(dir), PG_HBA);
+    await admin.query("SELECT pg_reload_conf()");
+  } finally {
+    await admin.end();
+  }
+}
+
+/** RFC 5803's SCRAM-SHA-256 verifier, as the server stores it (4096 iterations, its default). */
+function scramVerifier(password: string): string {
+  const salt = crypto.randomBytes(16);
+  const salted = crypto.pbkdf2Sync(password, salt, 4096, 32, "sha256");
+  const hmac = (text: string) => crypto.createHmac("sha256", salted).update(text).digest();
+  const stored = crypto.createHash("sha256").update(hmac("Client Key")).digest();
+  return `SCRAM-SHA-256$4096:${salt.toString("base64")}$${stored.toString("base64")}:${hmac("Server Key").toString("base64")}`;
 }
 
 export async function stopCluster(dir: string): Promise<void> {
@@ -145,8 +212,8 @@ export function isRunning(dir: string): boolean {
   }
 }
 
-function urlFor(port: number, database: string): string {
-  return `postgres://${SERVER_USER}@127.0.0.1:${port}/${database}`;
+function urlFor(port: number, database: string, password: string | null): string {
+  return `postgres://${SERVER_USER}${password ? `:${encodeURIComponent(password)}` : ""}@127.0.0.1:${port}/${database}`;
 }
 
 function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone: string): void {
@@ -163,8 +230,18 @@ function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone:
       );
     }
   }
-  asServerUser(path.join(PG_BIN, "initdb"), ["-D", dataDir(dir), "-U", SERVER_USER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
-  // Loopback and trust only: this is a developer's or a test's private cluster.
+  // initdb reads the password as the server user: from a copy of its own, removed once read.
+  const pwfile = path.join(dir, "initdb-password");
+  fs.rmSync(pwfile, { force: true });
+  fs.writeFileSync(pwfile, clusterPassword(dir), { mode: 0o600, flag: "wx" });
+  try {
+    if (asRoot()) fs.chownSync(pwfile, ...postgresIds());
+    asServerUser(path.join(PG_BIN, "initdb"), ["-D", dataDir(dir), "-U", SERVER_USER, "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
+  } finally {
+    fs.rmSync(pwfile, { force: true });
+  }
+  fs.writeFileSync(hbaFile(dir), PG_HBA);
+  // Loopback only, with a password: other local users reach 127.0.0.1 too.
   const settings = {
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: "''",
@@ -182,8 +259,12 @@ function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone:
   );
 }
 
-async function prepareDatabases(info: ClusterInfo): Promise<void> {
-  const admin = new Client({ host: "127.0.0.1", port: info.port, user: SERVER_USER, database: "postgres" });
+function superuser(port: number, password: string, database: string): Client {
+  return new Client({ host: "127.0.0.1", port, user: SERVER_USER, password, database });
+}
+
+async function prepareDatabases(info: ClusterInfo, password: string): Promise<void> {
+  const admin = superuser(info.port, password, "postgres");
   await admin.connect();
   try {
     for (const db of new Set([info.database, info.cronDatabase])) {
@@ -193,7 +274,7 @@ async function prepareDatabases(info: ClusterInfo): Promise<void> {
   } finally {
     await admin.end();
   }
-  const cron = new Client({ host: "127.0.0.1", port: info.port, user: SERVER_USER, database: info.cronDatabase });
+  const cron = superuser(info.port, password, info.cronDatabase);
   await cron.connect();
   try {
     await cron.query("CREATE EXTENSION IF NOT EXISTS pg_cron");

@@ -6,7 +6,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { StackSpec } from "../config/types";
-import { localClusterDir, readCluster } from "../local/cluster";
+import { localClusterDir, readCluster, readPassword } from "../local/cluster";
 import type { ConnectionInputs } from "../providers/connection";
 import { dataVolumeOptions } from "../component/options";
 
@@ -32,18 +32,19 @@ export function target(spec: StackSpec, databasePassword: pulumi.Output<string> 
         );
       }
       return {
-        connection: pulumi.output({ host: db.host, port: db.port, database: db.database, user: db.user, sslmode: db.sslmode }),
+        connection: pulumi.output({ host: db.host, port: db.port, database: db.database, user: db.user, sslmode: db.sslmode, ...(db.sslRootCert ? { sslRootCert: db.sslRootCert } : {}) }),
         password: pulumi.secret(databasePassword),
         cronDatabase: db.cronDatabase,
         server: [],
       };
     }
     case "local": {
-      const cluster = readCluster(localClusterDir(spec.root));
+      const dir = localClusterDir(spec.root);
+      const cluster = readCluster(dir);
       if (!cluster) throw new Error(`stack "${spec.stack}" uses the local cluster, which has not been started: run \`npx partman-stack local start\``);
       return {
         connection: pulumi.output({ host: "127.0.0.1", port: cluster.port, database: db.database, user: "postgres", sslmode: "disable" as const }),
-        password: pulumi.secret(""),
+        password: pulumi.secret(readPassword(dir) ?? ""),
         cronDatabase: cluster.cronDatabase,
         server: [],
       };

@@ -18,6 +18,9 @@ export interface ConnectionInputs {
   database: string;
   user: string;
   sslmode: SslMode;
+  /** Absolute path of the CA certificate the server's is verified against; absent (not null) when
+   *  none, so the inputs of stacks made before it are unchanged. */
+  sslRootCert?: string;
 }
 
 export interface ConnectedInputs {
@@ -55,7 +58,7 @@ export function providerSpec(inputs: ConnectedInputs, part: { tables?: TableSpec
     root: ".",
     tables: part.tables ?? [],
     maintenance: part.maintenance ?? { ...DEFAULTS.maintenance },
-    database: { mode: "external", ...inputs.connection, cronDatabase: "postgres", partmanVersion: null },
+    database: { mode: "external", ...inputs.connection, sslRootCert: inputs.connection.sslRootCert ?? null, cronDatabase: "postgres", partmanVersion: null },
     roles: { ...DEFAULTS.roles },
   };
 }

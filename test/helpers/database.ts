@@ -17,6 +17,12 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** The test cluster's superuser password. The roles tests log in as are given it too, so
+ *  PGPASSWORD (test/setup.ts) serves every login, as against any server that asks for one. */
+export function clusterPassword(): string {
+  return decodeURIComponent(new URL(inject("pgUrl")).password);
+}
+
 export async function createTestDatabase(opts: { partman: string | null }): Promise<TestDatabase> {
   const base = inject("pgUrl");
   const name = `t_${crypto.randomBytes(5).toString("hex")}`;

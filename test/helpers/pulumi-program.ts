@@ -27,7 +27,8 @@ export function stackConfig(stack: string): Record<string, string> {
   return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
-export async function runProgram(stack: string, secrets: Record<string, string> = {}): Promise<ProgramRun> {
+/** `config` replaces keys of the stack file's (values as the Pulumi CLI passes them: JSON for objects). */
+export async function runProgram(stack: string, secrets: Record<string, string> = {}, config: Record<string, string> = {}): Promise<ProgramRun> {
   const resources: MockResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -46,7 +47,7 @@ export async function runProgram(stack: string, secrets: Record<string, string> 
     stack,
     false,
   );
-  pulumi.runtime.setAllConfig({ ...stackConfig(stack), ...secrets }, Object.keys(secrets));
+  pulumi.runtime.setAllConfig({ ...stackConfig(stack), ...config, ...secrets }, Object.keys(secrets));
   const exported = (await import("../../infra/program/index")) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const key of ["connection", "roles", "tables", "maintenance"]) {

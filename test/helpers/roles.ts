@@ -8,7 +8,7 @@ import path from "node:path";
 import { Client } from "pg";
 import type { StackSpec } from "../../infra/config/types";
 import { appDefaultPrivileges, appGrants, defaultPrivilegeSql, grantSql, OWNER_MEMBER_OF, ownerGrants, type GrantSpec } from "../../infra/component/privileges";
-import type { TestDatabase } from "./database";
+import { clusterPassword, type TestDatabase } from "./database";
 import { REPO_ROOT } from "./spec";
 
 export interface TestRoles {
@@ -39,7 +39,7 @@ async function applyGrants(db: TestDatabase, grants: GrantSpec[]): Promise<void>
 export async function createRoles(db: TestDatabase, spec: StackSpec): Promise<TestRoles> {
   const owner = spec.roles.owner;
   const app = spec.roles.app;
-  await inDatabase(db, "postgres", [`CREATE ROLE ${owner} LOGIN`, `CREATE ROLE ${app} LOGIN`, ...OWNER_MEMBER_OF.map((r) => `GRANT ${r} TO ${owner}`)]);
+  await inDatabase(db, "postgres", [`CREATE ROLE ${owner} LOGIN PASSWORD '${clusterPassword()}'`, `CREATE ROLE ${app} LOGIN PASSWORD '${clusterPassword()}'`, ...OWNER_MEMBER_OF.map((r) => `GRANT ${r} TO ${owner}`)]);
   await applyGrants(db, ownerGrants(spec, db.name, CRON_DATABASE));
   await inDatabase(db, db.name, appDefaultPrivileges(spec, db.name).map(defaultPrivilegeSql));
   return {

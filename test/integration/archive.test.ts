@@ -1,7 +1,7 @@
 // partman-stack archive against real PostgreSQL with each pg_partman major: expired partitions
 // (moved to the retention schema, or attached past the horizon) are dumped, checksummed, verified
 // and dropped; a restore from the dumps equals them; a failed dump, a bad dump and a dry run drop
-// nothing; the CLI's exit codes.
+// nothing; files 0600 in a 0700 folder, never written through a symlink; the CLI's exit codes.
 
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -213,11 +213,73 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     expect(await contents(session.target, moved[0])).toEqual(before.tables[moved[0]]);
   });
 
+  const mode = (file: string) => fs.statSync(file).mode & 0o7777;
+
+  it(`pg_partman ${version}: creates the archive directory 0700 and every dump and .sha256 file 0600`, async () => {
+    await expiredHistory();
+    const r = await archive();
+    expect(r.failed).toBe(0);
+    expect(r.warnings).toEqual([]);
+    expect(mode(dir)).toBe(0o700);
+    expect(fs.readdirSync(dir).map((f) => [f, mode(path.join(dir, f))])).toEqual(fs.readdirSync(dir).map((f) => [f, 0o600]));
+    expect(fs.readdirSync(dir)).toHaveLength(2 * r.partitions.length);
+  });
+
+  it(`pg_partman ${version}: leaves an existing archive directory open to other users as it is, with a warning naming chmod 700`, async () => {
+    await applyStack(session, specFor(db, [history()], { partmanVersion: version }));
+    fs.mkdirSync(dir, { mode: 0o755 });
+    fs.chmodSync(dir, 0o755);
+    const warning = `the archive directory ${dir} is open to other users (mode 0755): the dumps are 0600, but they see their names; \`chmod 700 ${dir}\` closes it`;
+    expect((await archive()).warnings).toEqual([warning]);
+    expect((await archive({ dryRun: true })).warnings).toEqual([warning]);
+    fs.chmodSync(dir, 0o777);
+    expect((await archive()).warnings).toEqual([expect.stringContaining("(mode 0777): the dumps are 0600, but they see their names and, as they may write to it, can remove or replace them;")]);
+    expect(mode(dir)).toBe(0o777);
+  });
+
+  it(`pg_partman ${version}: refuses a symlink planted at a dump's name: that partition fails and is kept, the link's target is untouched, the others are archived`, async () => {
+    await expiredHistory();
+    const before = await snapshot();
+    fs.mkdirSync(dir, { mode: 0o700 });
+    const target = path.join(tmp, "precious");
+    fs.writeFileSync(target, "not yours to overwrite");
+    const link = path.join(dir, `${moved[0]}.dump`);
+    fs.symlinkSync(target, link);
+
+    const dry = await archive({ dryRun: true });
+    expect(dry.partitions[0]).toMatchObject({ status: "failed", reason: `${link} is a symbolic link: refused, never followed` });
+    const r = await archive();
+    expect(r.failed).toBe(1);
+    expect(r.partitions[0]).toMatchObject({ status: "failed", reason: `${link} is a symbolic link: refused, never followed; nothing was dropped` });
+    expect(r.partitions.slice(1).every((p) => p.status === "archived")).toBe(true);
+    expect(fs.readFileSync(target, "utf8")).toBe("not yours to overwrite");
+    expect(fs.readlinkSync(link)).toBe(target);
+    expect(fs.existsSync(`${link}.sha256`)).toBe(false);
+    expect(await contents(session.target, moved[0])).toEqual(before.tables[moved[0]]);
+  });
+
+  it(`pg_partman ${version}: pg_dump writes through the descriptor that claimed the name: a symlink swapped in while it runs is not followed, and nothing is dropped`, async () => {
+    await expiredHistory();
+    const before = await snapshot();
+    const target = path.join(tmp, "precious");
+    fs.writeFileSync(target, "not yours to overwrite");
+    // As another user who may write to the directory would: the claimed, still empty name
+    // replaced by a symlink just before pg_dump starts.
+    const pgBin = fakeBin(`for f in "${dir}"/*.dump; do [ -L "$f" ] || [ -s "$f" ] || { rm "$f"; ln -s "${target}" "$f"; }; done\nexec "${PG_BIN}/pg_dump" "$@"`);
+
+    const r = await archive({ pgBin });
+    expect(r.failed).toBe(10);
+    for (const p of r.partitions) expect(p.reason).toMatch(/^(pg_restore failed|verification failed).*; nothing was dropped$/);
+    expect(fs.readFileSync(target, "utf8")).toBe("not yours to overwrite");
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it(`pg_partman ${version}: drops nothing when pg_dump fails, and removes its partial file`, async () => {
     await expiredHistory();
     const before = await snapshot();
-    // Writes part of a file, then fails, as a full disk or a lost connection would.
-    const pgBin = fakeBin(`for a in "$@"; do case "$a" in --file=*) printf 'PGDMP partial' > "\${a#--file=}";; esac; done\necho "pg_dump: error: simulated failure" >&2\nexit 1`);
+    // Writes part of a dump, then fails, as a full disk or a lost connection would.
+    const pgBin = fakeBin(`printf 'PGDMP partial'\necho "pg_dump: error: simulated failure" >&2\nexit 1`);
 
     const r = await archive({ pgBin });
     expect(r.failed).toBe(10);
@@ -230,9 +292,8 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     await expiredHistory();
     const before = await snapshot();
     // A dump cut short with pg_dump still exiting 0.
-    const truncating = fakeBin(
-      `"${PG_BIN}/pg_dump" "$@" || exit 1\nfor a in "$@"; do case "$a" in --file=*) f="\${a#--file=}"; head -c $(( $(stat -c %s "$f") / 2 )) "$f" > "$f.part" && mv "$f.part" "$f";; esac; done`,
-    );
+    const full = path.join(tmp, "full.dump");
+    const truncating = fakeBin(`"${PG_BIN}/pg_dump" "$@" > "${full}" || exit 1\nhead -c $(( $(stat -c %s "${full}") / 2 )) "${full}"`);
     const cut = await archive({ pgBin: truncating });
     expect(cut.failed).toBe(10);
     for (const p of cut.partitions) expect(p.reason).toMatch(/^(pg_restore failed|verification failed).*; nothing was dropped$/);

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
+import { DATABASE_URL_ENV } from "../../infra/db/connection";
 import { destroyCluster, localClusterDir } from "../../infra/local/cluster";
 import { eventsStack, projectDir as project, runCli as run } from "../helpers/cli";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
@@ -37,6 +38,14 @@ describe("partman-stack commands, options and help", () => {
       for (const o of ["--batch-size <rows>", "--sleep <ms>", "--max-stall <ms>", "--max-lock-wait <ms>", "--dry-run", "--json"]) expect(migrateRun.stdout).toContain(o);
       expect(migrateRun.stdout).not.toContain("--yes");
       expect(migrateRun.stdout).not.toContain("--format");
+
+      // Every command that connects documents the environment it reads.
+      const helps = await Promise.all(
+        [["apply"], ["verify"], ["status"], ["migrate", "run"], ["migrate", "status"], ["migrate", "rollback"], ["migrate", "finish"], ["archive"]].map((c) => run(dir, [...c, "--help"])),
+      );
+      for (const h of [plan, ...helps]) {
+        expect(h.stdout).toMatch(/\nEnvironment:\n  PARTMAN_STACK_DATABASE_URL  the database URL when --database-url is not given; unlike an argument,\n +it is not shown to other local users \(ps, \/proc\/<pid>\/cmdline\)\n  PGPASSWORD  /);
+      }
 
       expect(local.code).toBe(0);
       expect(local.stdout).not.toContain("--stack");
@@ -75,7 +84,10 @@ describe("partman-stack CLI against a database URL", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ partman: null });
-    url = db.url;
+    // As the README advises: the password in PGPASSWORD (test/setup.ts), not in the arguments.
+    const u = new URL(db.url);
+    u.password = "";
+    url = u.toString();
     dir = project({ ci: ciStack(`partman-${db.name}`), broken: ciStack("x", "90 dayz"), shrink: ciStack(`partman-${db.name}`, "1 hour") });
   });
 
@@ -116,6 +128,25 @@ describe("partman-stack CLI against a database URL", () => {
     const again = await run(dir, ["plan", "--stack", "ci", "--database-url", url]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`No changes: database ${db.name} matches stack ci.`);
+  });
+
+  it(`pg_partman ${version}: a password in --database-url is warned about on stderr, naming ${DATABASE_URL_ENV} and PGPASSWORD; ${DATABASE_URL_ENV} alone connects, its password unseen in the arguments`, async () => {
+    const warning = `warning: --database-url carries a password, which every local user can read while the command runs (ps, /proc/<pid>/cmdline): put the URL in ${DATABASE_URL_ENV}, or the password in PGPASSWORD, instead\n`;
+    const connected = (r: { code: number | null; stdout: string }) => expect([r.code, r.stdout]).toEqual([expect.toBeOneOf([0, 2]), expect.stringContaining(`database ${db.name}`)]);
+    const inArgs = await run(dir, ["plan", "--stack", "ci", "--database-url", db.url]);
+    connected(inArgs);
+    expect(inArgs.stderr).toBe(warning);
+    const asParameter = await run(dir, ["status", "--stack", "ci", "--database-url", `${url}?password=${encodeURIComponent(new URL(db.url).password)}`]);
+    expect(asParameter.stderr).toBe(warning);
+
+    // The URL's own password, not PGPASSWORD's, and nothing on the command line.
+    const fromEnv = await run(dir, ["plan", "--stack", "ci"], { [DATABASE_URL_ENV]: db.url, PGPASSWORD: "" });
+    connected(fromEnv);
+    expect(fromEnv.stderr).toBe("");
+    // The flag wins over the variable.
+    const both = await run(dir, ["plan", "--stack", "ci", "--database-url", url], { [DATABASE_URL_ENV]: "postgres://nobody@127.0.0.1:1/none" });
+    connected(both);
+    expect(both.stderr).toBe("");
   });
 
   it(`pg_partman ${version}: status reports partitions, default rows, coverage, retention and the job`, async () => {
@@ -271,7 +302,7 @@ describe("partman-stack CLI on the embedded local cluster", () => {
 
     const url = await run(dir, ["local", "url"]);
     expect(url.code).toBe(0);
-    expect(url.stdout.trim()).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/partman_stack$/);
+    expect(url.stdout.trim()).toMatch(/^postgres:\/\/postgres:[\w-]{32}@127\.0\.0\.1:\d+\/partman_stack$/);
     const stop = await run(dir, ["local", "stop"]);
     expect(stop.code).toBe(0);
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { inject } from "vitest";
 import { runCli, projectDir } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { clusterPassword, createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { createRoles, type TestRoles } from "../helpers/roles";
 import { auditLog, events, specFor } from "../helpers/spec";
 
@@ -106,7 +106,7 @@ ${tables}`;
   });
 
   it(`pg_partman ${version}: a connecting user who may not act as the existing owner role is told how to fix it, before anything runs`, async () => {
-    await cron.query(`CREATE ROLE ${stranger()} LOGIN`);
+    await cron.query(`CREATE ROLE ${stranger()} LOGIN PASSWORD '${clusterPassword()}'`);
     const r = await cli(["plan", "--stack", "one", "--database-url", `postgres://${stranger()}@127.0.0.1:${port}/${db.name}`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(

@@ -1,5 +1,6 @@
 // The embedded cluster's lifecycle, on clusters of their own (not the tests' shared one): idempotent
-// start, the settings pg_cron and pg_partman need, data that survives stop/start, and removal;
+// start, the settings pg_cron and pg_partman need, data that survives stop/start, and removal; a
+// password asked of every connection, and a cluster made with trust upgraded on its next start;
 // where its folder is (a clone in an open folder, in a 0700 home as root, an existing cluster, the
 // environment variable), and `local start/url/status/stop` as the CLI runs them.
 
@@ -10,7 +11,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "pg";
 import { localCommand, localHandler } from "../../infra/cli/commands/local";
-import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
+import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, passwordFile, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
+import { PG_BIN } from "../../infra/local/install";
 import { sharedBuild } from "../helpers/build";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -23,6 +25,30 @@ const query = async (url: string, sql: string) => {
     await c.end();
   }
 };
+
+const passwordOf = (dir: string) => fs.readFileSync(passwordFile(dir), "utf8").trim();
+const urlOf = (dir: string, port: number, database: string) => `postgres://postgres:${encodeURIComponent(passwordOf(dir))}@127.0.0.1:${port}/${database}`;
+/** The URL as start and status show it. */
+const shownUrl = (url: string) => url.replace(/:[^:@/]+@/, "@");
+
+/** psql as another local user would run it: no password given, none in a file. */
+function psqlWithoutPassword(port: number): { code: number; stderr: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PGPASSFILE: "/dev/null" };
+  delete env.PGPASSWORD;
+  try {
+    execFileSync(path.join(PG_BIN, "psql"), ["-w", "-X", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", "SELECT 1"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    return { code: 0, stderr: "" };
+  } catch (err) {
+    const e = err as { status: number; stderr: Buffer };
+    return { code: e.status, stderr: e.stderr.toString() };
+  }
+}
+
+/** Every way into the cluster at `port` asks for the password. */
+async function expectPasswordRequired(port: number): Promise<void> {
+  expect(psqlWithoutPassword(port)).toEqual({ code: 2, stderr: expect.stringContaining("fe_sendauth: no password supplied") });
+  await expect(query(`postgres://postgres:wrong@127.0.0.1:${port}/postgres`, "SELECT 1")).rejects.toThrow('password authentication failed for user "postgres"');
+}
 
 /** A project folder (a clone) at `dir`. */
 function clone(dir: string): string {
@@ -66,7 +92,7 @@ describe("the local cluster", () => {
   it("starts once, reports the same cluster when started again, and keeps data across stop and start", { timeout: 120_000 }, async () => {
     const first = await startCluster(dir, { database: "partman_stack" });
     expect(first).toMatchObject({ dir, database: "partman_stack", cronDatabase: "partman_stack" });
-    expect(first.url).toBe(`postgres://postgres@127.0.0.1:${first.port}/partman_stack`);
+    expect(first.url).toBe(urlOf(dir, first.port, "partman_stack"));
     expect(readCluster(dir)).toEqual(first);
     expect(isRunning(dir)).toBe(true);
 
@@ -94,6 +120,51 @@ describe("the local cluster", () => {
 
     await destroyCluster(dir);
     expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it("asks every connection for the superuser's password, kept 0600 in the folder and in no other file of it; pg_hba.conf trusts no one", { timeout: 120_000 }, async () => {
+    const c = await startCluster(dir, { database: "partman_stack" });
+    await expectPasswordRequired(c.port);
+    expect(await query(c.url, "SELECT current_user AS u")).toEqual([{ u: "postgres" }]);
+    const file = fs.statSync(passwordFile(dir));
+    expect([file.mode & 0o777, file.uid]).toEqual([0o600, process.getuid!()]);
+    expect(passwordOf(dir)).toMatch(/^[\w-]{32}$/);
+    expect(fs.readFileSync(path.join(dir, "cluster.json"), "utf8")).not.toContain(passwordOf(dir));
+    expect(fs.existsSync(path.join(dir, "initdb-password"))).toBe(false);
+    const hba = fs.readFileSync(path.join(dir, "data", "pg_hba.conf"), "utf8");
+    expect(hba.split("\n").filter((l) => l.trim() && !l.startsWith("#"))).toEqual(["host all all 127.0.0.1/32 scram-sha-256"]);
+    expect(await query(c.url, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = 'postgres'")).toEqual([{ scram: true }]);
+    await destroyCluster(dir);
+  });
+
+  it("upgrades a cluster made with trust (before passwords) on its next start: a password set, pg_hba.conf rewritten, its data kept", { timeout: 120_000 }, async () => {
+    const made = await startCluster(dir, { database: "partman_stack" });
+    // Back to what initdb --auth=trust made: every connection trusted, no password, no password file.
+    await query(made.url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)");
+    fs.writeFileSync(path.join(dir, "data", "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n");
+    await query(made.url, "SELECT pg_reload_conf()");
+    const trusted = `postgres://postgres@127.0.0.1:${made.port}/partman_stack`;
+    await expect.poll(() => query(trusted, "ALTER ROLE postgres PASSWORD NULL").then(() => true, () => false)).toBe(true);
+    fs.rmSync(passwordFile(dir));
+    await stopCluster(dir);
+    expect(readCluster(dir)?.url).toBe(`postgres://postgres@127.0.0.1:${made.port}/partman_stack`);
+
+    const log: string[] = [];
+    const upgraded = await startCluster(dir, { database: "partman_stack", log: (l) => log.push(l) });
+    expect(log.some((l) => l.includes(`setting a password on the local cluster in ${dir} (it trusted every local user)`))).toBe(true);
+    expect(upgraded.url).toBe(urlOf(dir, upgraded.port, "partman_stack"));
+    expect(fs.statSync(passwordFile(dir)).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(path.join(dir, "data", "pg_hba.conf"), "utf8")).not.toMatch(/trust\s*$/m);
+    await expectPasswordRequired(upgraded.port);
+    expect(await query(upgraded.url, "SELECT x FROM kept")).toEqual([{ x: 7 }]);
+    expect(readCluster(dir)).toEqual(upgraded);
+
+    // And stays so across a restart.
+    await stopCluster(dir);
+    const again = await startCluster(dir, { database: "partman_stack" });
+    expect(again.url).toBe(upgraded.url);
+    await expectPasswordRequired(again.port);
+    await destroyCluster(dir);
   });
 });
 
@@ -133,13 +204,20 @@ describe("where the local stack's cluster lives", () => {
     // Every caller resolves the same folder, now that it holds the cluster.
     expect(localClusterDir(project)).toBe(dir);
 
+    // The password file is root's (it runs partman-stack), not the server's: postgres, owning the folder, needs none.
+    expect([fs.statSync(passwordFile(dir)).uid, fs.statSync(passwordFile(dir)).mode & 0o777]).toEqual([0, 0o600]);
+    expect(started.cluster!.url).toBe(urlOf(dir, started.cluster!.port, "partman_stack"));
+    await expectPasswordRequired(started.cluster!.port);
+
     expect(await handle("url", project)).toEqual({ code: 0, stdout: `${started.cluster!.url}\n` });
     const status = await handle("status", project);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain("state:    running\n");
     expect(status.stdout).toContain(`folder:   ${dir}\n`);
     expect(status.stdout).toContain(`port:     ${started.cluster!.port}\n`);
-    expect(status.stdout).toContain(`url:      ${started.cluster!.url}\n`);
+    expect(status.stdout).toContain(`url:      ${shownUrl(started.cluster!.url)}\n`);
+    expect(status.stdout).toContain(`password: ${passwordFile(dir)} (\`local url\` prints the URL with it)\n`);
+    expect(status.stdout).not.toContain(passwordOf(dir));
 
     expect(await localCommand("stop", { root: project })).toMatchObject({ dir, created: true, running: false });
     await expect(localCommand("url", { root: project })).rejects.toThrow(`the local cluster in ${dir} is stopped: run \`npx partman-stack local start\``);
@@ -209,8 +287,10 @@ describe("the README's main command as a normal user", () => {
     expect(started, started.stderr).toMatchObject({ code: 0 });
     const dir = path.join(root, ".partman", "local");
     expect(fs.statSync(path.join(dir, "data")).uid).toBe(uid);
+    expect([fs.statSync(passwordFile(dir)).uid, fs.statSync(passwordFile(dir)).mode & 0o777]).toEqual([uid, 0o600]);
     const url = asUser(["node", bin, "local", "url"], root);
     expect(url.code).toBe(0);
+    expect(url.stdout.trim()).toBe(urlOf(dir, readCluster(dir)!.port, "partman_stack"));
     expect(await query(url.stdout.trim(), "SELECT current_setting('shared_preload_libraries') AS preload")).toEqual([{ preload: "pg_cron" }]);
     expect(asUser(["node", bin, "local", "status"], root)).toMatchObject({ code: 0, stdout: expect.stringContaining(dir) });
     expect(asUser(["node", bin, "local", "stop"], root).code).toBe(0);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { clusterPassword, createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 
 const run = promisify(execFile);
@@ -41,7 +41,7 @@ pulumi.runtime
     const { PartmanDatabase } = require("partman-stack/pulumi");
     const db = new PartmanDatabase("events", {
       server: { host: "127.0.0.1", port: server.port, user: "postgres", sslmode: "disable" },
-      password: "",
+      password: server.password,
       database: server.database,
       partmanVersion: server.partmanVersion,
       tables: [{ name: "public.events", ddl: "sql/tables/events.sql", control: "created_at", interval: "1 day", premake: 2, retention: "30 days" }],
@@ -54,7 +54,9 @@ pulumi.runtime
     m.paths = Module._nodeModulePaths(process.cwd());
     m._compile(text, m.id);
     const provider = m.exports.handler();
-    const { __provider, ...inputs } = table.inputs;
+    const { __provider, ...wrapped } = table.inputs;
+    // Pulumi hands a dynamic provider its secrets (the password) as plain values; mocks keep them wrapped.
+    const inputs = JSON.parse(JSON.stringify(wrapped), (k, v) => (v && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig ? v.value : v));
     const check = await provider.check({}, inputs);
     const created = await provider.create(inputs);
     const requires = [...new Set(text.match(/require\\("partman-stack[^"]*"\\)/g) || [])];
@@ -189,7 +191,7 @@ export const wrong: PartmanDatabaseArgs["tables"][number] = { name: "public.x", 
       // The program's postgresql.Extension would have created pg_partman; mocks do not.
       const db = await createTestDatabase({ partman: version });
       databases.push(db);
-      const { stdout } = await run(process.execPath, ["program.js", JSON.stringify({ port: Number(new URL(db.url).port), database: db.name, partmanVersion: version })], { cwd: scratch });
+      const { stdout } = await run(process.execPath, ["program.js", JSON.stringify({ port: Number(new URL(db.url).port), password: clusterPassword(), database: db.name, partmanVersion: version })], { cwd: scratch });
       const out = JSON.parse(stdout);
       expect(out.types).toEqual(
         expect.arrayContaining([

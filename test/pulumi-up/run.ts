@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { parse, stringify } from "yaml";
+import { clusterPassword } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 import type { EngineReport, EngineRequest } from "./engine";
 
@@ -27,8 +28,7 @@ export function pulumi(build: string, stack: string, operation: EngineRequest["o
     stack,
     operation,
     statePath: workFile(build, stack, "state"),
-    // The test cluster trusts local connections: any password does.
-    secrets: { [PASSWORD_KEY]: "unused-by-trust-auth" },
+    secrets: { [PASSWORD_KEY]: clusterPassword() },
     reportPath: workFile(build, stack, "report"),
   };
   const requestPath = workFile(build, stack, "request");

@@ -493,6 +493,13 @@ describe("database", () => {
     [{ mode: "external" }, `host is required for mode external`],
     [{ mode: "external", host: "db", database: "app", user: "me", port: 70000 }, `port 70000 must be a TCP port`],
     [{ mode: "external", host: "db", database: "app", user: "me", sslmode: "on" }, `sslmode "on" must be one of disable, prefer, require`],
+    [{ mode: "external", host: "db", database: "app", user: "me", sslRootCert: 5 }, `sslRootCert 5 must be the path of a PEM file, relative to the project root`],
+    [{ mode: "external", host: "db", database: "app", user: "me", sslRootCert: " " }, `sslRootCert " " must be the path of a PEM file, relative to the project root`],
+    [
+      { mode: "external", host: "db", database: "app", user: "me", sslmode: "disable", sslRootCert: "ca.pem" },
+      `sslRootCert is given but sslmode is disable, which never uses it: set sslmode to verify-full (or verify-ca), or remove sslRootCert`,
+    ],
+    [{ mode: "local", sslRootCert: "ca.pem" }, `unknown key "sslRootCert" for mode local (known: mode, database, partmanVersion)`],
     [{ mode: "local", database: "a;b" }, `database "a;b" is not accepted: it contains a quote, semicolon`],
     [{ mode: "local", partmanVersion: 5.2 }, `partmanVersion 5.2 must be a full extension version such as "5.2.4"`],
   ])("rejects %j", (database, message) => {
@@ -517,7 +524,14 @@ describe("database", () => {
 
   it("defaults an external server to port 5432 and sslmode require", () => {
     const spec = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner" } });
-    expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", cronDatabase: "postgres", partmanVersion: null });
+    expect(spec.database).toEqual({ mode: "external", host: "db", port: 5432, database: "app", user: "owner", sslmode: "require", sslRootCert: null, cronDatabase: "postgres", partmanVersion: null });
+  });
+
+  it("takes sslRootCert as a path relative to the project root, not read until a connection is made", () => {
+    const spec = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner", sslmode: "verify-full", sslRootCert: "certs/rds-ca.pem" } });
+    expect(spec.database).toMatchObject({ sslmode: "verify-full", sslRootCert: path.join(REPO_ROOT, "certs/rds-ca.pem") });
+    const absolute = validateStack("s", REPO_ROOT, { database: { mode: "external", host: "db", database: "app", user: "owner", sslRootCert: "/etc/ssl/db-ca.pem" } });
+    expect(absolute.database).toMatchObject({ sslmode: "require", sslRootCert: "/etc/ssl/db-ca.pem" });
   });
 });
 

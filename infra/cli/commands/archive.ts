@@ -36,6 +36,7 @@ function formatArchive(r: ArchiveResult): string {
   ].filter(Boolean);
   const lines = [
     `${r.dryRun ? "dry run: nothing is dumped or dropped. " : ""}archive ${r.table} (database ${r.database}) to ${r.dir}: ${expiry.join(", ") || "no retention or retentionSchema declared, nothing expires"}`,
+    ...r.warnings.map((w) => `  ! ${w}`),
   ];
   for (const p of r.partitions) lines.push(...formatPartition(p, r.dryRun));
   const archived = r.partitions.filter((p) => p.status === "archived");

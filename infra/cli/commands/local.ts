@@ -1,6 +1,6 @@
 import path from "node:path";
 import { findProjectRoot } from "../../config/stack-file";
-import { hasCluster, isRunning, localClusterDir, readCluster, startCluster, stopCluster, type ClusterInfo } from "../../local/cluster";
+import { hasCluster, isRunning, localClusterDir, passwordFile, readCluster, startCluster, stopCluster, type ClusterInfo } from "../../local/cluster";
 
 export type LocalAction = "start" | "stop" | "url" | "status";
 
@@ -43,7 +43,8 @@ function localState(dir: string): LocalState {
 }
 
 /** Exit codes: 0 done (status: running), 3 status: stopped or not created yet, 1 error (url: the
- *  cluster is not running). `url` prints only the URL, for `psql "$(npx partman-stack local url)"`. */
+ *  cluster is not running). `url` prints only the URL, with the password, for
+ *  `psql "$(npx partman-stack local url)"`; start and status show it without. */
 export async function localHandler(action: LocalAction, opts: { log?: (line: string) => void }): Promise<number> {
   const state = await localCommand(action, opts);
   switch (action) {
@@ -51,7 +52,7 @@ export async function localHandler(action: LocalAction, opts: { log?: (line: str
       process.stdout.write(`${state.cluster!.url}\n`);
       return 0;
     case "start":
-      process.stdout.write(`local cluster running: ${state.cluster!.url}\n`);
+      process.stdout.write(`local cluster running: ${withoutPassword(state.cluster!.url)} (\`npx partman-stack local url\` prints it with the password)\n`);
       return 0;
     case "stop":
       process.stdout.write(state.created ? `local cluster stopped (its data stays in ${state.dir})\n` : `no local cluster in ${state.dir}: nothing to stop\n`);
@@ -65,7 +66,15 @@ export async function localHandler(action: LocalAction, opts: { log?: (line: str
 function statusText(s: LocalState): string {
   const state = s.running ? "running" : s.created ? "stopped: `npx partman-stack local start` starts it" : "not created yet: `npx partman-stack local start` (or `apply --stack local`) creates it";
   const lines = [["state", state], ["folder", s.dir]];
-  if (s.cluster) lines.push(["port", String(s.cluster.port)], ["database", s.cluster.database], ["url", s.cluster.url]);
+  if (s.cluster) lines.push(["port", String(s.cluster.port)], ["database", s.cluster.database], ["url", withoutPassword(s.cluster.url)]);
+  if (s.created) lines.push(["password", `${passwordFile(s.dir)} (\`local url\` prints the URL with it)`]);
   if (s.created) lines.push(["log", path.join(s.dir, "postgres.log")]);
   return `${lines.map(([k, v]) => `${`${k}:`.padEnd(10)}${v}`).join("\n")}\n`;
+}
+
+/** Output that ends up in terminals' scrollback and CI logs carries no password. */
+function withoutPassword(url: string): string {
+  const u = new URL(url);
+  u.password = "";
+  return u.toString();
 }
