@@ -225,6 +225,7 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
   const created: string[] = [];
   const fds: number[] = [];
   let committing = false;
+  let verified = false;
   try {
     // Claim both names first: an earlier run's dump is never overwritten, nor removed below.
     const claim = (f: string) => {
@@ -250,6 +251,7 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
       for (const fd of fds) fs.fsyncSync(fd);
       fsyncDir(path.dirname(p.file));
       await verifyDump(tools, p.schema, p.name, p.file, sumFile, p.rows);
+      verified = true;
       return content;
     });
     await inTransaction(db, async () => {
@@ -263,9 +265,13 @@ async function archiveOne(db: Client, tools: Tools, p: ArchivedPartition, m: Mai
     });
     p.status = "archived";
   } catch (err) {
+    const gone = verified && !committing && !(await db.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [rel]).then((r) => r.rows[0].ok, () => true));
     if (committing) {
       // The connection may have gone after the server committed: the dump is then all there is.
       fail(p, `COMMIT failed (${(err as Error).message}); the dump is kept: check whether ${p.schema}.${p.name} still exists`);
+    } else if (gone) {
+      // Dropped by another session after its dump was verified (its fence was lost): the dump is all there is.
+      fail(p, `${(err as Error).message}; ${p.schema}.${p.name} was dropped by another session after its dump was verified, so the dump is kept`);
     } else {
       for (const f of created) fs.rmSync(f, { force: true });
       fail(p, `${(err as Error).message}; nothing was dropped`);

@@ -384,6 +384,44 @@ describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
     }
   });
 
+  it(`pg_partman ${version}: a partition dropped by another session after its dump verified keeps its dump; once the fence is lost, the others are left as they are`, async () => {
+    await expiredHistory();
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    // The real pg_dump, then a mark that it is done (a DROP queued while it runs would wait for
+    // the dump's lock, and pg_dump behind the DROP: the cycle archive's dump avoids).
+    const marker = path.join(tmp, "dumped");
+    const pgBin = fakeBin(`"${path.join(PG_BIN, "pg_dump")}" "$@"; s=$?; touch "${marker}"; exit $s`);
+    let dropped: Promise<unknown> | null = null;
+    try {
+      const log = (line: string) => {
+        if (dropped || !line.startsWith("dumping ")) return;
+        const first = line.split(" ")[1];
+        // The fence's connection lost (as when the server terminates it), then the partition being
+        // dumped dropped once its dump is written: the DROP waits for the dump's lock and takes it
+        // before archive's own drop does.
+        dropped = (async () => {
+          await other.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'partman-stack archive public.events'`);
+          while (!fs.existsSync(marker)) await new Promise((r) => setTimeout(r, 5));
+          await other.query(`DROP TABLE ${first}`);
+        })();
+      };
+      const r = await archivePartitions(session, archiveSpec(), "events", { to: dir, log, pgBin });
+      await dropped;
+      const [first, ...rest] = r.partitions;
+      expect(first).toMatchObject({ status: "failed", reason: expect.stringMatching(/was dropped by another session after its dump was verified, so the dump is kept$/) });
+      expect(sha256(first.file)).toBe(first.sha256);
+      expect(rest.length).toBeGreaterThan(0);
+      for (const p of rest) {
+        expect(p).toMatchObject({ status: "failed", reason: expect.stringMatching(/^the maintenance fence was lost \(.*\); nothing was dropped, run archive again$/) });
+        expect(fs.existsSync(p.file)).toBe(false);
+        expect((await other.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${p.schema}.${p.name}`])).rows).toEqual([{ ok: true }]);
+      }
+    } finally {
+      await other.end();
+    }
+  });
+
   it(`pg_partman ${version}: refuses an archive directory it cannot create before touching anything`, async () => {
     await expiredHistory();
     const before = await snapshot();
