@@ -8,13 +8,14 @@
 -- recorded and the others go on. Every run of a set is a row of partman_stack.maintenance_runs.
 --
 -- Always in UTC: pg_partman lays daily and monthly boundaries out in the session's TimeZone, and a
--- pg_cron job runs in the server's (or its database's or role's). The settings are made in the
--- body: a SET clause on the procedure would forbid its COMMITs. pg_cron opens a new session for
--- every run, so they end with the run. search_path is set first, by a qualified call: until then
--- every unqualified name and operator would resolve through the caller's search_path, where any
--- role with CREATE on a schema in it could plant a closer match. standard_conforming_strings too
--- (a database may turn it off): this body holds no backslash, so it reads the same either way, and
--- the functions it calls set both. @extschema@ is pg_partman's schema.
+-- pg_cron job runs in the server's (or its database's or role's). search_path first, by a
+-- qualified call: until then every unqualified name and operator would resolve through the
+-- caller's search_path, where any role with CREATE on a schema in it could plant a closer match.
+-- standard_conforming_strings too (a database may turn it off): this body holds no backslash, so it
+-- reads the same either way, and the functions it calls set both. The settings are made in the
+-- body, for the session (a SET clause on the procedure would forbid its COMMITs, and a setting local
+-- to a transaction would end with its first COMMIT); the caller's are put back at the end.
+-- @extschema@ is pg_partman's schema.
 CREATE OR REPLACE PROCEDURE partman_stack.run_maintenance(
     p_parent_table text DEFAULT NULL,
     p_analyze boolean DEFAULT false,
@@ -23,9 +24,14 @@ CREATE OR REPLACE PROCEDURE partman_stack.run_maintenance(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_parent text;
-    v_run    bigint;
-    v_result record;
+    v_parent  text;
+    v_run     bigint;
+    v_result  record;
+    -- Read before search_path is set: qualified.
+    v_names   text[] := ARRAY['search_path', 'standard_conforming_strings', 'TimeZone', 'IntervalStyle', 'statement_timeout'];
+    v_callers text[] := ARRAY[pg_catalog.current_setting('search_path'), pg_catalog.current_setting('standard_conforming_strings'),
+                              pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('statement_timeout')];
+    v_i       integer;
 BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false);
     PERFORM set_config('standard_conforming_strings', 'on', false);
@@ -80,5 +86,9 @@ BEGIN
 
     DELETE FROM partman_stack.maintenance_runs WHERE started_at < now() - interval '30 days';
     COMMIT;
+    -- The caller's search_path back from the first iteration on: qualified.
+    FOR v_i IN 1 .. cardinality(v_names) LOOP
+        PERFORM pg_catalog.set_config(v_names[v_i], v_callers[v_i], false);
+    END LOOP;
 END
 $$;

@@ -190,6 +190,8 @@ describe.each(PARTMAN_VERSIONS)("a hostile role with pg_partman %s", (version) =
         await hostile.query(maintenanceCommand(spec.maintenance));
         await hostile.query(`RESET ROLE`);
       }
+      // The caller's session gets its own settings back.
+      expect((await hostile.query(`SELECT pg_catalog.current_setting('search_path') AS p, pg_catalog.current_setting('standard_conforming_strings') AS s`)).rows).toEqual([{ p: "public, pg_catalog", s: "off" }]);
       const jobRun = (await admin.query(`SELECT created, expired, error FROM partman_stack.maintenance_runs WHERE parent_table = 'public.job_log' ORDER BY id DESC LIMIT 1`)).rows[0];
       expect(jobRun.error).toBeNull();
       expect(jobRun.created.length).toBeGreaterThan(0);
