@@ -125,6 +125,7 @@ function program(exit: (code: number) => void): Command {
         `the longest one attempt at the table's lock may hold up its readers and writers; attempts start at 50 ms and double up to it (10 to 60000, default ${MIGRATE_DEFAULTS.maxStallMs})`,
       )
       .option("--max-lock-wait <ms>", `how long to keep trying for that lock before giving up, changing nothing (--max-stall to 3600000, default ${MIGRATE_DEFAULTS.maxLockWaitMs})`)
+      .option("--wait <ms>", `how long to wait for another migrate run, rollback or finish of the table to end (default ${MIGRATE_DEFAULTS.waitMs}: refuse at once, exit 4)`)
       .addOption(new Option("--lock-timeout <ms>", "deprecated: the old name of --max-stall").hideHelp());
   };
   migrateCommand("run", "prepare, copy, catch up, verify and swap (resumes after an interruption)", true)
@@ -151,7 +152,8 @@ function program(exit: (code: number) => void): Command {
       };
       const maxStallMs = num("max-stall", flags.maxStall ?? flags.lockTimeout, 0, " of milliseconds");
       const maxLockWaitMs = num("max-lock-wait", flags.maxLockWait, 0, " of milliseconds");
-      const limits = lockLimitProblems({ maxStallMs: maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs, maxLockWaitMs: maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs });
+      const waitMs = num("wait", flags.wait, 0, " of milliseconds");
+      const limits = lockLimitProblems({ maxStallMs: maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs, maxLockWaitMs: maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs, waitMs });
       if (limits.length > 0) cmd.error(`error: ${limits.join("\n")}`);
       exit(
         await migrateHandler(action, table, {
@@ -163,6 +165,7 @@ function program(exit: (code: number) => void): Command {
           sleepMs: num("sleep", flags.sleep, 0),
           maxStallMs,
           maxLockWaitMs,
+          waitMs,
         }),
       );
     };
@@ -227,6 +230,7 @@ interface MigrateFlags extends StackFlags {
   sleep?: string;
   maxStall?: string;
   maxLockWait?: string;
+  wait?: string;
   lockTimeout?: string;
 }
 

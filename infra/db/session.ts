@@ -49,11 +49,16 @@ export function userSqlSearchPath(schema: string): string {
 /** NAMEDATALEN - 1: the server truncates a longer application_name. */
 const APPLICATION_NAME_BYTES = 63;
 
+/** "partman-stack <purpose>", cut to what the server keeps (a whole character at most). */
+export function applicationName(purpose: string | null): string {
+  return Buffer.from(`partman-stack${purpose ? ` ${purpose}` : ""}`).subarray(0, APPLICATION_NAME_BYTES).toString().replace(/\uFFFD$/, "");
+}
+
 async function connect(config: ClientConfig, purpose: string | undefined): Promise<Client> {
   const client = new Client({
     ...config,
     options: [config.options, SESSION_SETTINGS].filter(Boolean).join(" "),
-    application_name: Buffer.from(`partman-stack${purpose ? ` ${purpose}` : ""}`).subarray(0, APPLICATION_NAME_BYTES).toString(),
+    application_name: applicationName(purpose ?? null),
   });
   try {
     await client.connect();

@@ -6,7 +6,7 @@
 // snapshot: it holds back no VACUUM, however long it lasts.
 
 import type { Client } from "pg";
-import type { Session } from "../db/session";
+import { applicationName, type Session } from "../db/session";
 import { MAINTENANCE_SCHEMA } from "./partman";
 
 export interface FenceRequest {
@@ -22,6 +22,9 @@ export const applyFence = (unit: string): FenceRequest => ({ what: `the apply lo
 
 /** The fence a set's expiry takes (expire.sql): archive holds it between a dump and its drop. */
 export const maintenanceFence = (set: string): FenceRequest => ({ what: `the maintenance fence of ${set}`, fn: "maintenance_fence", arg: set });
+
+/** One `migrate run`, `rollback` or `finish` of a table at a time. */
+export const migrateFence = (table: string): FenceRequest & { fn: "fence" } => ({ what: `the migrate lock of ${table}`, fn: "fence", arg: `migrate ${table}` });
 
 export class FenceWaitTimeout extends Error {
   constructor(
@@ -40,6 +43,9 @@ export interface FenceHold {
   /** Why the hold ended before release(), when it did: its connection was lost (terminated by the
    *  server, or a network failure), and with it the fences. */
   lost(): Error | null;
+  /** Says what the holder is doing now, in the holding connection's application_name: what the
+   *  others are told when they find the fence held. */
+  setPhase(phase: string): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -84,10 +90,14 @@ export async function holdFences(session: Session, fences: FenceRequest[], opts:
     await c.end().catch(() => {});
     throw err;
   }
+  const purpose = opts.purpose ?? null;
   return {
     held,
     unavailable,
     lost: () => lost,
+    async setPhase(phase) {
+      if (!lost && !released) await c.query(`SELECT set_config('application_name', $1, false)`, [applicationName(`${purpose ? `${purpose}: ` : ""}${phase}`)]).catch(() => {});
+    },
     async release() {
       if (released) return;
       released = true;
@@ -120,4 +130,10 @@ async function take(c: Client, f: FenceRequest, relation: string, opts: HoldOpti
     if (await lock(opts.deadline - Date.now())) return null;
   }
   return new FenceWaitTimeout(f, Date.now() - started, await holder());
+}
+
+/** Who holds a fence named by fence() (applyFence, migrateFence), or null: read without making or
+ *  taking it. */
+export async function fenceHolder(db: Client, f: FenceRequest & { fn: "fence" }): Promise<string | null> {
+  return (await db.query<{ h: string | null }>(`SELECT ${MAINTENANCE_SCHEMA}.fence_holder(${MAINTENANCE_SCHEMA}.existing_fence($1)) AS h`, [f.arg])).rows[0].h;
 }

@@ -389,7 +389,7 @@ async function partitionsOf(db: Client, schema: string, table: string, kind: Tab
   const time = (bound: string) =>
     `CASE WHEN $5::numeric IS NOT NULL THEN to_timestamp(${bound}::numeric / $5) WHEN NOT $4 THEN ${decoder ? `${decoder}(${bound})` : `${bound}::timestamptz`} END`;
   const rows = await db.query<{ name: string; rel: string; from_id: string | null; to_id: string | null; from_time: Date | null; to_time: Date | null; is_default: boolean; listed: boolean; bytes: string; reltuples: number; countable: boolean }>(
-    `SELECT c.relname AS name, c.oid::regclass::text AS rel,
+    `SELECT c.relname AS name, format('%I.%I', pn.nspname, c.relname) AS rel,
             CASE WHEN $4 THEN b.m[1]::numeric::text END AS from_id, CASE WHEN $4 THEN b.m[2]::numeric::text END AS to_id,
             ${time("b.m[1]")} AS from_time, ${time("b.m[2]")} AS to_time,
             pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default, pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES IN %' AS listed,
@@ -397,6 +397,7 @@ async function partitionsOf(db: Client, schema: string, table: string, kind: Tab
             t.heap <= $3 AND has_table_privilege(c.oid, 'SELECT') AS countable
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
+       JOIN pg_namespace pn ON pn.oid = c.relnamespace
        -- A partition that is partitioned in turn: its sub-partitions' sizes.
        CROSS JOIN LATERAL (SELECT sum(pg_total_relation_size(relid)) AS bytes, sum(pg_relation_size(relid)) AS heap FROM pg_partition_tree(c.oid)) t
        CROSS JOIN LATERAL (SELECT coalesce(regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''?([^'')]*)''?\\) TO \\(''?([^'')]*)''?\\)'),

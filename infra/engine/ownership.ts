@@ -15,19 +15,20 @@ import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema
  *  schema.table) and the acting role (an SQL expression of its oid). `mine`: owned by it, or for a declared table by a role it acts for;
  *  partman_stack's objects must be the acting role's own (schema-trust.ts). The trees are walked in
  *  pg_inherits, not with pg_partition_tree, which locks every partition and so would queue behind a
- *  DROP waiting for one. */
+ *  DROP waiting for one. Objects are named from their schema and name (a regclass of one dropped
+ *  meanwhile would print as its OID, and the handover's ALTER fail as a syntax error). */
 const MAINTAINED = (names: string, acting: string) => `
   WITH RECURSIVE tree AS (
     SELECT to_regclass(d)::oid AS relid FROM unnest(${names}::text[]) d WHERE to_regclass(d) IS NOT NULL
     UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
-  SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS object, c.relowner AS owner,
+  SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, format('%I.%I', cn.nspname, c.relname) AS object, c.relowner AS owner,
          c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AS ours,
          CASE WHEN c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) THEN c.relowner = ${acting} ELSE pg_has_role(${acting}, c.relowner, 'USAGE') END AS mine
-    FROM pg_class c
+    FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace
    WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p', 'v')
       OR c.oid IN (SELECT relid FROM tree)
   UNION ALL
-  SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, true, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
+  SELECT 'ROUTINE', format('%I.%I(%s)', ${quoteLiteral(MAINTENANCE_SCHEMA)}, p.proname, pg_get_function_identity_arguments(p.oid)), p.proowner, true, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
 export class ForeignOwnership extends Error {}
 
 /** Throws UntrustedSchema when partman_stack holds what another role could have planted (see

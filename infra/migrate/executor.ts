@@ -54,14 +54,24 @@ function literal(v: unknown): string {
   return quoteLiteral(String(v));
 }
 
-/** Test hook: PARTMAN_STACK_FAILPOINT=<name>[:<n>] kills the process the n-th time (default the
- *  first) it reaches that point, as a crash or a `kill -9` would, so the tests can prove that every
- *  step resumes. */
+/** Test hooks at named points of a migration, so the tests can prove that every step resumes and
+ *  that two commands never interfere. PARTMAN_STACK_FAILPOINT=<name>[:<n>] kills the process the
+ *  n-th time (default the first) it reaches that point, as a crash or a `kill -9` would;
+ *  PARTMAN_STACK_PAUSEPOINT=<name>[:<ms>] says `paused at <name>` on stderr the first time and waits
+ *  there (default an hour), for the test to kill the process or its backend, or to run another
+ *  command meanwhile. */
 const hits = new Map<string, number>();
-export function failpoint(name: string): void {
+export async function checkpoint(name: string): Promise<void> {
   const [point, nth] = (process.env.PARTMAN_STACK_FAILPOINT ?? "").split(":");
-  if (point !== name) return;
-  const n = (hits.get(name) ?? 0) + 1;
-  hits.set(name, n);
-  if (n >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+  if (point === name) {
+    const n = (hits.get(name) ?? 0) + 1;
+    hits.set(name, n);
+    if (n >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+  }
+  const [pause, ms] = (process.env.PARTMAN_STACK_PAUSEPOINT ?? "").split(":");
+  if (pause === name && !hits.has(`pause ${name}`)) {
+    hits.set(`pause ${name}`, 1);
+    process.stderr.write(`paused at ${name}\n`);
+    await new Promise((r) => setTimeout(r, Number(ms ?? 3_600_000)));
+  }
 }

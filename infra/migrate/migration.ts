@@ -17,7 +17,7 @@ import { lockInOrderSql } from "../engine/lock-in-order";
 import { assertTrustedSchemaSql } from "../engine/schema-trust";
 import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
-import { failpoint, type Executor } from "./executor";
+import { checkpoint, type Executor } from "./executor";
 import { STAGING, type MigrationNames } from "./names";
 import { clashingNames, describeColumns, inspectTable, type Column, type SourceTable } from "./source";
 import { stagedDdl, stagedStatement } from "./staged-ddl";
@@ -68,6 +68,9 @@ export interface Migration {
   lock: LockLimits;
   log: (line: string) => void;
   maintenance: MaintenanceSpec;
+  /** Says what the command is doing now ("copying", "swapping"), to whoever finds the table's
+   *  migrate lock held. */
+  phase(what: string): Promise<void>;
 }
 
 /** Bounds on how swap, rollback and finish wait for their locks (partman_stack.lock_in_order). */
@@ -172,7 +175,7 @@ export async function prepare(m: Migration): Promise<void> {
       );
       await moveChildren(m);
       for (const sql of createCaptureSql(forwardCapture(n), m.key)) await exec.write(sql);
-      failpoint("prepare-before-commit");
+      await checkpoint("prepare-before-commit");
       await exec.write(
         `INSERT INTO ${q(STAGING)}.migrations (source, phase, key_columns, control, source_rows, source_columns) VALUES ($1, 'copying', $2, $3, $4, $5)`,
         [n.key, m.key.keyColumns, t.control, source.estimatedRows, JSON.stringify(source.columns)],
@@ -295,7 +298,7 @@ export async function copyBatch(m: Migration, state: MigrationState, batchSize: 
   return m.exec.transaction(async () => {
     const r = await m.exec.write<{ copied: number; last: string[] | null }>(sql, state.watermark ? [batchSize, state.watermark] : [batchSize]);
     const copied = r.rows[0]?.copied ?? 0;
-    failpoint("copy-batch-before-commit");
+    await checkpoint("copy-batch-before-commit");
     await m.exec.write(
       `UPDATE ${q(STAGING)}.migrations SET watermark = coalesce($2, watermark), rows_copied = rows_copied + $3, copy_done = $4, updated_at = now() WHERE source = $1`,
       [m.names.key, r.rows[0]?.last ?? null, copied, !m.exec.dryRun && copied < batchSize],
@@ -316,7 +319,7 @@ async function replay(m: Migration, r: ReturnType<typeof replaySql>, limit: numb
     if (bound === null) return 0;
     await m.exec.write(r.remove, [bound, ...extra]);
     await m.exec.write(r.insert, [bound, ...extra]);
-    failpoint("replay-before-commit");
+    await checkpoint("replay-before-commit");
     const forgotten = await m.exec.write(r.forget, [bound]);
     if (record) {
       await m.exec.write(`UPDATE ${q(STAGING)}.migrations SET changes_applied = changes_applied + $2, updated_at = now() WHERE source = $1`, [m.names.key, forgotten.rowCount ?? 0]);
@@ -366,7 +369,7 @@ export async function swap(m: Migration): Promise<SwapResult> {
     );
     await syncSequences(m, n.retired, n.source);
     for (const sql of createCaptureSql(reverseCapture(n), m.key)) await exec.write(sql);
-    failpoint("swap-before-commit");
+    await checkpoint("swap-before-commit");
     await exec.write(
       `UPDATE ${q(STAGING)}.migrations SET phase = 'swapped', swapped_at = now(), renamed = $2, swap_lock_ms = $3, updated_at = now() WHERE source = $1`,
       [n.key, JSON.stringify(renamed), stall(m, lock, Date.now() - lock.at)],
@@ -438,10 +441,11 @@ async function syncSequences(m: Migration, from: string, to: string): Promise<vo
     }
   }
   const owned = await exec.read<{ seq: string; col: string }>(
-    `SELECT s.oid::regclass::text AS seq, a.attname AS col
+    // Its name, not s.oid::regclass::text: a sequence dropped meanwhile would print as its OID.
+    `SELECT format('%I.%I', sn.nspname, s.relname) AS seq, a.attname AS col
        FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
        JOIN pg_depend dep ON dep.objid = d.oid AND dep.classid = 'pg_attrdef'::regclass AND dep.refclassid = 'pg_class'::regclass
-       JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+       JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
        JOIN pg_depend own ON own.objid = s.oid AND own.deptype = 'a' AND own.refobjid = $2::regclass
       WHERE d.adrelid = $1::regclass`,
     [to, from],
@@ -479,6 +483,7 @@ export async function rollback(m: Migration, state: MigrationState): Promise<"ab
       `UPDATE ${q(STAGING)}.migrations SET phase = 'copying', copy_done = true, swapped_at = NULL, renamed = '[]', updated_at = now() WHERE source = $1`,
       [n.key],
     );
+    await checkpoint("rollback-before-commit");
   });
   return "restored";
 }
@@ -490,6 +495,7 @@ export async function finish(m: Migration): Promise<void> {
     for (const sql of dropCaptureSql(reverseCapture(n))) await exec.write(sql);
     await exec.write(`DROP TABLE ${n.retired}`);
     await exec.write(`DELETE FROM ${q(STAGING)}.migrations WHERE source = $1`, [n.key]);
+    await checkpoint("finish-before-commit");
   });
 }
 

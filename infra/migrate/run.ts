@@ -6,15 +6,16 @@ import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
 import { migrationNameProblem } from "../config/derived-names";
 import { unsupportedShape } from "../config/shape-support";
-import { createExtensionSql, objectsToInstall, partmanInstall } from "../engine/partman";
+import { createExtensionSql, objectsToInstall, partmanInstall, type PartmanInstall } from "../engine/partman";
 import { introspect } from "../engine/introspect";
 import { requireTrustedSchema } from "../engine/schema-trust";
-import { executor } from "./executor";
+import { fenceHolder, holdFences, migrateFence, type FenceHold } from "../engine/fence";
+import { checkpoint, executor, type Executor } from "./executor";
 import {
   columnsUnchanged, copyBatch, finish, maintainAfterSwap, MigrationRefused, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
   type LockLimits, type Migration, type MigrationState, type SwapResult,
 } from "./migration";
-import { migrationNames, STAGING } from "./names";
+import { migrationNames, STAGING, type MigrationNames } from "./names";
 import { etaSeconds, type Progress } from "./progress";
 import { inspectTable } from "./source";
 import { verifyCopy, type Verification } from "./verify";
@@ -22,6 +23,8 @@ import { verifyCopy, type Verification } from "./verify";
 export { MigrationRefused };
 
 export interface MigrateOptions extends LockLimits {
+  /** How long to wait for another run, rollback or finish of the table to end (0: refuse at once). */
+  waitMs: number;
   batchSize: number;
   /** Pause between batches, to leave the server room. */
   sleepMs: number;
@@ -33,16 +36,22 @@ export interface MigrateOptions extends LockLimits {
 }
 
 /** What rollback and finish take. */
-export type LockOptions = Pick<MigrateOptions, "dryRun" | "maxStallMs" | "maxLockWaitMs" | "log" | "print">;
+export type LockOptions = Pick<MigrateOptions, "dryRun" | "maxStallMs" | "maxLockWaitMs" | "waitMs" | "log" | "print">;
 
-export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, maxStallMs: 2_000, maxLockWaitMs: 300_000 };
+/** Another `migrate run`, `rollback` or `finish` of the same table holds its migrate lock. */
+export class MigrationBusy extends MigrationRefused {}
+
+export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, maxStallMs: 2_000, maxLockWaitMs: 300_000, waitMs: 0 };
 /** Changes left for the swap to replay under its lock. */
 const SWAP_TAIL = 500;
 const MAX_STALL_MS = { min: 10, max: 60_000 };
 const MAX_LOCK_WAIT_MS = { max: 3_600_000 };
 
-/** What is wrong with the lock limits, named by their CLI options (--max-stall, --max-lock-wait). */
-export function lockLimitProblems(o: LockLimits): string[] {
+/** What is wrong with the lock limits, named by their CLI options (--max-stall, --max-lock-wait, --wait). */
+export function lockLimitProblems(o: LockLimits & { waitMs?: number }): string[] {
+  if (o.waitMs !== undefined && (!Number.isInteger(o.waitMs) || o.waitMs < 0 || o.waitMs > MAX_LOCK_WAIT_MS.max)) {
+    return [`--wait ${o.waitMs} must be a whole number of milliseconds from 0 to ${MAX_LOCK_WAIT_MS.max}: how long to wait for another migrate of the table to end (default 0: refuse at once)`];
+  }
   const whole = (v: number) => Number.isInteger(v) && v >= 0;
   if (!whole(o.maxStallMs) || o.maxStallMs < MAX_STALL_MS.min || o.maxStallMs > MAX_STALL_MS.max) {
     return [
@@ -70,13 +79,16 @@ export function declaredTable(spec: StackSpec, name: string): TableSpec {
   return t;
 }
 
-/** The migration of a declared table, and its recorded state (null: none in progress). */
+/** The migration of a declared table, and its recorded state (null: none in progress). `action`:
+ *  a command that changes the migration (run, rollback, finish) takes the table's migrate lock
+ *  first, held until release() (see holdMigrateLock); status and finish's preview read only. */
 async function open(
   session: Session,
   spec: StackSpec,
   name: string,
   opts: LockOptions,
-): Promise<{ m: Migration; state: MigrationState | null }> {
+  action: "run" | "rollback" | "finish" | null = null,
+): Promise<{ m: Migration; state: MigrationState | null; release(): Promise<void> }> {
   const limits = lockLimitProblems(opts);
   if (limits.length > 0) throw new MigrationRefused(limits);
   const table = declaredTable(spec, name);
@@ -103,6 +115,20 @@ async function open(
   const install = objectsToInstall(partman, state.maintenanceObjects);
   if (install) await exec.write(install);
   const n = migrationNames(table);
+  // Everything below is read under the lock: another run may have moved the migration on meanwhile.
+  const lock = action && !opts.dryRun ? await holdMigrateLock(session, n.key, action, opts.waitMs) : null;
+  try {
+    return { ...(await inspect(session, spec, table, partman, n, exec, opts, lock)), release: () => lock?.release() ?? Promise.resolve() };
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+}
+
+/** open()'s reading of the live table and the recorded state. */
+async function inspect(
+  session: Session, spec: StackSpec, table: TableSpec, partman: PartmanInstall, n: MigrationNames, exec: Executor, opts: LockOptions, lock: FenceHold | null,
+): Promise<{ m: Migration; state: MigrationState | null }> {
   const source = await inspectTable(session.target, table.schema, table.table);
   if (!source.actsAsOwner) {
     throw new MigrationRefused([
@@ -128,8 +154,25 @@ async function open(
     lock: { maxStallMs: opts.maxStallMs, maxLockWaitMs: opts.maxLockWaitMs },
     log: opts.log,
     maintenance: spec.maintenance,
+    phase: (what: string) => lock?.setPhase(what) ?? Promise.resolve(),
   };
   return { m, state: started };
+}
+
+/** The table's migrate lock (a fence only the owner can hold, on a connection of its own: a process
+ *  that dies releases it): taken at once, or within `waitMs`, else MigrationBusy naming the holder
+ *  (its pid, what it is doing, user, client, how long it has run). */
+async function holdMigrateLock(session: Session, table: string, action: string, waitMs: number): Promise<FenceHold> {
+  const fence = migrateFence(table);
+  const hold = await holdFences(session, [fence], { deadline: Date.now() + waitMs, purpose: `migrate ${action} ${table}` });
+  const busy = hold.unavailable[0];
+  if (!busy) return hold;
+  await hold.release();
+  throw new MigrationBusy([
+    `another migrate of ${table} is running: ${busy.holder ?? "a session that has finished meanwhile"}; ` +
+      `nothing was changed. Wait for it to end (migrate status ${table} shows its progress and who runs it), or give --wait <ms> to wait for it` +
+      (waitMs > 0 ? ` (waited ${waitMs} ms)` : ""),
+  ]);
 }
 
 export interface RunResult {
@@ -145,7 +188,15 @@ export interface RunResult {
 }
 
 export async function migrateRun(session: Session, spec: StackSpec, name: string, opts: MigrateOptions): Promise<RunResult> {
-  const opened = await open(session, spec, name, opts);
+  const opened = await open(session, spec, name, opts, "run");
+  try {
+    return await run(opened, opts);
+  } finally {
+    await opened.release();
+  }
+}
+
+async function run(opened: { m: Migration; state: MigrationState | null }, opts: MigrateOptions): Promise<RunResult> {
   const m = opened.m;
   const n = m.names;
   let state = opened.state;
@@ -159,6 +210,7 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
     const problems = await preconditions(m, nulls);
     if (problems.length > 0) throw new MigrationRefused(problems);
     opts.log(`preparing: the partitioned copy of ${n.key} and change capture`);
+    await m.phase("preparing");
     await prepare(m);
     state = (await readState(m.exec, n)) ?? dryRunState(m);
   } else {
@@ -173,6 +225,7 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
     const seconds = (Date.now() - started) / 1000;
     opts.progress?.({ copied, total: Math.max(Number(state!.source_rows), copied), rowsPerSecond: seconds > 0 ? (copied - copiedBefore) / seconds : 0, pendingChanges: await pendingChanges(m) });
   };
+  await m.phase("copying");
   while (!state.copy_done) {
     await copyBatch(m, state, opts.batchSize);
     // Keep the change log short while copying; keys past the watermark are dropped unreplayed.
@@ -193,11 +246,13 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
     }
   };
   opts.log(`catching up with the changes captured during the copy`);
+  await m.phase("catching up");
   await catchUp();
 
   let verification: Verification | null = null;
   if (!m.exec.dryRun) {
     opts.log(`verifying the copy against ${n.key} (row counts per partition and a checksum of every row)`);
+    await m.phase("verifying");
     verification = await verifyCopy(m.exec.db, m);
     if (!verification.ok) {
       throw new MigrationRefused([
@@ -213,7 +268,11 @@ export async function migrateRun(session: Session, spec: StackSpec, name: string
   // Verifying a large table takes a while; catch up with what was written meanwhile.
   await catchUp();
   opts.log(`swapping ${n.key} for its partitioned copy (each lock attempt holds the table up at most ${m.lock.maxStallMs} ms; giving up after ${m.lock.maxLockWaitMs} ms)`);
+  await m.phase("swapping");
+  await checkpoint("before-swap");
   const result = await swap(m);
+  await checkpoint("after-swap");
+  await m.phase("maintenance after the swap");
   try {
     await maintainAfterSwap(m);
   } catch (err) {
@@ -253,11 +312,15 @@ export interface StatusResult {
   swapLockMs: number | null;
   retired: string | null;
   startedAt: string | null;
+  /** The session of the `migrate run`, `rollback` or `finish` holding the table's migrate lock
+   *  (its pid, what it is doing, user, client, since when); null: none is running. */
+  runningBy: string | null;
 }
 
 export async function migrateStatus(session: Session, spec: StackSpec, name: string): Promise<StatusResult> {
   const { m, state } = await open(session, spec, name, { ...MIGRATE_DEFAULTS, dryRun: true, log: () => {}, print: () => {} });
-  if (!state) return { table: m.names.key, phase: "none", rowsCopied: 0, rowsRemaining: 0, rowsPerSecond: 0, etaSeconds: null, pendingChanges: 0, swapLockMs: null, retired: null, startedAt: null };
+  const runningBy = await fenceHolder(session.target, migrateFence(m.names.key));
+  if (!state) return { table: m.names.key, phase: "none", rowsCopied: 0, rowsRemaining: 0, rowsPerSecond: 0, etaSeconds: null, pendingChanges: 0, swapLockMs: null, retired: null, startedAt: null, runningBy };
   const copied = Number(state.rows_copied);
   const seconds = (state.updated_at.getTime() - state.copy_started_at.getTime()) / 1000;
   const rate = seconds > 0 ? copied / seconds : 0;
@@ -274,13 +337,19 @@ export async function migrateStatus(session: Session, spec: StackSpec, name: str
     swapLockMs: state.swap_lock_ms,
     retired: state.phase === "swapped" ? `${m.names.schema}.${m.names.retiredName}` : null,
     startedAt: state.started_at.toISOString(),
+    runningBy,
   };
 }
 
 export async function migrateRollback(session: Session, spec: StackSpec, name: string, opts: LockOptions): Promise<"abandoned" | "restored"> {
-  const { m, state } = await open(session, spec, name, opts);
-  if (!state) throw new MigrationRefused([`no migration of ${m.names.key} is in progress`]);
-  return rollback(m, state);
+  const { m, state, release } = await open(session, spec, name, opts, "rollback");
+  try {
+    if (!state) throw new MigrationRefused([`no migration of ${m.names.key} is in progress`]);
+    await m.phase("rolling back");
+    return await rollback(m, state);
+  } finally {
+    await release();
+  }
 }
 
 export interface FinishPreview {
@@ -309,7 +378,12 @@ export async function finishPreview(session: Session, spec: StackSpec, name: str
 }
 
 export async function migrateFinish(session: Session, spec: StackSpec, name: string, opts: LockOptions): Promise<void> {
-  const { m, state } = await open(session, spec, name, opts);
-  if (state?.phase !== "swapped") throw new MigrationRefused([`${m.names.key} has not been swapped yet; finish comes after the swap`]);
-  await finish(m);
+  const { m, state, release } = await open(session, spec, name, opts, "finish");
+  try {
+    if (state?.phase !== "swapped") throw new MigrationRefused([`${m.names.key} has not been swapped yet; finish comes after the swap`]);
+    await m.phase("finishing");
+    await finish(m);
+  } finally {
+    await release();
+  }
 }

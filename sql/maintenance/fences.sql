@@ -6,6 +6,17 @@
 -- A fence outlives no session: held in a transaction (expire), or in a dedicated session's open
 -- transaction that ends with the process that holds it (apply, archive).
 
+-- The fence named p_name, NULL until it is first used: for who holds it, without making it.
+CREATE OR REPLACE FUNCTION partman_stack.existing_fence(p_name text)
+RETURNS regclass
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT to_regclass('partman_stack.fence_' || md5(p_name))
+$$;
+
 -- The fence named p_name, created on first use. Create it in a transaction of its own before taking
 -- it: a fence created in a transaction that then holds it is invisible to the others until it commits.
 CREATE OR REPLACE FUNCTION partman_stack.fence(p_name text)
@@ -17,7 +28,7 @@ AS $$
 DECLARE
     v_view text := 'fence_' || md5(p_name);
 BEGIN
-    IF to_regclass('partman_stack.' || v_view) IS NULL THEN
+    IF partman_stack.existing_fence(p_name) IS NULL THEN
         BEGIN
             EXECUTE format('CREATE VIEW partman_stack.%I AS SELECT', v_view);
             EXECUTE format('COMMENT ON VIEW partman_stack.%I IS %L', v_view, 'partman-stack fence: ' || p_name);
@@ -25,7 +36,7 @@ BEGIN
             NULL;  -- created by another session meanwhile
         END;
     END IF;
-    RETURN ('partman_stack.' || v_view)::regclass;
+    RETURN partman_stack.existing_fence(p_name);
 END
 $$;
 

@@ -13,6 +13,27 @@
 -- * After p_max_wait in all it gives up: acquired is false, blocker says who held the tables, and
 --   the caller defers its work. Acquired locks belong to the caller's transaction; the caller must
 --   hold no lock on these tables before calling.
+-- A table's name for dynamic SQL, schema-qualified and quoted. Formatting a regclass with %s would
+-- do, except for a table dropped since the regclass was made: that prints its OID, and the
+-- statement fails as a syntax error at that number. Here it is an error naming the table instead.
+CREATE OR REPLACE FUNCTION partman_stack.relation_name(p_table regclass)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    v_name text;
+BEGIN
+    SELECT format('%I.%I', n.nspname, c.relname) INTO v_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table;
+    IF v_name IS NULL THEN
+        RAISE EXCEPTION 'table with OID % was dropped by another session meanwhile', p_table::oid USING ERRCODE = 'undefined_table';
+    END IF;
+    RETURN v_name;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION partman_stack.lock_in_order(
     p_tables regclass[],
     p_lock_timeout interval,
@@ -49,7 +70,7 @@ BEGIN
             BEGIN
                 PERFORM set_config('lock_timeout', ceil(extract(epoch FROM least(v_timeout, v_left)) * 1000)::int || 'ms', true);
                 FOREACH v_table IN ARRAY p_tables LOOP
-                    EXECUTE format('LOCK TABLE ONLY %s IN %s MODE', v_table, p_mode);
+                    EXECUTE format('LOCK TABLE ONLY %s IN %s MODE', partman_stack.relation_name(v_table), p_mode);
                 END LOOP;
                 acquired := true;
             EXCEPTION WHEN lock_not_available THEN

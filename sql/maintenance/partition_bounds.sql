@@ -137,7 +137,7 @@ DECLARE
     v_max numeric;
 BEGIN
     BEGIN
-        EXECUTE format('SELECT max(%I) FROM %s', p_control, p_parent) INTO v_max;
+        EXECUTE format('SELECT max(%I) FROM %s', p_control, partman_stack.relation_name(p_parent)) INTO v_max;
         RAISE SQLSTATE 'PSRB1';
     EXCEPTION WHEN SQLSTATE 'PSRB1' THEN
         NULL;

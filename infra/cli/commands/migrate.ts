@@ -1,6 +1,8 @@
 import readline from "node:readline/promises";
+import type { StackSpec } from "../../config/types";
+import type { Session } from "../../db/session";
 import {
-  finishPreview, MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus,
+  finishPreview, MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, MigrationBusy,
   type MigrateOptions, type RunResult, type StatusResult,
 } from "../../migrate/run";
 import { duration, progressReporter } from "../../migrate/progress";
@@ -16,11 +18,15 @@ export interface MigrateCliOptions extends StackOptions {
   sleepMs?: number;
   maxStallMs?: number;
   maxLockWaitMs?: number;
+  waitMs?: number;
 }
+
+export const MIGRATE_EXIT = { done: 0, error: 1, busy: 4 } as const;
 
 export const MIGRATE_EXIT_HELP = `Exit codes:
   0  done (run: swapped; status: printed; rollback: restored or abandoned; finish: dropped)
-  1  error, refusal, or finish not confirmed`;
+  1  error, refusal, or finish not confirmed
+  4  another migrate run, rollback or finish of the table is running (named); nothing changed`;
 
 /** Exit codes: MIGRATE_EXIT_HELP. */
 export async function migrateHandler(action: MigrateAction, table: string, opts: MigrateCliOptions): Promise<number> {
@@ -30,11 +36,22 @@ export async function migrateHandler(action: MigrateAction, table: string, opts:
     sleepMs: opts.sleepMs ?? MIGRATE_DEFAULTS.sleepMs,
     maxStallMs: opts.maxStallMs ?? MIGRATE_DEFAULTS.maxStallMs,
     maxLockWaitMs: opts.maxLockWaitMs ?? MIGRATE_DEFAULTS.maxLockWaitMs,
+    waitMs: opts.waitMs ?? MIGRATE_DEFAULTS.waitMs,
     dryRun: opts.dryRun,
     log: (line) => process.stderr.write(`${line}\n`),
     print: (sql) => out.write(`${sql}\n\n`),
   };
   return withStack(opts, async (session, spec) => {
+    try {
+      return await act(session, spec);
+    } catch (err) {
+      if (!(err instanceof MigrationBusy)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      return MIGRATE_EXIT.busy;
+    }
+  });
+
+  async function act(session: Session, spec: StackSpec): Promise<number> {
     switch (action) {
       case "run": {
         const progress = progressReporter(process.stderr);
@@ -75,7 +92,7 @@ export async function migrateHandler(action: MigrateAction, table: string, opts:
         return 0;
       }
     }
-  });
+  }
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -102,9 +119,11 @@ function formatRun(r: RunResult): string {
 }
 
 function formatStatus(s: StatusResult): string {
-  if (s.phase === "none") return `no migration of ${s.table} in progress\n`;
+  const running = s.runningBy ? `  running now: ${s.runningBy}` : "";
+  if (s.phase === "none") return [`no migration of ${s.table} in progress`, running].filter(Boolean).join("\n") + "\n";
   return [
     `${s.table}: ${s.phase} (started ${s.startedAt})`,
+    running,
     `  rows copied ${s.rowsCopied.toLocaleString("en")}, remaining ~${s.rowsRemaining.toLocaleString("en")}, ${Math.round(s.rowsPerSecond).toLocaleString("en")} rows/s${s.etaSeconds !== null && s.phase === "copying" ? `, ETA ${duration(s.etaSeconds)}` : ""}`,
     `  captured changes pending: ${s.pendingChanges.toLocaleString("en")}${s.phase === "swapped" ? " (writes since the swap, replayed into the original by rollback)" : ""}`,
     s.phase === "swapped" ? `  swapped (writers blocked at most ${s.swapLockMs} ms); original kept as ${s.retired}` : "",
