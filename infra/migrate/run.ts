@@ -165,13 +165,17 @@ async function inspect(
 async function holdMigrateLock(session: Session, table: string, action: string, waitMs: number): Promise<FenceHold> {
   const fence = migrateFence(table);
   const hold = await holdFences(session, [fence], { deadline: Date.now() + waitMs, purpose: `migrate ${action} ${table}` });
-  const busy = hold.unavailable[0];
-  if (!busy) return hold;
+  const taken = hold.unavailable[0];
+  if (!taken) return hold;
   await hold.release();
-  throw new MigrationBusy([
-    `another migrate of ${table} is running: ${busy.holder ?? "a session that has finished meanwhile"}; ` +
+  throw busy(table, taken.holder, waitMs);
+}
+
+function busy(table: string, holder: string | null, waitedMs: number): MigrationBusy {
+  return new MigrationBusy([
+    `another migrate of ${table} is running: ${holder ?? "a session that has finished meanwhile"}; ` +
       `nothing was changed. Wait for it to end (migrate status ${table} shows its progress and who runs it), or give --wait <ms> to wait for it` +
-      (waitMs > 0 ? ` (waited ${waitMs} ms)` : ""),
+      (waitedMs > 0 ? ` (waited ${waitedMs} ms)` : ""),
   ]);
 }
 
@@ -363,6 +367,9 @@ export interface FinishPreview {
 /** What finish will drop, and how to back it up first. */
 export async function finishPreview(session: Session, spec: StackSpec, name: string): Promise<FinishPreview> {
   const { m, state } = await open(session, spec, name, { ...MIGRATE_DEFAULTS, dryRun: true, log: () => {}, print: () => {} });
+  // Before anything that could wait for another command's locks: that one is named instead.
+  const holder = await fenceHolder(session.target, migrateFence(m.names.key));
+  if (holder) throw busy(m.names.key, holder, 0);
   if (state?.phase !== "swapped") {
     throw new MigrationRefused([`${m.names.key} has not been swapped yet (${state ? "the copy is still running: migrate run" : "no migration in progress"}); finish comes after the swap`]);
   }

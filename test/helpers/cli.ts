@@ -14,6 +14,60 @@ export interface CliRun {
   stderr: string;
 }
 
+/** The CLI as a user's shell runs it: `sh -c` around the binary, in a process group of its own, so
+ *  a test can kill the whole group (the shell and its node child, as `npx` or a wrapper leaves
+ *  children that outlive it) and wait for a line on stderr. */
+export interface CliProcess {
+  pid: number;
+  /** Resolves with the first stderr line matching `pattern`; rejects if the process exits first. */
+  waitFor(pattern: RegExp): Promise<string>;
+  /** SIGKILL to every process of its group. */
+  killGroup(): void;
+  done: Promise<CliRun>;
+}
+
+export function startCli(cwd: string, args: string[], env: Record<string, string> = {}): CliProcess {
+  // Not the last command of the script, so the shell forks node rather than becoming it.
+  const child = spawn("sh", ["-c", `"$0" "$@"; exit $?`, process.execPath, path.join(sharedBuild(), "infra/cli/bin.js"), ...args], {
+    cwd,
+    env: { ...process.env, PARTMAN_STACK_DATABASE_URL: "", ...env },
+    detached: true,
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: { pattern: RegExp; resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      const line = stderr.split("\n").find((l) => w.pattern.test(l));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    check();
+  });
+  const done = new Promise<CliRun>((resolve) =>
+    child.on("close", (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`exited (${code ?? signal}) before ${w.pattern}:\n${stderr}`));
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return {
+    pid: child.pid!,
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ pattern, resolve, reject });
+        check();
+      }),
+    killGroup: () => process.kill(-child.pid!, "SIGKILL"),
+    done,
+  };
+}
+
 export function runCli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     // The compiled binary, as the package ships it (package.json `bin`).
@@ -40,7 +94,7 @@ export function projectDir(stacks: Record<string, string>, files: Record<string,
 }
 
 /** An external-mode stack file declaring public.events (daily partitions); used with --database-url. */
-export function eventsStack(opts: { jobName: string; retention?: string; ddl?: string; premake?: number }): string {
+export function eventsStack(opts: { jobName: string; retention?: string; ddl?: string; premake?: number; partmanVersion?: string }): string {
   return `config:
   partman-stack:database:
     mode: external
@@ -48,7 +102,7 @@ export function eventsStack(opts: { jobName: string; retention?: string; ddl?: s
     database: unused
     user: postgres
     sslmode: disable
-    partmanVersion: "5.2.4"
+    partmanVersion: "${opts.partmanVersion ?? "5.2.4"}"
   partman-stack:maintenance:
     jobName: ${opts.jobName}
   partman-stack:tables:
