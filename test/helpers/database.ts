@@ -2,7 +2,7 @@
 // leave nothing behind: drop() also unschedules the pg_cron jobs that run in it.
 
 import crypto from "node:crypto";
-import { Client } from "pg";
+import { Client, type QueryResultRow } from "pg";
 import { inject } from "vitest";
 import { PARTMAN_VERSIONS as INSTALLED } from "../../infra/local/install";
 
@@ -62,4 +62,15 @@ export async function createTestDatabase(opts: { partman: string | null }): Prom
       }
     },
   };
+}
+
+/** The rows of one statement, on a connection of its own to `url`. */
+export async function queryRows(url: string, sql: string): Promise<QueryResultRow[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
 }

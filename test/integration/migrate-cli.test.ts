@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { eventsStack, projectDir, runCli } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -17,15 +17,7 @@ describe("partman-stack migrate", () => {
   let db: TestDatabase;
   let dir: string;
   const cli = (args: string[], env: Record<string, string> = {}) => runCli(dir, [...args, "--stack", "ci", "--database-url", db.url], env);
-  const relkind = async () => {
-    const c = new Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      return (await c.query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`)).rows[0].k;
-    } finally {
-      await c.end();
-    }
-  };
+  const relkind = async () => (await queryRows(db.url, `SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`))[0].k;
 
   afterEach(async () => {
     await db.drop();
@@ -171,16 +163,8 @@ describe("partman-stack migrate", () => {
   });
 
   describe.each(PARTMAN_VERSIONS)("with pg_partman %s", (version) => {
-    const stack = (ddl?: string) => eventsStack({ jobName: `partman-${db.name}`, ddl }).replace(`partmanVersion: "5.2.4"`, `partmanVersion: "${version}"`);
-    const query = async (sql: string) => {
-      const c = new Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return (await c.query(sql)).rows;
-      } finally {
-        await c.end();
-      }
-    };
+    const stack = (ddl?: string) => eventsStack({ jobName: `partman-${db.name}`, ddl, partmanVersion: version });
+    const query = (sql: string) => queryRows(db.url, sql);
     beforeEach(async () => {
       db = await createTestDatabase({ partman: version });
     });

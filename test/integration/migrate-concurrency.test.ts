@@ -11,7 +11,7 @@ import path from "node:path";
 import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventsStack, projectDir, runCli, startCli, type CliProcess } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter, type Writer } from "../helpers/live-table";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -38,15 +38,7 @@ describe.each(PARTMAN_VERSIONS)("one migrate of a table at a time with pg_partma
     running.push(p);
     return p;
   };
-  const query = async (sql: string) => {
-    const c = new Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  const query = (sql: string) => queryRows(db.url, sql);
   const relkind = async () => (await query(`SELECT relkind::text AS k FROM pg_class WHERE oid = 'public.events'::regclass`))[0].k;
   /** The writer stopped: none of its writes failed, and the table holds exactly what it wrote. */
   const oracleEqual = async () => {
