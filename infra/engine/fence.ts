@@ -76,7 +76,9 @@ export async function holdFences(session: Session, fences: FenceRequest[], opts:
   try {
     // Each made (if new) in a transaction of its own, before the one that holds them.
     const relations: string[] = [];
-    for (const f of fences) relations.push((await c.query<{ r: string }>(`SELECT ${MAINTENANCE_SCHEMA}.${f.fn}($1)::text AS r`, [f.arg])).rows[0].r);
+    for (const f of fences) {
+      relations.push((await c.query<{ r: string }>(`SELECT ${MAINTENANCE_SCHEMA}.relation_name(${MAINTENANCE_SCHEMA}.${f.fn}($1)) AS r`, [f.arg])).rows[0].r);
+    }
     await c.query("BEGIN");
     // It idles in its transaction for as long as the work it fences lasts.
     await c.query("SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0");

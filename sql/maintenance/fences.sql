@@ -58,7 +58,7 @@ LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT partman_stack.lock_within(format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', p_fence), p_max_wait)
+    SELECT partman_stack.lock_within(format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE', partman_stack.relation_name(p_fence)), p_max_wait)
 $$;
 
 -- Who holds the fence, for a message (lock_holder's description); NULL when nobody does.

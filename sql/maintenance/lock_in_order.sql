@@ -16,10 +16,10 @@
 -- A table's name for dynamic SQL, schema-qualified and quoted. Formatting a regclass with %s would
 -- do, except for a table dropped since the regclass was made: that prints its OID, and the
 -- statement fails as a syntax error at that number. Here it is an error naming the table instead.
+-- Volatile: it reads the catalog as it is now, also a table made earlier in the same statement.
 CREATE OR REPLACE FUNCTION partman_stack.relation_name(p_table regclass)
 RETURNS text
 LANGUAGE plpgsql
-STABLE
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
