@@ -55,7 +55,7 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
   ).rows;
   if (foreign.length === 0 && own.length === 0) return;
   // The schema itself, when it is all that another user owns.
-  if (foreign.length === 0) foreign.push(...own.map((p) => ({ object: p.problem.replace(/ is owned by .*$/, ""), owner: p.role })));
+  if (foreign.length === 0) foreign.push(...own.map((p) => ({ object: p.object, owner: p.role })));
   const owners = [...new Set(foreign.map((f) => f.owner))];
   const shown = foreign.slice(0, 5).map((f) => f.object).join(", ") + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : "");
   const list = `ARRAY[${names.map(quoteLiteral).join(", ")}]`;

@@ -9,6 +9,8 @@ import { quoteIdent, quoteLiteral } from "../config/identifiers";
 
 export interface SchemaProblem {
   problem: string;
+  /** What it is about: `schema partman_stack`, `function partman_stack.expire(…)`, `table …`. */
+  object: string;
   /** owner: an object (or the schema) owned by another role; grant: a privilege another role holds. */
   kind: "owner" | "grant";
   /** The other role, or PUBLIC. */
@@ -46,13 +48,13 @@ export function schemaProblemsSql(schema: string, memberOwners = false): string 
      WHERE oid = ${ns} AND a.privilege_type = 'CREATE' AND a.grantee <> nspowner
     UNION ALL SELECT 'table ' || c.oid::regclass::text, a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
      WHERE c.relnamespace = ${ns} AND a.privilege_type NOT IN ('SELECT') AND a.grantee <> c.relowner)
-  SELECT problem, kind, role, trusted FROM (
-    SELECT format('%s %s is owned by %s', kind, object, pg_get_userbyid(owner)) AS problem, 'owner' AS kind, pg_get_userbyid(owner)::text AS role,
+  SELECT problem, object, kind, role, trusted FROM (
+    SELECT format('%s %s is owned by %s', kind, object, pg_get_userbyid(owner)) AS problem, kind || ' ' || object AS object, 'owner' AS kind, pg_get_userbyid(owner)::text AS role,
            (owner = (SELECT oid FROM pg_roles WHERE rolname = session_user) OR (SELECT rolsuper FROM pg_roles WHERE oid = owner)) AS trusted,
            kind <> 'schema' AS later
       FROM objects WHERE ${foreign("owner")}
     UNION ALL
-    SELECT format('%s holds %s on %s', ${who("grantee")}, privilege, object), 'grant', ${who("grantee")}, false, true
+    SELECT format('%s holds %s on %s', ${who("grantee")}, privilege, object), object, 'grant', ${who("grantee")}, false, true
       FROM grants WHERE grantee = 0 OR ${foreign("grantee")}) p
    ORDER BY kind DESC, later, problem`;
 }
@@ -97,7 +99,7 @@ export function untrustedSchema(schema: string, acting: string, problems: Schema
   const shown = problems.slice(0, 6).map((p) => p.problem).join("; ") + (problems.length > 6 ? `; and ${problems.length - 6} more` : "");
   const grants = problems.filter((p) => p.kind === "grant");
   const fix = grants.length === problems.length
-    ? `revoke them (${[...new Set(grants.map((g) => `REVOKE ALL ON ${g.problem.replace(/^.* on /, "")} FROM ${g.role === "PUBLIC" ? "PUBLIC" : quoteIdent(g.role)}`))].join("; ")}), then run again`
+    ? `revoke them (${[...new Set(grants.map((g) => `REVOKE ALL ON ${g.object} FROM ${g.role === "PUBLIC" ? "PUBLIC" : quoteIdent(g.role)}`))].join("; ")}), then run again`
     : `check what is in it (another role may have replaced what partman-stack would run), then, as a superuser, DROP SCHEMA ${quoteIdent(schema)} CASCADE ` +
       `(or rename it) and run again: partman-stack recreates it owned by ${acting}`;
   return new UntrustedSchema(
