@@ -135,7 +135,11 @@ async function take(c: Client, f: FenceRequest, relation: string, opts: HoldOpti
 }
 
 /** Who holds a fence named by fence() (applyFence, migrateFence), or null: read without making or
- *  taking it. */
+ *  taking it. Nobody holds one while partman-stack's objects (of a version with fences) are not
+ *  installed: nothing read-only installs them. */
 export async function fenceHolder(db: Client, f: FenceRequest & { fn: "fence" }): Promise<string | null> {
+  const fns = [`${MAINTENANCE_SCHEMA}.existing_fence(text)`, `${MAINTENANCE_SCHEMA}.fence_holder(regclass)`];
+  const installed = (await db.query<{ ok: boolean }>(`SELECT to_regprocedure($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok`, fns)).rows[0].ok;
+  if (!installed) return null;
   return (await db.query<{ h: string | null }>(`SELECT ${MAINTENANCE_SCHEMA}.fence_holder(${MAINTENANCE_SCHEMA}.existing_fence($1)) AS h`, [f.arg])).rows[0].h;
 }

@@ -27,6 +27,12 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
     await db.drop();
   });
 
+  it(`pg_partman ${version}: status of a table no migration has touched, on a database partman-stack has installed nothing in: none, and nobody running it`, async () => {
+    await createLiveEvents(db.url, 10);
+    expect(await migrateStatus(session, spec(), "events")).toMatchObject({ phase: "none", runningBy: null });
+    expect((await session.target.query(`SELECT to_regnamespace('partman_stack') AS s`)).rows).toEqual([{ s: null }]);
+  });
+
   it(`pg_partman ${version}: moves a live table onto partitions under concurrent writes, losing none, and finish leaves a managed partition set`, { timeout: 120_000 }, async () => {
     await createLiveEvents(db.url, 30_000);
     const writer = await startWriter(db.url);
