@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// partman-stack's stand-in for `pulumi-language-nodejs`, used only when the CLI was built here from
+// its Go modules: the Go module proxy this project's machines reach does not serve the language
+// host's own module (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, 403 for
+// every version). It speaks the engine's LanguageRuntime protocol and runs the program exactly as
+// the real host does: `node @pulumi/pulumi/cmd/run` from the program's own node_modules, with the
+// same flags, the same PULUMI_CONFIG/PULUMI_CONFIG_SECRET_KEYS and the same TypeScript switch, so
+// the program is loaded by the SDK's own loader. What it leaves out: plugin discovery from
+// node_modules (the engine loads a provider when a resource asks for it), dependency installs,
+// debugging, code generation and policy packs (RunPlugin).
+"use strict";
+const { spawn } = require("node:child_process");
+const net = require("node:net");
+
+// The gRPC stubs of the @pulumi/pulumi the project uses: the same protocol version as its SDK.
+const projectRequire = (m) => require(require.resolve(m, { paths: [process.cwd(), __dirname] }));
+const grpc = projectRequire("@grpc/grpc-js");
+const langrpc = projectRequire("@pulumi/pulumi/proto/language_grpc_pb.js");
+const langproto = projectRequire("@pulumi/pulumi/proto/language_pb.js");
+const pluginproto = projectRequire("@pulumi/pulumi/proto/plugin_pb.js");
+const { version: sdkVersion } = projectRequire("@pulumi/pulumi/package.json");
+
+/** The exit code by which the SDK says it has already shown the user an actionable message. */
+const BAIL_EXIT_CODE = 32;
+const engineAddress = process.argv.slice(2).filter((a) => !a.startsWith("-")).pop() ?? "";
+
+function programOptions(info) {
+  const opts = info?.getOptions()?.toJavaScript() ?? {};
+  return { typescript: opts.typescript !== false, tsconfig: typeof opts.tsconfig === "string" ? opts.tsconfig : "", nodeargs: typeof opts.nodeargs === "string" ? opts.nodeargs.split(/\s+/).filter(Boolean) : [] };
+}
+
+function runArgs(req, runPath) {
+  const info = req.getInfo();
+  const args = [runPath];
+  const add = (k, v) => { if (v !== "" && v !== undefined && v !== null) args.push(`--${k}`, String(v)); };
+  add("monitor", req.getMonitorAddress());
+  add("engine", engineAddress);
+  add("organization", req.getOrganization());
+  add("project", req.getProject());
+  add("root-directory", info.getRootDirectory());
+  add("stack", req.getStack());
+  add("pwd", info.getProgramDirectory());
+  if (req.getDryrun()) args.push("--dry-run");
+  add("parallel", req.getParallel());
+  args.push(info.getEntryPoint() || ".", ...req.getArgsList());
+  return args;
+}
+
+/** The config bag as the SDK reads it: `<namespace>:config:<name>` keys, as the real host sends. */
+function configJson(req) {
+  const out = {};
+  for (const [k, v] of req.getConfigMap().entries()) {
+    const i = k.indexOf(":");
+    out[i < 0 ? k : `${k.slice(0, i)}:config:${k.slice(i + 1)}`] = v;
+  }
+  return JSON.stringify(out);
+}
+
+function run(call, callback) {
+  const req = call.request;
+  const info = req.getInfo();
+  const dir = info.getProgramDirectory() || req.getPwd();
+  const res = new langproto.RunResponse();
+  let runPath;
+  try {
+    runPath = require.resolve("@pulumi/pulumi/cmd/run", { paths: [dir] });
+  } catch {
+    res.setError(`could not find @pulumi/pulumi/cmd/run from ${dir}: run npm install in the project`);
+    return callback(null, res);
+  }
+  const opts = programOptions(info);
+  const env = { ...process.env, PULUMI_CONFIG: configJson(req), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()) };
+  if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
+  if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
+  const child = spawn(process.execPath, [...opts.nodeargs, ...runArgs(req, runPath)], { cwd: req.getPwd() || dir, env, stdio: ["ignore", "inherit", "inherit"] });
+  child.on("error", (e) => { res.setError(`Problem executing program (could not run language executor): ${e.message}`); callback(null, res); });
+  child.on("exit", (code, signal) => {
+    if (code === BAIL_EXIT_CODE) res.setBail(true);
+    else if (code !== 0) res.setError(signal ? `Program exited on signal ${signal}` : `Program exited with non-zero exit code: ${code}`);
+    callback(null, res);
+  });
+}
+
+const empty = (Type) => (_call, callback) => callback(null, new Type());
+const unimplemented = (name) => (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by partman-stack's language host` });
+
+const service = {
+  handshake: empty(langproto.LanguageHandshakeResponse),
+  getRequiredPlugins: empty(langproto.GetRequiredPluginsResponse),
+  getRequiredPackages: empty(langproto.GetRequiredPackagesResponse),
+  run,
+  getPluginInfo: (_call, callback) => { const p = new pluginproto.PluginInfo(); p.setVersion(sdkVersion); callback(null, p); },
+  installDependencies: (call) => call.end(),
+  about: (_call, callback) => { const a = new langproto.AboutResponse(); a.setExecutable(process.execPath); a.setVersion(process.version); callback(null, a); },
+  getProgramDependencies: empty(langproto.GetProgramDependenciesResponse),
+  cancel: (_call, callback) => callback(null, new (projectRequire("google-protobuf/google/protobuf/empty_pb.js").Empty)()),
+};
+for (const name of Object.keys(langrpc.LanguageRuntimeService)) service[name] ??= unimplemented(name);
+
+const server = new grpc.Server();
+server.addService(langrpc.LanguageRuntimeService, service);
+server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
+  if (err) { console.error(`partman-stack language host: ${err.message}`); process.exit(1); }
+  process.stdout.write(`${port}\n`);
+});
+process.on("SIGINT", () => server.forceShutdown());
+process.on("SIGTERM", () => { server.forceShutdown(); process.exit(0); });
+// Like the real host: leave when the engine is gone (a killed `pulumi` must not leave hosts behind).
+if (engineAddress) {
+  const [host, port] = [engineAddress.slice(0, engineAddress.lastIndexOf(":")), Number(engineAddress.slice(engineAddress.lastIndexOf(":") + 1))];
+  setInterval(() => {
+    const s = net.connect({ host, port }, () => s.destroy());
+    s.on("error", () => { server.forceShutdown(); process.exit(0); });
+  }, 1000).unref();
+}
