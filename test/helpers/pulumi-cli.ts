@@ -17,6 +17,8 @@ export interface PulumiRun {
 }
 
 export interface PulumiWorkspace {
+  /** The workspace's own folder, removed with it. */
+  dir: string;
   /** The folder of the file backend's state. */
   state: string;
   run(args: string[]): Promise<PulumiRun>;
@@ -41,6 +43,7 @@ export function pulumiWorkspace(programDir: string): PulumiWorkspace {
     NO_COLOR: "1",
   };
   return {
+    dir,
     state,
     run: (args) =>
       new Promise((resolve) => {

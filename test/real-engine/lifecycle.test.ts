@@ -2,7 +2,7 @@
 // program of PartitionedTable resources on a database of the test cluster, per pg_partman major,
 // as a user drives it: `pulumi up` from nothing and again, the GitOps retention change made with
 // `pulumi config set --path` and reviewed with `pulumi preview --diff`, `pulumi refresh` after a
-// hand edit, an unacknowledged shrink refused at preview, a package release updating every table at once,
+// hand edit, an unacknowledged shrink refused at preview, the policy pack run by the CLI, a package release updating every table at once,
 // `pulumi destroy` of protected tables, and a secret password kept out of plain text.
 
 import fs from "node:fs";
@@ -115,6 +115,17 @@ describe.each(PARTMAN_VERSIONS)("the real Pulumi engine, pg_partman %s", (versio
     ok(await pulumi("config", "set", "--path", "--stack", stack, "partman-stack:tables[0].retention", "14 days"), "pulumi config set --path");
     expect(changed((await preview()).steps)).toEqual([]);
     expect(await queryRows(db.url, "SELECT retention FROM partman_stack.retention WHERE parent_table = 'public.events'")).toEqual([{ retention: "14 days" }]);
+  });
+
+  it(`pg_partman ${version}: the policy pack run by the CLI (--policy-pack) refuses a production retention below its minimum`, TIMEOUT, async () => {
+    const pack = path.join(__dirname, "../../infra/policy");
+    const asProd = path.join(ws.dir, "policy-config.json");
+    fs.writeFileSync(asProd, JSON.stringify({ "prod-retention-minimum": { prodStacks: [stack], minimumRetention: "30 days" } }));
+    const refused = await pulumi("preview", "--stack", stack, "--policy-pack", pack, "--policy-pack-config", asProd);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/prod-retention-minimum[^]*public\.events[^]*14 days/);
+    expect(refused.stdout + refused.stderr).not.toMatch(/public\.audit_log[^\n]*minimum/);
+    ok(await pulumi("preview", "--stack", stack, "--policy-pack", pack), "pulumi preview --policy-pack (not a production stack)");
   });
 
   it(`pg_partman ${version}: pulumi refresh reports a hand edit of part_config, and the next up repairs it`, TIMEOUT, async () => {

@@ -7,7 +7,7 @@
 // same flags, the same PULUMI_CONFIG/PULUMI_CONFIG_SECRET_KEYS and the same TypeScript switch, so
 // the program is loaded by the SDK's own loader. What it leaves out: plugin discovery from
 // node_modules (the engine loads a provider when a resource asks for it), dependency installs,
-// debugging, code generation and policy packs (RunPlugin).
+// debugging and code generation.
 "use strict";
 const { spawn } = require("node:child_process");
 const net = require("node:net");
@@ -81,6 +81,37 @@ function run(call, callback) {
   });
 }
 
+/** A policy pack (kind "analyzer"), as the real host runs one: `node @pulumi/pulumi/cmd/run-policy-pack
+ *  <args> <pack dir>` in the pack's folder, its output streamed back. The pack prints its own port,
+ *  and the engine then configures it over the Analyzer protocol (the real host's proxy, which also
+ *  hands the pack the stack's config before it starts, is left out: a pack reads no stack config
+ *  here). Other plugin kinds run `@pulumi/pulumi/cmd/run-plugin` likewise. */
+function runPlugin(call) {
+  const req = call.request;
+  const info = req.getInfo();
+  const dir = info.getProgramDirectory();
+  const analyzer = req.getKind() === "analyzer";
+  const send = (set, value) => { const r = new langproto.RunPluginResponse(); r[set](value); call.write(r); };
+  let runPath;
+  try {
+    runPath = require.resolve(analyzer ? "@pulumi/pulumi/cmd/run-policy-pack" : "@pulumi/pulumi/cmd/run-plugin", { paths: [dir] });
+  } catch (e) {
+    call.destroy(Object.assign(new Error(`could not find @pulumi/pulumi from ${dir}: ${e.message}`), { code: grpc.status.FAILED_PRECONDITION }));
+    return;
+  }
+  const opts = programOptions(info);
+  const env = Object.fromEntries(req.getEnvList().map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
+  if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
+  const args = analyzer ? [runPath, ...opts.nodeargs, ...req.getArgsList(), dir] : [runPath, ...opts.nodeargs, dir, ...req.getArgsList()];
+  const child = spawn(process.execPath, args, { cwd: analyzer ? dir : req.getPwd() || dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.on("data", (b) => send("setStdout", b));
+  child.stderr.on("data", (b) => send("setStderr", b));
+  call.on("cancelled", () => child.kill("SIGTERM"));
+  child.on("error", (e) => call.destroy(Object.assign(e, { code: grpc.status.INTERNAL })));
+  child.on("close", (code) => { send("setExitcode", code ?? 1); call.end(); });
+}
+
 const empty = (Type) => (_call, callback) => callback(null, new Type());
 const unimplemented = (name) => (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by partman-stack's language host` });
 
@@ -89,6 +120,7 @@ const service = {
   getRequiredPlugins: empty(langproto.GetRequiredPluginsResponse),
   getRequiredPackages: empty(langproto.GetRequiredPackagesResponse),
   run,
+  runPlugin,
   getPluginInfo: (_call, callback) => { const p = new pluginproto.PluginInfo(); p.setVersion(sdkVersion); callback(null, p); },
   installDependencies: (call) => call.end(),
   about: (_call, callback) => { const a = new langproto.AboutResponse(); a.setExecutable(process.execPath); a.setVersion(process.version); callback(null, a); },
