@@ -23,7 +23,7 @@ fi
 
 if [ ! -x "$cache/bin/pulumi" ]; then
   command -v go >/dev/null || { say "no pulumi on PATH and no Go to build it: install Go 1.25+ or the Pulumi CLI"; exit 1; }
-  say "building pulumi $version from its Go modules into $cache (once; about 15 minutes on 2 cores)"
+  say "building pulumi $version from its Go modules into $cache (once; about 6 minutes on 2 cores, module downloads included)"
   start=$SECONDS
   work="$cache.build"
   rm -rf "$work" && mkdir -p "$work"
