@@ -25,8 +25,10 @@ if [ ! -x "$cache/bin/pulumi" ]; then
   command -v go >/dev/null || { say "no pulumi on PATH and no Go to build it: install Go 1.25+ or the Pulumi CLI"; exit 1; }
   say "building pulumi $version from its Go modules into $cache (once; about 6 minutes on 2 cores, module downloads included)"
   start=$SECONDS
-  work="$cache.build"
-  rm -rf "$work" && mkdir -p "$work"
+  # A folder of this run's own, moved into place whole: two runs at once never mix their files.
+  mkdir -p "$(dirname "$cache")"
+  work="$(mktemp -d "$cache.build.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
   cp "$here/go.mod" "$here/go.sum" "$here/tools.go" "$work/"
   (cd "$work" && go mod download && say "modules downloaded in $((SECONDS - start)) s" &&
     go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
@@ -34,7 +36,8 @@ if [ ! -x "$cache/bin/pulumi" ]; then
   # The dynamic-provider host is a script in the SDK module; the module cache is read-only.
   sdk="$(cd "$work" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
   install -m 0755 "$sdk/nodejs/dist/pulumi-resource-pulumi-nodejs" "$work/bin/"
-  rm -rf "$cache" && mv "$work" "$cache"
+  chmod 0755 "$work"
+  mv -T "$work" "$cache" 2>/dev/null || say "another run finished first; using its build"
   say "built pulumi $version in $((SECONDS - start)) s"
 fi
 
