@@ -9,22 +9,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Client } from "pg";
 import { localCommand, localHandler } from "../../infra/cli/commands/local";
 import { destroyCluster, isRunning, LOCAL_DIR_ENV, localClusterDir, passwordFile, readCluster, startCluster, stopCluster, SYSTEM_CLUSTERS_DIR } from "../../infra/local/cluster";
 import { PG_BIN } from "../../infra/local/install";
 import { sharedBuild } from "../helpers/build";
+import { queryRows as query } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 
-const query = async (url: string, sql: string) => {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-};
 
 const passwordOf = (dir: string) => fs.readFileSync(passwordFile(dir), "utf8").trim();
 const urlOf = (dir: string, port: number, database: string) => `postgres://postgres:${encodeURIComponent(passwordOf(dir))}@127.0.0.1:${port}/${database}`;
