@@ -22,6 +22,8 @@ if [ -n "$on_path" ]; then
 fi
 
 if [ ! -x "$cache/bin/pulumi" ]; then
+  # Go's own installer puts it in /usr/local/go, which a non-login shell may not have on PATH.
+  command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
   command -v go >/dev/null || { say "no pulumi on PATH and no Go to build it: install Go 1.25+ or the Pulumi CLI"; exit 1; }
   say "building pulumi $version from its Go modules into $cache (once; about 6 minutes on 2 cores, module downloads included)"
   start=$SECONDS
