@@ -20,6 +20,19 @@ const langproto = projectRequire("@pulumi/pulumi/proto/language_pb.js");
 const pluginproto = projectRequire("@pulumi/pulumi/proto/plugin_pb.js");
 const { version: sdkVersion } = projectRequire("@pulumi/pulumi/package.json");
 
+/** The programs and plugins running now: stopped with the host, so a killed engine leaves nothing. */
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+function leave() {
+  server.forceShutdown();
+  for (const c of children) c.kill("SIGTERM");
+  process.exit(0);
+}
+
 /** The exit code by which the SDK says it has already shown the user an actionable message. */
 const BAIL_EXIT_CODE = 32;
 const engineAddress = process.argv.slice(2).filter((a) => !a.startsWith("-")).pop() ?? "";
@@ -72,7 +85,7 @@ function run(call, callback) {
   const env = { ...process.env, PULUMI_CONFIG: configJson(req), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()) };
   if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
   if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
-  const child = spawn(process.execPath, [...opts.nodeargs, ...runArgs(req, runPath)], { cwd: req.getPwd() || dir, env, stdio: ["ignore", "inherit", "inherit"] });
+  const child = track(spawn(process.execPath, [...opts.nodeargs, ...runArgs(req, runPath)], { cwd: req.getPwd() || dir, env, stdio: ["ignore", "inherit", "inherit"] }));
   child.on("error", (e) => { res.setError(`Problem executing program (could not run language executor): ${e.message}`); callback(null, res); });
   child.on("exit", (code, signal) => {
     if (code === BAIL_EXIT_CODE) res.setBail(true);
@@ -104,7 +117,7 @@ function runPlugin(call) {
   if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
   if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
   const args = analyzer ? [runPath, ...opts.nodeargs, ...req.getArgsList(), dir] : [runPath, ...opts.nodeargs, dir, ...req.getArgsList()];
-  const child = spawn(process.execPath, args, { cwd: analyzer ? dir : req.getPwd() || dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = track(spawn(process.execPath, args, { cwd: analyzer ? dir : req.getPwd() || dir, env, stdio: ["ignore", "pipe", "pipe"] }));
   child.stdout.on("data", (b) => send("setStdout", b));
   child.stderr.on("data", (b) => send("setStderr", b));
   call.on("cancelled", () => child.kill("SIGTERM"));
@@ -136,12 +149,12 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p
   process.stdout.write(`${port}\n`);
 });
 process.on("SIGINT", () => server.forceShutdown());
-process.on("SIGTERM", () => { server.forceShutdown(); process.exit(0); });
+process.on("SIGTERM", leave);
 // Like the real host: leave when the engine is gone (a killed `pulumi` must not leave hosts behind).
 if (engineAddress) {
   const [host, port] = [engineAddress.slice(0, engineAddress.lastIndexOf(":")), Number(engineAddress.slice(engineAddress.lastIndexOf(":") + 1))];
   setInterval(() => {
     const s = net.connect({ host, port }, () => s.destroy());
-    s.on("error", () => { server.forceShutdown(); process.exit(0); });
+    s.on("error", leave);
   }, 1000).unref();
 }
