@@ -37,9 +37,14 @@ function leave() {
 const BAIL_EXIT_CODE = 32;
 const engineAddress = process.argv.slice(2).filter((a) => !a.startsWith("-")).pop() ?? "";
 
+/** Pulumi.yaml's runtime options: node's own arguments, and the environment that tells the SDK's
+ *  runner whether to load the program through ts-node, and with which tsconfig. */
 function programOptions(info) {
   const opts = info?.getOptions()?.toJavaScript() ?? {};
-  return { typescript: opts.typescript !== false, tsconfig: typeof opts.tsconfig === "string" ? opts.tsconfig : "", nodeargs: typeof opts.nodeargs === "string" ? opts.nodeargs.split(/\s+/).filter(Boolean) : [] };
+  const env = {};
+  if (opts.typescript !== false) env.PULUMI_NODEJS_TYPESCRIPT = "true";
+  if (typeof opts.tsconfig === "string" && opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
+  return { env, nodeargs: typeof opts.nodeargs === "string" ? opts.nodeargs.split(/\s+/).filter(Boolean) : [] };
 }
 
 function runArgs(req, runPath) {
@@ -82,9 +87,7 @@ function run(call, callback) {
     return callback(null, res);
   }
   const opts = programOptions(info);
-  const env = { ...process.env, PULUMI_CONFIG: configJson(req), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()) };
-  if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
-  if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
+  const env = { ...process.env, PULUMI_CONFIG: configJson(req), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()), ...opts.env };
   const child = track(spawn(process.execPath, [...opts.nodeargs, ...runArgs(req, runPath)], { cwd: req.getPwd() || dir, env, stdio: ["ignore", "inherit", "inherit"] }));
   child.on("error", (e) => { res.setError(`Problem executing program (could not run language executor): ${e.message}`); callback(null, res); });
   child.on("exit", (code, signal) => {
@@ -113,9 +116,7 @@ function runPlugin(call) {
     return;
   }
   const opts = programOptions(info);
-  const env = Object.fromEntries(req.getEnvList().map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-  if (opts.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
-  if (opts.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = opts.tsconfig;
+  const env = { ...Object.fromEntries(req.getEnvList().map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])), ...opts.env };
   const args = analyzer ? [runPath, ...opts.nodeargs, ...req.getArgsList(), dir] : [runPath, ...opts.nodeargs, dir, ...req.getArgsList()];
   const child = track(spawn(process.execPath, args, { cwd: analyzer ? dir : req.getPwd() || dir, env, stdio: ["ignore", "pipe", "pipe"] }));
   child.stdout.on("data", (b) => send("setStdout", b));
