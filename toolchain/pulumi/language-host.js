@@ -79,6 +79,9 @@ function run(call, callback) {
   const info = req.getInfo();
   const dir = info.getProgramDirectory() || req.getPwd();
   const res = new langproto.RunResponse();
+  // A child that fails to start may report both "error" and "exit": answer the engine once.
+  let answered = false;
+  const answer = () => { if (!answered) { answered = true; callback(null, res); } };
   let runPath;
   try {
     runPath = require.resolve("@pulumi/pulumi/cmd/run", { paths: [dir] });
@@ -89,11 +92,12 @@ function run(call, callback) {
   const opts = programOptions(info);
   const env = { ...process.env, PULUMI_CONFIG: configJson(req), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()), ...opts.env };
   const child = track(spawn(process.execPath, [...opts.nodeargs, ...runArgs(req, runPath)], { cwd: req.getPwd() || dir, env, stdio: ["ignore", "inherit", "inherit"] }));
-  child.on("error", (e) => { res.setError(`Problem executing program (could not run language executor): ${e.message}`); callback(null, res); });
+  child.on("error", (e) => { if (!answered) res.setError(`Problem executing program (could not run language executor): ${e.message}`); answer(); });
   child.on("exit", (code, signal) => {
+    if (answered) return;
     if (code === BAIL_EXIT_CODE) res.setBail(true);
     else if (code !== 0) res.setError(signal ? `Program exited on signal ${signal}` : `Program exited with non-zero exit code: ${code}`);
-    callback(null, res);
+    answer();
   });
 }
 
