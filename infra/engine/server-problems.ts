@@ -8,7 +8,7 @@ export function partmanUnavailable(state: ServerState, wanted: string | null): s
     (wanted && state.partmanAvailable.length > 0
       ? `pg_partman ${wanted} is not available on this server (available: ${state.partmanAvailable.join(", ")}); `
       : `the pg_partman extension is not available on this server; `) +
-    `install it (Debian: apt-get install postgresql-15-partman; partman-stack local start installs 4.7.2 and 5.2.4; ` +
+    `install it (Debian: apt-get install postgresql-15-partman; partman-stack local start installs 4.7.2, 5.2.4 and 5.5.0; ` +
     `RDS, Cloud SQL and Azure ship it: allow-list pg_partman where required, on Azure in azure.extensions)` +
     (wanted ? ` or change database.partmanVersion` : "")
   );

@@ -1,6 +1,8 @@
 // Installs what the embedded and test clusters need, on Debian as root: PostgreSQL 15, pg_partman
-// 4.7.2 and pg_cron from the machine's own suite, and pg_partman 5.2.4's extension SQL taken from
-// Debian trixie's postgresql-17-partman (its SQL runs on PG 15; only the .sql files are needed).
+// 4.7.2 and pg_cron from the machine's own suite, and the extension SQL of newer pg_partman
+// releases taken from newer Debian suites' packages: 5.2.4 from trixie's postgresql-17-partman,
+// 5.5.0 from testing's postgresql-18-partman (their SQL runs on PG 15; only the .sql files are
+// needed, update scripts included, so `ALTER EXTENSION pg_partman UPDATE` works between them).
 // Elsewhere it says exactly what to install. Idempotent: a complete machine costs a few stat calls.
 
 import { spawn } from "node:child_process";
@@ -12,30 +14,39 @@ import readline from "node:readline";
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
 export const EXTENSION_DIR = `/usr/share/postgresql/${PG_MAJOR}/extension`;
-export const PARTMAN_VERSIONS = ["4.7.2", "5.2.4"] as const;
+export const PARTMAN_VERSIONS = ["4.7.2", "5.2.4", "5.5.0"] as const;
 
 const PACKAGES = [
   { name: `postgresql-${PG_MAJOR}`, provides: path.join(PG_BIN, "initdb") },
   { name: `postgresql-${PG_MAJOR}-partman`, provides: path.join(EXTENSION_DIR, "pg_partman--4.7.2.sql") },
   { name: `postgresql-${PG_MAJOR}-cron`, provides: path.join(EXTENSION_DIR, "pg_cron.control") },
 ];
-const PARTMAN5 = { pkg: "postgresql-17-partman", suite: "trixie", file: "pg_partman--5.2.4.sql" };
+/** The newer releases whose SQL comes from a newer suite's package, oldest first (an update
+ *  script a newer package lacks comes from the older one). */
+export const PARTMAN_RELEASES = [
+  { version: "5.2.4", pkg: "postgresql-17-partman", suite: "trixie", pgMajor: 17 },
+  { version: "5.5.0", pkg: "postgresql-18-partman", suite: "testing", pgMajor: 18 },
+] as const;
+export type PartmanRelease = (typeof PARTMAN_RELEASES)[number];
 
 export interface Missing {
   packages: string[];
-  partman5: boolean;
+  /** Releases whose pg_partman--<version>.sql the extension folder lacks. */
+  partman: PartmanRelease[];
 }
 
 export function missingComponents(): Missing {
   return {
     packages: PACKAGES.filter((p) => !fs.existsSync(p.provides)).map((p) => p.name),
-    partman5: !fs.existsSync(path.join(EXTENSION_DIR, PARTMAN5.file)),
+    partman: PARTMAN_RELEASES.filter((r) => !fs.existsSync(path.join(EXTENSION_DIR, sqlFile(r)))),
   };
 }
 
+const sqlFile = (r: PartmanRelease) => `pg_partman--${r.version}.sql`;
+
 export async function ensurePostgres(log: (line: string) => void = () => {}): Promise<void> {
   const missing = missingComponents();
-  if (missing.packages.length === 0 && !missing.partman5) return;
+  if (missing.packages.length === 0 && missing.partman.length === 0) return;
   const isRoot = process.getuid?.() === 0;
   const hasApt = fs.existsSync("/usr/bin/apt-get") && fs.existsSync("/usr/bin/dpkg-deb");
   if (!isRoot || !hasApt) throw new Error(installInstructions(missing, hasApt));
@@ -48,8 +59,8 @@ export async function ensurePostgres(log: (line: string) => void = () => {}): Pr
     const still = missingComponents().packages;
     if (still.length > 0) throw new Error(`apt-get installed ${missing.packages.join(", ")} but ${still.join(", ")} still lacks its files; ${installInstructions(missingComponents(), true)}`);
   }
-  if (missingComponents().partman5) {
-    await timed(log, `installing pg_partman 5.2.4's extension SQL from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}`, () => installPartman5Sql(EXTENSION_DIR, log));
+  for (const r of missingComponents().partman) {
+    await timed(log, `installing pg_partman ${r.version}'s extension SQL from Debian ${r.suite}'s ${r.pkg}`, () => installPartmanSql(r, EXTENSION_DIR, log));
   }
 }
 
@@ -62,10 +73,11 @@ export async function timed<T>(log: (line: string) => void, what: string, step: 
   return result;
 }
 
-/** Downloads trixie's postgresql-17-partman with a private apt configuration (the machine's
+/** Downloads a release's package from its suite with a private apt configuration (the machine's
  *  sources are not touched) and copies its pg_partman--*.sql files that `extensionDir` lacks;
  *  the control file stays PG 15's own. Returns the files copied. */
-export async function installPartman5Sql(extensionDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
+export async function installPartmanSql(release: PartmanRelease, extensionDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
+  const { pkg, suite } = release;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-apt-"));
   // apt downloads as the unprivileged _apt user, which must reach this folder.
   fs.chmodSync(tmp, 0o755);
@@ -74,8 +86,8 @@ export async function installPartman5Sql(extensionDir: string, log: (line: strin
     fs.mkdirSync(path.join(tmp, "lists/partial"), { recursive: true });
     fs.mkdirSync(path.join(tmp, "cache/archives/partial"), { recursive: true });
     fs.writeFileSync(
-      path.join(tmp, "sources.d", `${PARTMAN5.suite}.sources`),
-      `Types: deb\nURIs: http://deb.debian.org/debian\nSuites: ${PARTMAN5.suite}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`,
+      path.join(tmp, "sources.d", `${suite}.sources`),
+      `Types: deb\nURIs: http://deb.debian.org/debian\nSuites: ${suite}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`,
     );
     const apt = [
       "-o", "Dir::Etc::SourceList=/dev/null",
@@ -84,15 +96,18 @@ export async function installPartman5Sql(extensionDir: string, log: (line: strin
       "-o", `Dir::Cache=${tmp}/cache`,
       "-o", "Debug::NoLocking=1",
     ];
-    await timed(log, `downloading Debian ${PARTMAN5.suite}'s package lists (into a temporary folder)`, () => run("apt-get", [...apt, "update", "-q"], { log }));
-    await timed(log, `downloading ${PARTMAN5.pkg}`, () => run("apt-get", [...apt, "download", "-q", PARTMAN5.pkg], { cwd: tmp, log }));
-    const deb = fs.readdirSync(tmp).find((f) => f.startsWith(`${PARTMAN5.pkg}_`) && f.endsWith(".deb"));
-    if (!deb) throw new Error(`apt-get download ${PARTMAN5.pkg} from ${PARTMAN5.suite} produced no .deb`);
+    await timed(log, `downloading Debian ${suite}'s package lists (into a temporary folder)`, () => run("apt-get", [...apt, "update", "-q"], { log }));
+    await timed(log, `downloading ${pkg}`, () => run("apt-get", [...apt, "download", "-q", pkg], { cwd: tmp, log }));
+    const deb = fs.readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
+    if (!deb) throw new Error(`apt-get download ${pkg} from ${suite} produced no .deb`);
     await run("dpkg-deb", ["-x", path.join(tmp, deb), path.join(tmp, "root")]);
-    const from = path.join(tmp, "root/usr/share/postgresql/17/extension");
+    const from = path.join(tmp, `root/usr/share/postgresql/${release.pgMajor}/extension`);
     const sql = fs.readdirSync(from).filter((f) => /^pg_partman--.*\.sql$/.test(f));
-    if (!sql.includes(PARTMAN5.file)) {
-      throw new Error(`${deb} has no ${PARTMAN5.file} (it has ${sql.filter((f) => /^pg_partman--[\d.]+\.sql$/.test(f)).join(", ")}); pg_partman 5.2.4 must be installed by hand`);
+    if (!sql.includes(sqlFile(release))) {
+      throw new Error(
+        `${deb} has no ${sqlFile(release)} (it has ${sql.filter((f) => /^pg_partman--[\d.]+\.sql$/.test(f)).join(", ")}): Debian ${suite} has moved on; ` +
+          `install pg_partman ${release.version}'s SQL by hand (its release's sql/ build) into ${extensionDir}/`,
+      );
     }
     const copied = sql.filter((f) => !fs.existsSync(path.join(extensionDir, f)));
     for (const f of copied) fs.copyFileSync(path.join(from, f), path.join(extensionDir, f));
@@ -111,10 +126,8 @@ export function installInstructions(missing: Missing, hasApt: boolean): string {
         : `install PostgreSQL ${PG_MAJOR} with pg_partman 4.7.2 and pg_cron 1.4 (Debian/Ubuntu packages: ${missing.packages.join(", ")}; expected ${PACKAGES.filter((p) => missing.packages.includes(p.name)).map((p) => p.provides).join(", ")})`,
     );
   }
-  if (missing.partman5) {
-    steps.push(
-      `copy pg_partman 5.2.4's pg_partman--*.sql files (from Debian ${PARTMAN5.suite}'s ${PARTMAN5.pkg}, or pg_partman's v5.2.4 release sql/ build) into ${EXTENSION_DIR}/`,
-    );
+  for (const r of missing.partman) {
+    steps.push(`copy pg_partman ${r.version}'s pg_partman--*.sql files (from Debian ${r.suite}'s ${r.pkg}, or pg_partman's v${r.version} release sql/ build) into ${EXTENSION_DIR}/`);
   }
   return `PostgreSQL ${PG_MAJOR} with pg_partman and pg_cron is not fully installed, and partman-stack installs it itself only as root on Debian. To do it by hand:\n${steps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}\nor run the same partman-stack command once as root.`;
 }
