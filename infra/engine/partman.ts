@@ -1,5 +1,5 @@
-// Everything that differs between pg_partman 4.x and 5.x lives here; the rest of the engine
-// asks this module for SQL and never branches on the version itself.
+// Everything that differs between pg_partman releases (4.x, 5.2, 5.4+, 5.5+) lives here; the rest
+// of the engine asks this module for SQL and never branches on the version itself.
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -16,10 +16,35 @@ export interface PartmanInstall {
   version: string;
   major: number;
   schema: string;
+  /** 5.4+: create_partition / create_sub_partition (create_parent / create_sub_parent remain as aliases). */
+  createPartition: boolean;
+  /** 5.5+: pg_partman quotes a time encoder's or decoder's name itself (each part with %I), so it
+   *  is given and stored unquoted; before, it interpolated the name as given. */
+  quotesCodecNames: boolean;
+}
+
+/** A release's version as numbers, for comparisons: "5.2.4" → [5, 2, 4]. */
+export function versionParts(version: string): number[] {
+  return version.split(".").map((n) => Number.parseInt(n, 10) || 0);
+}
+
+/** Whether `version` is `min` or later. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const [a, b] = [versionParts(version), versionParts(min)];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
 }
 
 export function partmanInstall(version: string, schema: string): PartmanInstall {
-  return { version, major: Number(version.split(".")[0]), schema };
+  return {
+    version,
+    major: versionParts(version)[0],
+    schema,
+    createPartition: versionAtLeast(version, "5.4.0"),
+    quotesCodecNames: versionAtLeast(version, "5.5.0"),
+  };
 }
 
 /** The configuration partman-stack manages for a set, as declared: pg_partman's part_config
@@ -81,7 +106,7 @@ export function liveConfig(row: PartConfigRow, retention: RetentionRow | null): 
   };
 }
 
-/** create_parent always with named arguments: 5.x moved p_interval to third place. */
+/** create_parent (create_partition on 5.4+) always with named arguments: 5.x moved p_interval to third place. */
 export function createParentSql(p: PartmanInstall, t: TableSpec): string {
   const args: string[] = [
     `p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}`,
@@ -91,13 +116,13 @@ export function createParentSql(p: PartmanInstall, t: TableSpec): string {
   else if (t.kind === "id" && t.type === "list") args.push(`p_type => 'list'`);
   args.push(`p_interval => ${quoteLiteral(t.interval.text)}`);
   if (t.kind === "time" && t.epoch) args.push(`p_epoch => ${quoteLiteral(t.epoch)}`);
-  const codec = timeCodecFunctions(p, t);
+  const codec = timeCodecNames(p, t);
   if (codec) args.push(`p_time_encoder => ${quoteLiteral(codec.encoder)}`, `p_time_decoder => ${quoteLiteral(codec.decoder)}`);
   args.push(`p_premake => ${t.premake}`);
   if (t.startPartition) args.push(`p_start_partition => ${quoteLiteral(t.startPartition)}`);
   // 4.x always creates the default partition; see dropFreshDefaultSql.
   if (p.major >= 5) args.push(`p_default_table => ${t.defaultPartition}`);
-  return `SELECT ${quoteIdent(p.schema)}.create_parent(${args.join(", ")});`;
+  return `SELECT ${quoteIdent(p.schema)}.${p.createPartition ? "create_partition" : "create_parent"}(${args.join(", ")});`;
 }
 
 /** Partitions every partition of a set just registered (create_parent): 4.x's p_type is 'native'
@@ -111,7 +136,7 @@ export function createSubParentSql(p: PartmanInstall, t: TableSpec): string {
   args.push(p.major < 5 ? `p_native_check => 'yes'` : `p_declarative_check => 'yes'`);
   if (s.kind === "time" && s.epoch) args.push(`p_epoch => ${quoteLiteral(s.epoch)}`);
   args.push(`p_premake => ${s.premake}`);
-  return `SELECT ${quoteIdent(p.schema)}.create_sub_parent(${args.join(", ")});`;
+  return `SELECT ${quoteIdent(p.schema)}.${p.createPartition ? "create_sub_partition" : "create_sub_parent"}(${args.join(", ")});`;
 }
 
 /** The set's partitions that are partitioned in turn, as part_config names them. */
@@ -119,12 +144,22 @@ function subParentsSql(p: PartmanInstall, t: TableSpec): string {
   return `SELECT partition_schemaname || '.' || partition_tablename FROM ${quoteIdent(p.schema)}.show_partitions(${quoteLiteral(t.name)})`;
 }
 
-/** The encoder and decoder of a uuid or text set as pg_partman stores and calls them (names it
- *  interpolates): uuidv7's are pg_partman's own, qualified with its schema. */
+/** The encoder and decoder of a uuid or text set as SQL calls them (partman-stack's own
+ *  statements): uuidv7's are pg_partman's own, qualified with its schema. */
 export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: string; decoder: string } | null {
   if (t.kind !== "time" || !t.timeCodec) return null;
   if (t.timeCodec !== "uuidv7") return t.timeCodec;
   return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
+}
+
+/** The same names as pg_partman takes and stores them: before 5.5 it interpolates them as given
+ *  (so the schema of its own is quoted here); 5.5+ quotes each part itself (%I), so they go
+ *  unquoted. Declared names are lower-case identifiers (validate.ts), the same either way. */
+function timeCodecNames(p: PartmanInstall, t: TableSpec): { encoder: string; decoder: string } | null {
+  if (t.kind !== "time" || !t.timeCodec) return null;
+  if (t.timeCodec !== "uuidv7") return t.timeCodec;
+  const schema = p.quotesCodecNames ? p.schema : quoteIdent(p.schema);
+  return { encoder: `${schema}.uuid7_time_encoder`, decoder: `${schema}.uuid7_time_decoder` };
 }
 
 /** A set's time encoder and decoder as part_config holds them against the declared ones (compared

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { DatabaseState, TableState } from "../../infra/engine/introspect";
 import { plan } from "../../infra/engine/plan";
+import { partmanInstall } from "../../infra/engine/partman";
 import { validateStack } from "../../infra/config/validate";
 import { events, REPO_ROOT } from "../helpers/spec";
 
@@ -89,7 +90,7 @@ describe("plan on servers that lack what partman-stack needs", () => {
 
   it("drops 4.x's fresh default partition as the catalog names it, and only while empty, and shows that exact SQL", () => {
     const spec = validateStack("prod", REPO_ROOT, { tables: [events({ defaultPartition: false })], database: { mode: "external", host: "db", database: "app", user: "owner" } });
-    const drop = plan(spec, server({ partman: { version: "4.7.2", major: 4, schema: "partman" } })).steps.find((s) => s.action === "drop-default")!;
+    const drop = plan(spec, server({ partman: partmanInstall("4.7.2", "partman") })).steps.find((s) => s.action === "drop-default")!;
     expect(drop.summary).toBe("drop the default partition pg_partman 4.7.2 always creates (the parent's DEFAULT partition in the catalog, while empty)");
     expect(drop.sql).toEqual([
       [
@@ -106,11 +107,11 @@ describe("plan on servers that lack what partman-stack needs", () => {
         `$DropDefault$;`,
       ].join("\n"),
     ]);
-    expect(plan(spec, server({ partman: { version: "5.2.4", major: 5, schema: "partman" } })).steps.some((s) => s.action === "drop-default")).toBe(false);
+    expect(plan(spec, server({ partman: partmanInstall("5.2.4", "partman") })).steps.some((s) => s.action === "drop-default")).toBe(false);
   });
 
   it("warns, and changes nothing, when the installed pg_partman differs from the declared version", () => {
-    const p = plan(spec("5.2.4"), server({ partman: { version: "4.7.2", major: 4, schema: "partman" } }));
+    const p = plan(spec("5.2.4"), server({ partman: partmanInstall("4.7.2", "partman") }));
     expect(p.warnings).toEqual([expect.stringMatching(/^pg_partman 4\.7\.2 is installed but stack "prod" asks for 5\.2\.4; partman-stack does not change an installed extension's version/)]);
     expect(p.steps.find((s) => s.action === "create-parent")!.sql[0]).toContain("p_type => 'native'");
   });
