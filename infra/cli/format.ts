@@ -8,6 +8,7 @@ import { describeRun, type StatusReport, type TableStatus } from "../engine/stat
 
 const SYMBOL: Record<Step["action"], string> = {
   "create-extension": "+",
+  "update-extension": "~",
   "create-cron-extension": "+",
   "create-schema": "+",
   "create-table": "+",
@@ -123,6 +124,7 @@ export function formatStatus(r: StatusReport): string {
   } else {
     lines.push(`Maintenance job: not scheduled${r.cronDatabase ? ` (pg_cron in database ${r.cronDatabase})` : " (pg_cron not loaded)"}`);
   }
+  for (const w of r.warnings) lines.push("", `WARNING: ${w}`);
   return lines.join("\n") + "\n";
 }
 

@@ -146,6 +146,8 @@ export interface ServerState {
   partmanAvailable: string[];
   /** The version CREATE EXTENSION installs when none is named. */
   partmanDefault: string | null;
+  /** Whether pg_jobmon is installed in the database (pg_partman logs its runs there when it is). */
+  jobmon: boolean;
   cron: CronState;
 }
 
@@ -177,6 +179,7 @@ export async function introspectServer(session: Session, jobName: string): Promi
       WHERE e.extname = 'pg_partman'`,
   );
   const partman = ext.rows[0] ? partmanInstall(ext.rows[0].extversion, ext.rows[0].nspname) : null;
+  const jobmon = (await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_jobmon'`)).rowCount! > 0;
   const available = await db.query<{ version: string; is_default: boolean }>(
     `SELECT v.version, v.version = e.default_version AS is_default
        FROM pg_available_extension_versions v JOIN pg_available_extensions e ON e.name = v.name
@@ -192,6 +195,7 @@ export async function introspectServer(session: Session, jobName: string): Promi
     partman,
     partmanAvailable: available.rows.map((r) => r.version),
     partmanDefault: available.rows.find((r) => r.is_default)?.version ?? null,
+    jobmon,
     cron: await cronState(session, jobName),
   };
 }

@@ -321,6 +321,27 @@ export function runTableMaintenanceSql(t: TableSpec, m: MaintenanceSpec): string
   return `CALL ${MAINTENANCE_SCHEMA}.run_maintenance(p_parent_table => ${quoteLiteral(`${t.schema}.${t.table}`)}, ${maintenanceArgs(m)});`;
 }
 
+/** pg_partman's config tables, as the lock helper takes them. */
+export function partmanConfigTables(p: PartmanInstall): string[] {
+  return [`${quoteIdent(p.schema)}.part_config`, `${quoteIdent(p.schema)}.part_config_sub`];
+}
+
+/** The in-place update between two releases of one major (pg_partman ships the update scripts).
+ *  Crossing 5.5, the codec names given to earlier releases quoted (timeCodecNames) are stored
+ *  unquoted, as 5.5 quotes each part itself: left quoted, it would quote the quotes. */
+export function updateExtensionSql(from: PartmanInstall, to: PartmanInstall): string[] {
+  const sql = [`ALTER EXTENSION pg_partman UPDATE TO ${quoteLiteral(to.version)};`];
+  if (to.quotesCodecNames && !from.quotesCodecNames) {
+    const [config, sub] = partmanConfigTables(from);
+    const unquote = (col: string) => `${col} = replace(${col}, '"', '')`;
+    sql.push(
+      `UPDATE ${config} SET ${unquote("time_encoder")}, ${unquote("time_decoder")} WHERE strpos(time_encoder, '"') > 0 OR strpos(time_decoder, '"') > 0;`,
+      `UPDATE ${sub} SET ${unquote("sub_time_encoder")}, ${unquote("sub_time_decoder")} WHERE strpos(sub_time_encoder, '"') > 0 OR strpos(sub_time_decoder, '"') > 0;`,
+    );
+  }
+  return sql;
+}
+
 /** Two first applies at once: the second waits for the first's commit, then finds what it made. */
 export function createExtensionSql(schema: string, version: string | null): string[] {
   const once = (statement: string) => `DO $$ BEGIN ${statement}; EXCEPTION WHEN unique_violation THEN NULL; END $$;`;

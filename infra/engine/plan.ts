@@ -14,6 +14,7 @@ import { SAFE_SEARCH_PATH, userSqlSearchPath } from "../db/session";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, mergeLosses, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
+import { upgradeAdvice } from "./partman-advisories";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
@@ -34,6 +35,10 @@ import {
   runTableMaintenanceSql,
   timeCodecChange,
   updateConfigSql,
+  updateExtensionSql,
+  partmanConfigTables,
+  versionAtLeast,
+  versionParts,
   type ConfigLevel,
   type ManagedConfig,
   type PartmanInstall,
@@ -41,6 +46,7 @@ import {
 
 export type StepAction =
   | "create-extension"
+  | "update-extension"
   | "create-cron-extension"
   | "create-schema"
   | "create-table"
@@ -119,9 +125,13 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   const out = { steps, problems, warnings };
 
   let partman = state.partman;
+  const objects = parts.includes("tables") || parts.includes("job");
+  // With pg_partman installed, partman-stack's objects come first: an update of the extension takes
+  // pg_partman's config tables through their lock helper. They depend on its schema alone.
+  if (partman && objects) planObjects(state, partman, out);
   if (parts.includes("extension")) partman = planExtension(spec, state, out);
   else if (!partman) problems.push({ unit: EXTENSIONS_UNIT, message: partmanMissing(state) });
-  if (partman && (parts.includes("tables") || parts.includes("job"))) planObjects(state, partman, out);
+  if (!state.partman && partman && objects) planObjects(state, partman, out);
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
@@ -163,15 +173,7 @@ interface Out {
 /** Returns the pg_partman the tables will be managed with (installed, or about to be). */
 function planExtension(spec: StackSpec, state: DatabaseState, out: Out): PartmanInstall | null {
   const wanted = spec.database.partmanVersion;
-  if (state.partman) {
-    if (wanted && wanted !== state.partman.version) {
-      out.warnings.push(
-        `pg_partman ${state.partman.version} is installed but stack "${spec.stack}" asks for ${wanted}; ` +
-          `partman-stack does not change an installed extension's version (a major upgrade is a migration: see pg_partman's upgrade notes)`,
-      );
-    }
-    return state.partman;
-  }
+  if (state.partman) return wanted && wanted !== state.partman.version ? planExtensionUpdate(spec, state, state.partman, wanted, out) : state.partman;
   if (spec.tables.length === 0) return null;
   const version = wanted ?? state.partmanDefault;
   if (!version || !state.partmanAvailable.includes(version)) {
@@ -186,6 +188,32 @@ function planExtension(spec: StackSpec, state: DatabaseState, out: Out): Partman
     sql: createExtensionSql(PARTMAN_SCHEMA, wanted),
   });
   return partmanInstall(version, PARTMAN_SCHEMA);
+}
+
+/** The installed pg_partman moved to the declared release in place (ALTER EXTENSION … UPDATE),
+ *  within a major and forwards only; returns the release the tables are then planned for. */
+function planExtensionUpdate(spec: StackSpec, state: DatabaseState, installed: PartmanInstall, wanted: string, out: Out): PartmanInstall {
+  const refuse = (message: string) => {
+    out.problems.push({ unit: EXTENSIONS_UNIT, message: `pg_partman ${installed.version} is installed but stack "${spec.stack}" declares partmanVersion ${wanted}: ${message}` });
+    return installed;
+  };
+  if (versionAtLeast(installed.version, wanted)) {
+    return refuse(`pg_partman has no downgrade path, so partman-stack does not go back; declare partmanVersion "${installed.version}"`);
+  }
+  if (installed.major !== versionParts(wanted)[0]) {
+    return refuse(`${upgradeAdvice(spec, state)}. Follow that guide, or declare partmanVersion "${installed.version}" until then`);
+  }
+  if (!state.partmanAvailable.includes(wanted)) return refuse(partmanUnavailable(state, wanted));
+  const next = partmanInstall(wanted, installed.schema);
+  out.steps.push({
+    unit: EXTENSIONS_UNIT,
+    database: state.database,
+    action: "update-extension",
+    summary: `update extension pg_partman ${installed.version} → ${wanted} in place (its config tables locked first; the sets, their partitions and rows stay)`,
+    changes: [{ property: "partmanVersion", from: installed.version, to: wanted }],
+    sql: [requireLocksSql(partmanConfigTables(installed), spec.maintenance), ...updateExtensionSql(installed, next)],
+  });
+  return next;
 }
 
 /** partman-stack's retention table, maintenance log and procedures (sql/maintenance), which the

@@ -7,6 +7,7 @@ import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
 import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo, type RetentionRow, type TableState } from "./introspect";
 import { liveConfig } from "./partman";
+import { partmanAdvisoryWarning } from "./partman-advisories";
 
 export type PartitionStatus = PartitionInfo;
 
@@ -52,6 +53,8 @@ export interface StatusReport {
   /** null: no job with the stack's jobName. */
   job: JobStatus | null;
   cronDatabase: string | null;
+  /** What an operator should act on: the security fixes the installed pg_partman lacks. */
+  warnings: string[];
 }
 
 export async function status(session: Session, spec: StackSpec): Promise<StatusReport> {
@@ -69,6 +72,7 @@ export async function status(session: Session, spec: StackSpec): Promise<StatusR
     tables,
     job,
     cronDatabase: state.cron.database,
+    warnings: [partmanAdvisoryWarning(spec, state)].filter((w): w is string => w !== null),
   };
 }
 

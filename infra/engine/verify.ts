@@ -14,6 +14,7 @@ import { introspect, type DatabaseState, type MaintenanceRun, type TableState } 
 import { controlTimeSql, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
+import { partmanAdvisoryMessage, upgradeAdvice } from "./partman-advisories";
 import { queryChecks, scannedRelations } from "./pruning";
 import { subParents } from "./sub-parents";
 import { describeRun } from "./status";
@@ -22,7 +23,7 @@ import { fmt } from "./value-text";
 export type CheckStatus = "ok" | "warn" | "fail";
 
 export interface Check {
-  check: "table" | "config" | "premake" | "bounds" | "last-run" | "retention" | "default-partition" | "pruning" | "query" | "maintenance-job";
+  check: "partman-version" | "table" | "config" | "premake" | "bounds" | "last-run" | "retention" | "default-partition" | "pruning" | "query" | "maintenance-job";
   /** The declared query a `query` check is about. */
   query?: string;
   table?: string;
@@ -67,6 +68,8 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
   }
   const p = plan(spec, state);
   const now = new Date(state.now);
+  const advisory = partmanVersionCheck(spec, state);
+  if (advisory) checks.push(advisory);
   for (const t of spec.tables) {
     const ts = state.tables[t.name];
     const table = t.name;
@@ -103,6 +106,14 @@ export async function verify(session: Session, spec: StackSpec, opts: { fix?: bo
   }
   checks.push(jobCheck(spec, state, now));
   return { stack: spec.stack, database: state.database, ok: checks.every((c) => c.status !== "fail"), checks };
+}
+
+/** A warning while the installed pg_partman lacks security fixes that apply to the stack. */
+function partmanVersionCheck(spec: StackSpec, state: DatabaseState): Check | null {
+  if (!state.partman) return null;
+  const message = partmanAdvisoryMessage(spec, state);
+  if (!message) return { check: "partman-version", status: "ok", message: `pg_partman ${state.partman.version} has every published security fix that applies to this stack` };
+  return { check: "partman-version", status: "warn", message, fix: upgradeAdvice(spec, state) };
 }
 
 function configCheck(t: TableSpec, p: ReturnType<typeof plan>, stack: string): Check {

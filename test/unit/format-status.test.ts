@@ -6,7 +6,7 @@ import type { StatusReport, TableStatus } from "../../infra/engine/status";
 function headline(t: Partial<TableStatus>): string {
   const table = { name: "public.t", state: "managed", kind: "time", type: "range", maxId: null, interval: "1 day", premake: 4, retention: null, retentionHorizon: null,
     partitions: [], totalBytes: 0, defaultRows: null, coveredUntil: null, partitionsAhead: 0, lastMaintenance: null, subpartitions: [], ...t } as TableStatus;
-  const report = { stack: "s", database: "d", tables: [table], job: null } as unknown as StatusReport;
+  const report = { stack: "s", database: "d", tables: [table], job: null, warnings: [] } as unknown as StatusReport;
   return formatStatus(report).split("\n").find((l) => l.startsWith("public.t:"))!;
 }
 

@@ -25,8 +25,9 @@ function server(overrides: Partial<DatabaseState> = {}): DatabaseState {
     user: "owner",
     superuser: false,
     partman: null,
-    partmanAvailable: ["4.7.2", "5.2.4"],
+    partmanAvailable: ["4.7.2", "5.2.4", "5.5.0"],
     partmanDefault: "4.7.2",
+    jobmon: false,
     cron: { preloaded: true, database: "postgres", version: "1.4-1", availableVersion: "1.4-1", job: null, lastRun: null, clashes: [] },
     schemas: ["public"],
     schemaOwners: { public: { owner: "pg_database_owner", creators: [] } },
@@ -58,7 +59,7 @@ describe("plan on servers that lack what partman-stack needs", () => {
 
   it("names the versions that are available when the declared one is not", () => {
     const p = plan(spec("5.3.0"), server());
-    expect(p.problems[0].message).toMatch(/^pg_partman 5\.3\.0 is not available on this server \(available: 4\.7\.2, 5\.2\.4\); .* or change database\.partmanVersion$/);
+    expect(p.problems[0].message).toMatch(/^pg_partman 5\.3\.0 is not available on this server \(available: 4\.7\.2, 5\.2\.4, 5\.5\.0\); .* or change database\.partmanVersion$/);
   });
 
   it("schedules in the target database from the cron database, and creates pg_cron there if missing", () => {
@@ -110,9 +111,30 @@ describe("plan on servers that lack what partman-stack needs", () => {
     expect(plan(spec, server({ partman: partmanInstall("5.2.4", "partman") })).steps.some((s) => s.action === "drop-default")).toBe(false);
   });
 
-  it("warns, and changes nothing, when the installed pg_partman differs from the declared version", () => {
+  it("refuses a declared version across a major, and the tables plan for the installed one", () => {
     const p = plan(spec("5.2.4"), server({ partman: partmanInstall("4.7.2", "partman") }));
-    expect(p.warnings).toEqual([expect.stringMatching(/^pg_partman 4\.7\.2 is installed but stack "prod" asks for 5\.2\.4; partman-stack does not change an installed extension's version/)]);
+    expect(p.problems).toEqual([
+      { unit: "extensions", message: expect.stringMatching(/^pg_partman 4\.7\.2 is installed but stack "prod" declares partmanVersion 5\.2\.4: pg_partman 4\.7\.2 → 5\.5\.0 crosses a major release, which pg_partman documents as a migration of its own/) },
+    ]);
     expect(p.steps.find((s) => s.action === "create-parent")!.sql[0]).toContain("p_type => 'native'");
+  });
+
+  it("updates within a major in place, and plans the tables for the release it updates to", () => {
+    const p = plan(spec("5.5.0"), server({ partman: partmanInstall("5.2.4", "partman") }));
+    expect(p.problems).toEqual([]);
+    expect(p.steps.filter((s) => s.unit === "extensions").map((s) => [s.action, s.sql.slice(1)])).toEqual([
+      [
+        "update-extension",
+        [
+          `ALTER EXTENSION pg_partman UPDATE TO '5.5.0';`,
+          `UPDATE "partman".part_config SET time_encoder = replace(time_encoder, '"', ''), time_decoder = replace(time_decoder, '"', '') WHERE strpos(time_encoder, '"') > 0 OR strpos(time_decoder, '"') > 0;`,
+          `UPDATE "partman".part_config_sub SET sub_time_encoder = replace(sub_time_encoder, '"', ''), sub_time_decoder = replace(sub_time_decoder, '"', '') WHERE strpos(sub_time_encoder, '"') > 0 OR strpos(sub_time_decoder, '"') > 0;`,
+        ],
+      ],
+    ]);
+    // partman-stack's objects first: the update takes pg_partman's config tables through their lock helper.
+    expect(p.steps.findIndex((s) => s.action === "install-objects")).toBeLessThan(p.steps.findIndex((s) => s.action === "update-extension"));
+    expect(p.steps.find((s) => s.action === "create-parent")!.sql.at(-1)).toMatch(/^SELECT "partman"\.create_partition\(/);
+    expect(plan(spec("5.6.0"), server({ partman: partmanInstall("5.2.4", "partman") })).problems[0].message).toMatch(/: pg_partman 5\.6\.0 is not available on this server \(available: 4\.7\.2, 5\.2\.4, 5\.5\.0\)/);
   });
 });
