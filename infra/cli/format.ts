@@ -160,6 +160,7 @@ function formatTable(t: TableStatus): string[] {
     `  ${bounded.length} partition(s), ${bytes(t.totalBytes)}; ${t.partitionsAhead} ahead of ${t.kind === "id" ? `the highest ${t.type === "list" ? "value" : "id"} (${t.maxId ?? "none yet"})` : "now"}${t.coveredUntil ? `, covered until ${time(t.coveredUntil)}` : ""}; ` +
       (t.defaultRows === null ? "no default partition" : `default partition: ${t.defaultRows} row(s)`),
     `  last maintenance: ${run ? `${time(run.startedAt)}: ${describeRun(run)}` : "none recorded yet"}`,
+    ...(run?.error ? [`  MAINTENANCE FAILED for this set (the other sets went on); last succeeded ${run.lastSucceededAt ? time(run.lastSucceededAt) : "not in the runs kept (30 days)"}`] : []),
   ];
   const rows = t.partitions.map((p) => [
     p.name,

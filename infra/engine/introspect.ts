@@ -63,7 +63,11 @@ export interface MaintenanceRun {
   deferredReason: string | null;
   attempts: number;
   waitedMs: number;
+  /** Why the run failed for this set (which step, the message, its detail), and what to do about it. */
   error: string | null;
+  errorHint: string | null;
+  /** When the set's latest run without an error ended (kept 30 days); null: none recorded. */
+  lastSucceededAt: string | null;
 }
 
 export interface TableState {
@@ -365,9 +369,15 @@ async function maintenanceState(db: Client, name: string): Promise<Pick<TableSta
 /** The latest maintenance run of a set, from partman_stack.maintenance_runs. */
 export async function lastMaintenanceRun(db: Client, name: string): Promise<MaintenanceRun | null> {
   const run = (
-    await db.query<{ started_at: Date; finished_at: Date | null; created: string[]; expired: string[]; deferred: string[]; deferred_reason: string | null; attempts: number; waited_ms: number; error: string | null }>(
-      `SELECT started_at, finished_at, created, expired, deferred, deferred_reason, attempts, waited_ms, error
-         FROM ${MAINTENANCE_SCHEMA}.maintenance_runs WHERE parent_table = $1 ORDER BY started_at DESC LIMIT 1`,
+    await db.query<{
+      started_at: Date; finished_at: Date | null; created: string[]; expired: string[]; deferred: string[]; deferred_reason: string | null;
+      attempts: number; waited_ms: number; error: string | null; error_hint: string | null; last_succeeded_at: Date | null;
+    }>(
+      // error_hint through to_jsonb: an install older than the column is read before apply updates it.
+      `SELECT started_at, finished_at, created, expired, deferred, deferred_reason, attempts, waited_ms, error, to_jsonb(r)->>'error_hint' AS error_hint,
+              (SELECT max(s.finished_at) FROM ${MAINTENANCE_SCHEMA}.maintenance_runs s
+                WHERE s.parent_table = r.parent_table AND s.error IS NULL AND s.finished_at IS NOT NULL) AS last_succeeded_at
+         FROM ${MAINTENANCE_SCHEMA}.maintenance_runs r WHERE parent_table = $1 ORDER BY started_at DESC LIMIT 1`,
       [name],
     )
   ).rows[0];
@@ -382,6 +392,8 @@ export async function lastMaintenanceRun(db: Client, name: string): Promise<Main
         attempts: run.attempts,
         waitedMs: run.waited_ms,
         error: run.error,
+        errorHint: run.error_hint,
+        lastSucceededAt: run.last_succeeded_at?.toISOString() ?? null,
       }
     : null;
 }

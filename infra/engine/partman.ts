@@ -284,7 +284,7 @@ const MAINTENANCE_SQL = MAINTENANCE_SQL_FILES.map((f) => fs.readFileSync(path.jo
  *  objects go in only while the schema is the acting role's alone, checked under that lock. PUBLIC
  *  gets no EXECUTE on what is installed. */
 export function maintenanceObjects(p: PartmanInstall): { mark: string; sql: string } {
-  const body = MAINTENANCE_SQL.join("\n\n").replace(/@extschema@/g, quoteIdent(p.schema));
+  const body = maintenanceDialect(p, MAINTENANCE_SQL.join("\n\n"));
   const mark = `partman-stack ${MAINTENANCE_SQL_DIR} sha256:${crypto.createHash("sha256").update(body).digest("hex").slice(0, 16)}`;
   const schema = MAINTENANCE_SCHEMA;
   return {
@@ -298,6 +298,28 @@ export function maintenanceObjects(p: PartmanInstall): { mark: string; sql: stri
       `COMMENT ON SCHEMA ${schema} IS ${quoteLiteral(mark)};`,
     ].join("\n\n"),
   };
+}
+
+/** Whether pg_partman is at least `version` (x.y.z). */
+function atLeast(p: PartmanInstall, version: string): boolean {
+  const [a, b] = [p.version, version].map((v) => v.split(".").map(Number));
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
+/** The maintenance SQL for this pg_partman: @extschema@ is its schema, and each @partman_…@ flag
+ *  (true or false) says how this version behaves, for the SQL to branch on:
+ *  - catches_set_errors: 5.5.0's run_maintenance catches a set's error (CVE-2026-61822), sets its
+ *    maintenance_last_run NULL and only warns; premake raises it again.
+ *  - has_detach_before_drop: 5.5.0's part_config.detach_before_drop, which expire sets for a set
+ *    referenced by a foreign key. */
+export function maintenanceDialect(p: PartmanInstall, sql: string): string {
+  const v55 = String(atLeast(p, "5.5.0"));
+  const flags: Record<string, string> = { catches_set_errors: v55, has_detach_before_drop: v55 };
+  return sql.replace(/@extschema@/g, quoteIdent(p.schema)).replace(/@partman_([a-z_]+)@/g, (m, flag: string) => {
+    if (!(flag in flags)) throw new Error(`${MAINTENANCE_SQL_DIR}: unknown placeholder ${m}`);
+    return flags[flag];
+  });
 }
 
 /** The install of partman-stack's objects when `installed` (introspect's maintenanceObjects) is

@@ -34,8 +34,11 @@ export interface TableStatus {
   coveredUntil: string | null;
   /** Partitions that start after now(), or after the highest id; pg_partman keeps `premake` of them. */
   partitionsAhead: number;
-  /** The latest maintenance run (partman_stack.maintenance_runs): created, expired, deferred. */
+  /** The latest maintenance run (partman_stack.maintenance_runs): created, expired, deferred, and
+   *  for a set it failed, the error, its hint and when the set last succeeded. */
   lastMaintenance: MaintenanceRun | null;
+  /** The latest run's error (null: it succeeded, or none is recorded), shown as failed. */
+  maintenanceError: string | null;
   /** The partitions that are partitioned in turn (subpartition), each with its sub-partitions. */
   subpartitions: TableStatus[];
 }
@@ -102,6 +105,7 @@ async function tableStatus(db: Client, schema: string, ts: TableState, retention
     coveredUntil: bounded.length ? bounded[bounded.length - 1].to : null,
     partitionsAhead: bounded.filter((p) => p.from !== null && (ts.kind === "id" ? Number(p.from) > (ts.maxId ?? -1) : new Date(p.from) > now)).length,
     lastMaintenance: ts.lastRun,
+    maintenanceError: ts.lastRun?.error ?? null,
     subpartitions,
   };
 }
@@ -132,5 +136,13 @@ export function describeRun(run: MaintenanceRun): string {
     ...(run.deferred.length ? [`${run.deferred.length} deferred (${run.deferred.join(", ")})`] : []),
     `${run.attempts} lock attempt(s), ${run.waitedMs} ms waiting`,
   ];
-  return `${parts.join(", ")}${run.deferredReason ? `; ${run.deferredReason}` : ""}${run.error ? `; ERROR: ${run.error}` : ""}`;
+  return `${parts.join(", ")}${run.deferredReason ? `; ${run.deferredReason}` : ""}${run.error ? `; ${describeFailure(run)}` : ""}`;
+}
+
+/** A failed run's error, what to do, and when the set last had a run without error. */
+export function describeFailure(run: MaintenanceRun): string {
+  return (
+    `ERROR: ${run.error}${run.errorHint ? ` HINT: ${run.errorHint}` : ""}; ` +
+    `last succeeded: ${run.lastSucceededAt ?? "not in the runs kept (30 days)"}`
+  );
 }

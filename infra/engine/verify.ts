@@ -215,9 +215,31 @@ function gaps(ts: TableState): { from: string; to: string; after: string; before
 function lastRunCheck(t: TableSpec, run: MaintenanceRun, spec: StackSpec): Check {
   const base = { check: "last-run" as const, table: t.name };
   if (run.error) {
-    return { ...base, status: "fail", message: `the last maintenance run (${run.startedAt}) failed: ${run.error}`, fix: `see ${MAINTENANCE_SCHEMA}.maintenance_runs; partman-stack apply --stack ${spec.stack} runs it again now` };
+    return {
+      ...base,
+      status: "fail",
+      message: `the last maintenance run (${run.startedAt}) failed for ${t.name} (the other sets went on): ${run.error}; last succeeded: ${run.lastSucceededAt ?? "not in the runs kept (30 days)"}`,
+      fix: `${failureFix(run, spec)}; the next maintenance run (or ${maintenanceCommand(spec.maintenance)}) then clears this`,
+    };
   }
   return { ...base, status: run.deferredReason ? "warn" : "ok", message: `the last maintenance run (${run.startedAt}): ${describeRun(run)}` };
+}
+
+/** What to do about a set's failed maintenance: the error's own hint (partman-stack's errors carry
+ *  one), or for errors pg_partman raises without one, what is known to cause them. */
+function failureFix(run: MaintenanceRun, spec: StackSpec): string {
+  if (run.errorHint) return run.errorHint;
+  const error = run.error ?? "";
+  if (/default partition .* would be violated/.test(error)) {
+    return `rows in the default partition fall in the range of the partition maintenance makes next: partman-stack verify --fix --stack ${spec.stack} moves them into partitions of their own`;
+  }
+  if (/permission denied|must be owner/.test(error)) {
+    return `the role maintenance runs as lacks the privilege named in the error: grant it back (partman-stack apply --stack ${spec.stack} checks the sets' ownership)`;
+  }
+  if (/already exists/.test(error)) {
+    return `a table by the name of the partition maintenance makes next is in the way: rename or drop it if it is not the set's, or attach it`;
+  }
+  return `remove the cause named in the error (see ${MAINTENANCE_SCHEMA}.maintenance_runs and the server log)`;
 }
 
 /** Partitions past the retention horizon wait for the next maintenance run: a warning once a run

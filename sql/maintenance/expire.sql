@@ -6,6 +6,9 @@
 -- detached and moved to retention_schema. An expired partition that is itself partitioned goes with
 -- its sub-partitions (locked after it) and its part_config row, as pg_partman's retention does. When the locks cannot be had within p_max_wait, nothing is touched and they are
 -- returned as deferred, with who held them.
+-- A set referenced by a foreign key: each partition detached first, then dropped; while rows still
+-- reference an expired partition, the set's expiry is refused with which table and constraint hold
+-- it (detach_partition), and nothing of the set is expired in that run.
 -- One expiry (or archive run) per set at a time: both take the set's fence (maintenance_fence: a
 -- sub-parent's is its set's). Partitions move only into a
 -- retention schema owned by their own owner: another owner could drop them there.
@@ -33,6 +36,7 @@ DECLARE
     v_configs   text[];
     v_lock      record;
     v_i         integer;
+    v_referenced boolean;
 BEGIN
     expired := '{}';
     deferred := '{}';
@@ -89,11 +93,23 @@ BEGIN
         END IF;
     END IF;
 
+    -- A set another table references by a foreign key: PostgreSQL refuses to DROP its partition,
+    -- and checks at DETACH that no row references it (detach_partition), so expired partitions are
+    -- detached first, then dropped. pg_partman 5.5.0 keeps the same rule in
+    -- part_config.detach_before_drop: set, for its own retention to follow (were it turned on).
+    v_referenced := EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = v_parent);
+    IF @partman_has_detach_before_drop@ AND v_referenced THEN
+        UPDATE @extschema@.part_config SET detach_before_drop = true WHERE parent_table = p_parent_table AND detach_before_drop IS NOT TRUE;
+    END IF;
+
     FOR v_i IN 1 .. array_length(v_victims, 1) LOOP
         IF NOT v_retention.keep_table AND v_retention.retention_schema IS NULL THEN
+            IF v_referenced THEN
+                PERFORM partman_stack.detach_partition(v_parent, v_victims[v_i]);
+            END IF;
             EXECUTE format('DROP TABLE %s', v_victims[v_i]);
         ELSE
-            EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', v_parent, v_victims[v_i]);
+            PERFORM partman_stack.detach_partition(v_parent, v_victims[v_i]);
             IF v_retention.retention_schema IS NOT NULL THEN
                 EXECUTE format('ALTER TABLE %s SET SCHEMA %I', v_victims[v_i], v_retention.retention_schema);
             END IF;
@@ -101,5 +117,37 @@ BEGIN
         DELETE FROM @extschema@.part_config WHERE parent_table = v_configs[v_i];
     END LOOP;
     expired := v_names;
+END
+$$;
+
+-- Detaches p_partition from p_parent (both locked by the caller). PostgreSQL checks at DETACH that no
+-- row of a table with a foreign key to the set references the partition: while one does, the error
+-- names the referencing table and constraint (the set's own, not its per-partition clone), the
+-- referenced key, and what to do.
+CREATE OR REPLACE FUNCTION partman_stack.detach_partition(p_parent regclass, p_partition regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    v_schema     text;
+    v_table      text;
+    v_detail     text;
+    v_references text;
+BEGIN
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', partman_stack.relation_name(p_parent), partman_stack.relation_name(p_partition));
+EXCEPTION WHEN foreign_key_violation THEN
+    GET STACKED DIAGNOSTICS v_schema = SCHEMA_NAME, v_table = TABLE_NAME, v_detail = PG_EXCEPTION_DETAIL;
+    SELECT string_agg(quote_ident(c.conname), ', ' ORDER BY c.conname) INTO v_references
+      FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+     WHERE c.contype = 'f' AND c.confrelid = p_parent AND c.conparentid = 0
+       AND n.nspname = v_schema AND r.relname = v_table;
+    RAISE EXCEPTION 'partition % of % is past retention but not expired: rows of %.% still reference it through foreign key %',
+        partman_stack.relation_name(p_partition), partman_stack.relation_name(p_parent), quote_ident(v_schema), quote_ident(v_table),
+        coalesce(v_references, 'constraints referencing the set')
+        USING ERRCODE = 'foreign_key_violation', DETAIL = v_detail,
+              HINT = format('delete those rows of %I.%I, or point them at rows of newer partitions (a DETACH checks the references whatever the foreign key''s ON DELETE action), then the next maintenance run detaches and drops %s; nothing of %s was expired meanwhile',
+                            v_schema, v_table, partman_stack.relation_name(p_partition), partman_stack.relation_name(p_parent));
 END
 $$;

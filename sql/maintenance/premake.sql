@@ -30,6 +30,8 @@ DECLARE
     v_tables   regclass[];
     v_before   text[];
     v_lock     record;
+    v_last_run timestamptz;
+    v_failure  record;
 BEGIN
     created := '{}';
     deferred := false;
@@ -73,9 +75,60 @@ BEGIN
     END IF;
 
     SELECT array_agg(c.relname::text) INTO v_before FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = v_parent;
+    -- pg_partman 5.5.0's run_maintenance catches a set's error (CVE-2026-61822), sets its
+    -- maintenance_last_run NULL and only logs a WARNING. A sentinel set first tells that failure
+    -- (NULL) from success (its clock) and from a set it passed over (the sentinel: put back), and the
+    -- failure is raised here with the error pg_partman met, found by making the next partition again.
+    IF @partman_catches_set_errors@ THEN
+        SELECT maintenance_last_run INTO v_last_run FROM @extschema@.part_config WHERE parent_table = p_parent_table;
+        UPDATE @extschema@.part_config SET maintenance_last_run = '-infinity' WHERE parent_table = p_parent_table;
+    END IF;
     PERFORM @extschema@.run_maintenance(p_parent_table := p_parent_table, p_analyze := p_analyze);
+    IF @partman_catches_set_errors@ THEN
+        IF (SELECT maintenance_last_run = '-infinity' FROM @extschema@.part_config WHERE parent_table = p_parent_table) THEN
+            UPDATE @extschema@.part_config SET maintenance_last_run = v_last_run WHERE parent_table = p_parent_table;
+        ELSIF (SELECT maintenance_last_run IS NULL FROM @extschema@.part_config WHERE parent_table = p_parent_table) THEN
+            v_failure := partman_stack.creation_error(p_parent_table);
+            RAISE EXCEPTION 'pg_partman''s run_maintenance skipped %: %', p_parent_table,
+                coalesce(v_failure.message, 'it met an error it logged only as a WARNING ("pg_partman maintenance skipped partition set for parent table ..." in the server log)')
+                USING DETAIL = coalesce(v_failure.detail, ''), HINT = coalesce(v_failure.hint, '');
+        END IF;
+    END IF;
     SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO created
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = v_parent AND c.relname <> ALL (coalesce(v_before, '{}'));
+END
+$$;
+
+-- Why pg_partman cannot make a set's next partition (the one after its newest): the message, detail
+-- and hint of its error, from an attempt rolled back either way; all NULL when the attempt succeeds.
+-- For an error pg_partman reported only as a WARNING (5.5.0's run_maintenance). In the caller's
+-- transaction, which holds the parent's and the default partition's locks (premake).
+CREATE OR REPLACE FUNCTION partman_stack.creation_error(p_parent_table text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    v_parent regclass := p_parent_table::regclass;
+    v_kind   text := (partman_stack.set_kind(v_parent)).kind;
+    v_newest numeric;
+BEGIN
+    SELECT max(upper_bound) INTO v_newest FROM partman_stack.partition_bounds(v_parent);
+    IF v_newest IS NULL OR v_kind IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        IF v_kind = 'time' THEN
+            PERFORM @extschema@.create_partition_time(p_parent_table, ARRAY[to_timestamp(v_newest)]);
+        ELSE
+            PERFORM @extschema@.create_partition_id(p_parent_table, ARRAY[v_newest::bigint]);
+        END IF;
+        RAISE SQLSTATE 'PSRB1';
+    EXCEPTION WHEN SQLSTATE 'PSRB1' THEN
+        NULL;
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    END;
 END
 $$;

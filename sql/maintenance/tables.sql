@@ -36,4 +36,8 @@ CREATE TABLE IF NOT EXISTS partman_stack.maintenance_runs (
     waited_ms       integer     NOT NULL DEFAULT 0,      -- time spent waiting for locks
     error           text
 );
+-- A failed set's error is in error (which step, the message and its detail); error_hint says what
+-- to do about it. The set's next run without error is what clears it (status and verify read the
+-- latest run).
+ALTER TABLE partman_stack.maintenance_runs ADD COLUMN IF NOT EXISTS error_hint text;
 CREATE INDEX IF NOT EXISTS maintenance_runs_parent_table_started_at_idx ON partman_stack.maintenance_runs (parent_table, started_at DESC);
