@@ -20,7 +20,11 @@ export interface Target {
 }
 
 /** The image the Dockerfile builds; its tag names the extension versions it holds. */
-export const IMAGE_NAME = "partman-stack/postgres:17.6-partman5.2.4-cron1.6.5";
+export const IMAGE_NAME = "partman-stack/postgres:18.6-partman5.5.0-cron1.6.8";
+/** The image's PostgreSQL major: a data volume holds one major's files, so it is named for it
+ *  (an older major's volume stays, retained, for pg_upgrade), and from 18 on the image keeps its
+ *  data in /var/lib/postgresql/<major>/docker, below the volume mounted at /var/lib/postgresql. */
+const IMAGE_PG_MAJOR = 18;
 
 export function target(spec: StackSpec, databasePassword: pulumi.Output<string> | undefined): Target {
   const db = spec.database;
@@ -61,14 +65,14 @@ function container(spec: StackSpec, database: string, port: number): Target {
     build: { context: path.join(spec.root, "infra/docker"), platform: "linux/amd64" },
     skipPush: true,
   });
-  const volume = new docker.Volume("postgres-data", { name: `partman-stack-${spec.stack}-pgdata` }, dataVolumeOptions());
+  const volume = new docker.Volume("postgres-data", { name: `partman-stack-${spec.stack}-pgdata-${IMAGE_PG_MAJOR}` }, dataVolumeOptions());
   const server = new docker.Container("postgres", {
     name: `partman-stack-${spec.stack}-postgres`,
     image: image.imageName,
     envs: [pulumi.interpolate`POSTGRES_PASSWORD=${password.result}`, `POSTGRES_DB=${database}`],
     command: ["postgres", "-c", "shared_preload_libraries=pg_cron", "-c", `cron.database_name=${database}`, "-c", "timezone=UTC"],
     ports: [{ internal: 5432, external: port, ip: "127.0.0.1" }],
-    volumes: [{ volumeName: volume.name, containerPath: "/var/lib/postgresql/data" }],
+    volumes: [{ volumeName: volume.name, containerPath: "/var/lib/postgresql" }],
     healthcheck: { tests: ["CMD-SHELL", `pg_isready -U postgres -d ${database}`], interval: "5s", timeout: "5s", retries: 12, startPeriod: "10s" },
     wait: true,
     waitTimeout: 180,

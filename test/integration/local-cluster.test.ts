@@ -92,9 +92,9 @@ describe("the local cluster", () => {
       `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('cron.database_name') AS cron_db,
               current_setting('TimeZone') AS tz, current_setting('listen_addresses') AS listen, current_setting('fsync') AS fsync,
               (SELECT extversion FROM pg_extension WHERE extname = 'pg_cron') AS cron,
-              (SELECT array_agg(version ORDER BY version) FROM pg_available_extension_versions WHERE name = 'pg_partman' AND version IN ('4.7.2', '5.2.4')) AS partman`,
+              (SELECT array_agg(version ORDER BY version) FROM pg_available_extension_versions WHERE name = 'pg_partman' AND version IN ('4.7.2', '5.2.4', '5.5.0')) AS partman`,
     );
-    expect(settings[0]).toEqual({ preload: "pg_cron", cron_db: "partman_stack", tz: "UTC", listen: "127.0.0.1", fsync: "on", cron: expect.stringMatching(/^1\.4/), partman: ["4.7.2", "5.2.4"] });
+    expect(settings[0]).toEqual({ preload: "pg_cron", cron_db: "partman_stack", tz: "UTC", listen: "127.0.0.1", fsync: "on", cron: expect.stringMatching(/^1\.4/), partman: ["4.7.2", "5.2.4", "5.5.0"] });
     await query(first.url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)");
 
     const again = await startCluster(dir, { database: "partman_stack" });

@@ -12,11 +12,11 @@ describe("the dev stack's resources", () => {
 
   it("provisions an image from infra/docker, a named volume and a healthy-waited container with pg_cron preloaded", () => {
     const image = run.one(TYPES.image);
-    expect(image.inputs).toMatchObject({ imageName: "partman-stack/postgres:17.6-partman5.2.4-cron1.6.5", skipPush: true, build: { context: expect.stringMatching(/infra\/docker$/) } });
-    expect(run.one(TYPES.volume).inputs).toEqual({ name: "partman-stack-dev-pgdata" });
+    expect(image.inputs).toMatchObject({ imageName: "partman-stack/postgres:18.6-partman5.5.0-cron1.6.8", skipPush: true, build: { context: expect.stringMatching(/infra\/docker$/) } });
+    expect(run.one(TYPES.volume).inputs).toEqual({ name: "partman-stack-dev-pgdata-18" });
     const c = run.one(TYPES.container).inputs;
     expect(c.command).toEqual(["postgres", "-c", "shared_preload_libraries=pg_cron", "-c", "cron.database_name=partman_stack", "-c", "timezone=UTC"]);
-    expect(c.volumes).toEqual([{ volumeName: "partman-stack-dev-pgdata", containerPath: "/var/lib/postgresql/data" }]);
+    expect(c.volumes).toEqual([{ volumeName: "partman-stack-dev-pgdata-18", containerPath: "/var/lib/postgresql" }]);
     expect(c.ports).toEqual([{ internal: 5432, external: 55432, ip: "127.0.0.1" }]);
     expect(c.healthcheck.tests).toEqual(["CMD-SHELL", "pg_isready -U postgres -d partman_stack"]);
     expect(c.wait).toBe(true);
@@ -24,7 +24,7 @@ describe("the dev stack's resources", () => {
   });
 
   it("creates the extensions, roles and grants in the container's database", () => {
-    expect(run.one(TYPES.extension, "partman-pg_partman").inputs).toMatchObject({ name: "pg_partman", schema: "partman", version: "5.2.4", database: "partman_stack" });
+    expect(run.one(TYPES.extension, "partman-pg_partman").inputs).toMatchObject({ name: "pg_partman", schema: "partman", version: "5.5.0", database: "partman_stack" });
     expect(run.one(TYPES.extension, "partman-pg_cron").inputs).toMatchObject({ name: "pg_cron", database: "partman_stack" });
     expect(run.byType(TYPES.role).map((r) => [r.inputs.name, r.inputs.login])).toEqual([["partman_owner", true], ["partman_app", true]]);
     expect(run.one(TYPES.pgProvider).inputs).toMatchObject({ host: "127.0.0.1", port: "55432", username: "postgres", sslmode: "disable", superuser: "false" });
