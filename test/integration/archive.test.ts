@@ -15,7 +15,7 @@ import type { Session } from "../../infra/db/session";
 import { applyStack } from "../../infra/engine/reconcile";
 import { PG_BIN } from "../../infra/local/install";
 import { projectDir, runCli } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -27,7 +27,7 @@ interface Contents {
   sum: string;
 }
 
-describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("archive with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   let tmp: string;

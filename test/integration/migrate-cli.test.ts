@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { eventsStack, projectDir, runCli } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -162,7 +162,7 @@ describe("partman-stack migrate", () => {
     expect(unknown.stderr).toContain("table sessions is not declared in stack ci (declared: public.events)");
   });
 
-  describe.each(PARTMAN_VERSIONS)("with pg_partman %s", (version) => {
+  describe.each(PARTMAN_VERSIONS)(onServer("with pg_partman %s"), (version) => {
     const stack = (ddl?: string) => eventsStack({ jobName: `partman-${db.name}`, ddl, partmanVersion: version });
     const query = (sql: string) => queryRows(db.url, sql);
     beforeEach(async () => {

@@ -7,13 +7,13 @@ import { Client } from "pg";
 import { MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
 import { planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { events, sessionFor, specFor } from "../helpers/spec";
 
 const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 2000, dryRun: false, log: () => {}, print: () => {} };
 
-describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("migration with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const spec = () => specFor(db, [events({ premake: 3 })], { partmanVersion: version });
