@@ -51,7 +51,7 @@ async function serverVersion(url: string): Promise<string> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
-    return (await c.query<{ v: string }>("SHOW server_version")).rows[0].v.split(" ")[0];
+    return (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(" ")[0];
   } finally {
     await c.end();
   }

@@ -12,6 +12,9 @@ export const PARTMAN_VERSIONS: string[] = [...inject("partmanVersions")];
 /** The test cluster's server, for test names: "PostgreSQL 18.1". */
 export const SERVER_LABEL: string = inject("serverLabel");
 
+/** The test server's major: 15 or 18. */
+export const SERVER_MAJOR = Number(/^PostgreSQL (\d+)/.exec(SERVER_LABEL)?.[1]);
+
 /** A suite's title naming the server it runs against too. */
 export const onServer = (title: string): string => `${title}, on ${SERVER_LABEL}`;
 
