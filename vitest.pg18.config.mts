@@ -18,7 +18,7 @@ export const PG18_CORE = [
   "test/integration/subpartition.test.ts",
   "test/integration/list.test.ts",
   "test/integration/id-range.test.ts",
-  "test/integration/local-cluster.test.ts",
+  "test/integration/debian-root-cluster.test.ts",
   "test/real-engine/lifecycle.test.ts",
 ];
 
