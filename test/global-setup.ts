@@ -1,6 +1,8 @@
-// One throwaway PostgreSQL 15 cluster for the whole run: installed if missing, initialised in a
+// One throwaway PostgreSQL cluster for the whole run: installed if missing, initialised in a
 // temporary folder on a free port with pg_cron preloaded (jobs in the `postgres` database), and
 // removed afterwards. Test files create their own databases on it (test/helpers/database.ts).
+// This machine's PostgreSQL 15 by default; PARTMAN_STACK_TEST_POSTGRES=18: PostgreSQL 18 from the
+// cached Debian testing root (infra/local/debian-root.ts), with pg_partman 5.5.0 only.
 // Alongside it, one tsc build of the project for the tests that need plain `node` on compiled code.
 
 import { execFile } from "node:child_process";
@@ -9,7 +11,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { Client } from "pg";
 import { destroyCluster, startCluster } from "../infra/local/cluster";
+import { postgresServer, type ServerName } from "../infra/local/servers";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,6 +25,35 @@ declare module "vitest" {
     buildDir: string;
     /** tsc's errors when the build failed. */
     buildError: string | null;
+    /** The pg_partman releases the cluster's server has, oldest first: what tests loop over. */
+    partmanVersions: string[];
+    /** The server's version, for test names: "PostgreSQL 18.1". */
+    serverLabel: string;
+    /** Its pg_dump, pg_restore and psql (of its major). */
+    pgBin: string;
+    /** PARTMAN_STACK_PG_BIN for the tests' processes: the client tools, unless the host's serve. */
+    pgBinEnv: string | null;
+  }
+}
+
+/** Chooses the tests' server: unset or 15, this machine's PostgreSQL 15; 18, the Debian testing root's. */
+export const TEST_POSTGRES_ENV = "PARTMAN_STACK_TEST_POSTGRES";
+const TEST_SERVERS: Record<string, ServerName> = { "": "host-15", "15": "host-15", "18": "debian-testing-18" };
+
+function testServer(): ServerName {
+  const chosen = process.env[TEST_POSTGRES_ENV] ?? "";
+  const server = TEST_SERVERS[chosen];
+  if (!server) throw new Error(`${TEST_POSTGRES_ENV}=${chosen}: expected 15 or 18 (or unset)`);
+  return server;
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(" ")[0];
+  } finally {
+    await c.end();
   }
 }
 
@@ -50,13 +83,19 @@ export default async function setup(project: TestProject) {
     await destroyCluster(dir);
   };
   try {
+    const server = postgresServer(testServer());
     const cluster = await startCluster(dir, {
       database: "postgres",
       cronDatabase: "postgres",
       throwaway: true,
+      server: server.name,
       log: (line) => process.stderr.write(`[test cluster] ${line}\n`),
     });
     project.provide("pgUrl", cluster.url);
+    project.provide("partmanVersions", [...server.partmanVersions]);
+    project.provide("serverLabel", `PostgreSQL ${await serverVersion(cluster.url)}`);
+    project.provide("pgBin", server.clientBin());
+    project.provide("pgBinEnv", server.name === "host-15" ? null : server.clientBin());
   } catch (err) {
     await teardown();
     throw err;

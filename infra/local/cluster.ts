@@ -1,6 +1,7 @@
-// A PostgreSQL 15 cluster in a folder of its own: the embedded `local` stack's database (see
-// localClusterDir) and the tests' throwaway cluster. pg_cron preloaded, UTC, loopback only,
-// a free port recorded in cluster.json. As root, initdb and the server run as `postgres`.
+// A PostgreSQL cluster in a folder of its own: the embedded `local` stack's database (see
+// localClusterDir) and the tests' throwaway cluster, on this machine's PostgreSQL 15 or on
+// PostgreSQL 18 from a Debian testing root (servers.ts). pg_cron preloaded, UTC, loopback only,
+// a free port and the server recorded in cluster.json. As root, initdb and the server run as `postgres`.
 // The superuser logs in with a password (scram-sha-256), kept in the folder's `password` file
 // (0600, the file of the user running partman-stack): other local users reach the port too.
 
@@ -11,7 +12,8 @@ import net from "node:net";
 import path from "node:path";
 import { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
-import { ensurePostgres, PG_BIN, timed } from "./install";
+import { timed } from "./install";
+import { postgresServer, serverForMajor, type PostgresServer, type ServerName } from "./servers";
 
 export interface ClusterInfo {
   dir: string;
@@ -20,6 +22,8 @@ export interface ClusterInfo {
   database: string;
   /** cron.database_name: where pg_cron and its jobs live. */
   cronDatabase: string;
+  /** The PostgreSQL it runs on. */
+  server: ServerName;
   /** Carries the superuser's password: in this process only (cluster.json holds none). */
   url: string;
 }
@@ -33,6 +37,8 @@ export interface StartOptions {
   throwaway?: boolean;
   /** The server's TimeZone; default UTC. partman-stack's sessions run in UTC whatever it is. */
   timezone?: string;
+  /** Default host-15, this machine's PostgreSQL 15. */
+  server?: ServerName;
   log?: (line: string) => void;
 }
 
@@ -99,13 +105,23 @@ export function hasCluster(dir: string): boolean {
 }
 
 export function readCluster(dir: string): ClusterInfo | null {
-  let saved: ClusterInfo;
+  let saved: Omit<ClusterInfo, "url">;
   try {
-    saved = JSON.parse(fs.readFileSync(infoFile(dir), "utf8")) as ClusterInfo;
+    saved = JSON.parse(fs.readFileSync(infoFile(dir), "utf8")) as Omit<ClusterInfo, "url">;
   } catch {
     return null;
   }
-  return { ...saved, url: urlFor(saved.port, saved.database, readPassword(dir)) };
+  return { ...saved, server: saved.server ?? serverOf(dir).name, url: urlFor(saved.port, saved.database, readPassword(dir)) };
+}
+
+/** The server a cluster runs on: the one of its data folder's major (PG_VERSION); host-15 before initdb. */
+export function serverOf(dir: string): PostgresServer {
+  try {
+    return serverForMajor(Number(fs.readFileSync(path.join(dataDir(dir), "PG_VERSION"), "utf8").trim()));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return postgresServer();
+    throw err;
+  }
 }
 
 /** The superuser's password; null: a cluster made before passwords (trust), until its next start
@@ -132,15 +148,19 @@ function clusterPassword(dir: string): string {
 /** Idempotent: installs, initialises, starts and creates the database and pg_cron as needed. */
 export async function startCluster(dir: string, opts: StartOptions): Promise<ClusterInfo> {
   const log = opts.log ?? (() => {});
-  await ensurePostgres(log);
+  const server = postgresServer(opts.server);
+  await server.ensure(log);
   const cronDatabase = opts.cronDatabase ?? opts.database;
   dir = path.resolve(dir);
   const previous = readCluster(dir);
   if (previous && previous.cronDatabase !== cronDatabase) {
     throw new Error(`the cluster in ${dir} keeps pg_cron in database ${previous.cronDatabase}, not ${cronDatabase}; remove ${dir} to start afresh`);
   }
+  if (hasCluster(dir) && serverOf(dir) !== server) {
+    throw new Error(`the cluster in ${dir} is PostgreSQL ${serverOf(dir).major} (${serverOf(dir).name}), not ${server.major} (${server.name}); remove ${dir} to start afresh`);
+  }
   if (!hasCluster(dir)) {
-    await timed(log, `initialising a PostgreSQL cluster in ${dir}`, async () => initdb(dir, cronDatabase, opts.throwaway ?? false, opts.timezone ?? "UTC"));
+    await timed(log, `initialising a PostgreSQL ${server.major} cluster in ${dir}`, async () => initdb(server, dir, cronDatabase, opts.throwaway ?? false, opts.timezone ?? "UTC"));
   }
   const password = clusterPassword(dir);
   let info: ClusterInfo;
@@ -148,10 +168,10 @@ export async function startCluster(dir: string, opts: StartOptions): Promise<Clu
     info = { ...previous, database: opts.database };
   } else {
     const port = opts.port ?? (previous && (await portFree(previous.port)) ? previous.port : await freePort());
-    await timed(log, `starting PostgreSQL ${path.basename(PG_BIN.replace(/\/bin$/, ""))} on 127.0.0.1:${port}`, async () =>
-      pgCtl(dir, ["start", "-w", "-t", "60", "-l", path.join(dir, "postgres.log"), "-o", `-p ${port}`]),
+    await timed(log, `starting PostgreSQL ${server.major} on 127.0.0.1:${port}`, async () =>
+      pgCtl(server, dir, ["start", "-w", "-t", "60", "-l", path.join(dir, "postgres.log"), "-o", `-p ${port}`]),
     );
-    info = { dir, port, database: opts.database, cronDatabase, url: "" };
+    info = { dir, port, database: opts.database, cronDatabase, server: server.name, url: "" };
   }
   if (trusts(dir)) await timed(log, `setting a password on the local cluster in ${dir} (it trusted every local user)`, async () => requirePassword(dir, info.port, password));
   info.url = urlFor(info.port, opts.database, password);
@@ -193,19 +213,21 @@ function scramVerifier(password: string): string {
 }
 
 export async function stopCluster(dir: string): Promise<void> {
-  if (isRunning(dir)) pgCtl(dir, ["stop", "-w", "-m", "fast"]);
+  if (isRunning(dir)) pgCtl(serverOf(dir), dir, ["stop", "-w", "-m", "fast"]);
 }
 
 export async function destroyCluster(dir: string): Promise<void> {
   if (!fs.existsSync(dir)) return;
+  const server = serverOf(dir);
   await stopCluster(dir);
   fs.rmSync(dir, { recursive: true, force: true });
+  server.forget(path.resolve(dir));
 }
 
 export function isRunning(dir: string): boolean {
   if (!hasCluster(dir)) return false;
   try {
-    pgCtl(dir, ["status"]);
+    pgCtl(serverOf(dir), dir, ["status"]);
     return true;
   } catch {
     return false;
@@ -216,14 +238,14 @@ function urlFor(port: number, database: string, password: string | null): string
   return `postgres://${SERVER_USER}${password ? `:${encodeURIComponent(password)}` : ""}@127.0.0.1:${port}/${database}`;
 }
 
-function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone: string): void {
+function initdb(server: PostgresServer, dir: string, cronDatabase: string, throwaway: boolean, timezone: string): void {
   const first = fs.mkdirSync(dir, { recursive: true });
   if (asRoot()) {
     // The folders made on the way (.partman, /var/lib/partman-stack) let the server user through whatever the umask.
     for (let p = path.dirname(dir); first && p.length >= first.length; p = path.dirname(p)) fs.chmodSync(p, 0o755);
-    fs.chownSync(dir, ...postgresIds());
+    fs.chownSync(dir, ...server.userIds());
     try {
-      execFileSync("runuser", ["-u", SERVER_USER, "--", "test", "-w", dir]);
+      asServerUser(server, dir, "test", ["-w", dir]);
     } catch {
       throw new Error(
         `the ${SERVER_USER} user cannot write to ${dir}: a folder above it is closed to other users; open it (chmod o+x) or choose a folder ${SERVER_USER} can reach (for the local stack: ${LOCAL_DIR_ENV}=<folder>)`,
@@ -235,8 +257,8 @@ function initdb(dir: string, cronDatabase: string, throwaway: boolean, timezone:
   fs.rmSync(pwfile, { force: true });
   fs.writeFileSync(pwfile, clusterPassword(dir), { mode: 0o600, flag: "wx" });
   try {
-    if (asRoot()) fs.chownSync(pwfile, ...postgresIds());
-    asServerUser(path.join(PG_BIN, "initdb"), ["-D", dataDir(dir), "-U", SERVER_USER, "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
+    if (asRoot()) fs.chownSync(pwfile, ...server.userIds());
+    asServerUser(server, dir, path.join(server.bin, "initdb"), ["-D", dataDir(dir), "-U", SERVER_USER, "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
@@ -283,12 +305,12 @@ async function prepareDatabases(info: ClusterInfo, password: string): Promise<vo
   }
 }
 
-function pgCtl(dir: string, args: string[]): void {
-  asServerUser(path.join(PG_BIN, "pg_ctl"), ["-D", dataDir(dir), ...args]);
+function pgCtl(server: PostgresServer, dir: string, args: string[]): void {
+  asServerUser(server, dir, path.join(server.bin, "pg_ctl"), ["-D", dataDir(dir), ...args]);
 }
 
-function asServerUser(cmd: string, args: string[]): void {
-  const [file, argv] = asRoot() ? ["runuser", ["-u", SERVER_USER, "--", cmd, ...args]] : [cmd, args];
+function asServerUser(server: PostgresServer, dir: string, cmd: string, args: string[]): void {
+  const [file, argv] = server.command(path.resolve(dir), cmd, args);
   try {
     execFileSync(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
   } catch (err) {
@@ -299,14 +321,6 @@ function asServerUser(cmd: string, args: string[]): void {
 
 function asRoot(): boolean {
   return process.getuid?.() === 0;
-}
-
-function postgresIds(): [number, number] {
-  const out = execFileSync("id", [SERVER_USER]).toString();
-  const uid = /uid=(\d+)/.exec(out);
-  const gid = /gid=(\d+)/.exec(out);
-  if (!uid || !gid) throw new Error(`cannot find the ${SERVER_USER} user (it comes with the postgresql-15 package)`);
-  return [Number(uid[1]), Number(gid[1])];
 }
 
 function freePort(): Promise<number> {

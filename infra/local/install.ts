@@ -134,7 +134,7 @@ export function installInstructions(missing: Missing, hasApt: boolean): string {
 
 /** Runs a command, passing each line it prints to `log` (apt's own progress, indented), and
  *  naming what it said on failure. */
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; log?: (line: string) => void } = {}): Promise<void> {
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; log?: (line: string) => void } = {}): Promise<void> {
   const shown = `${cmd} ${args.filter((a) => !a.startsWith("Dir::") && a !== "-o" && a !== "Debug::NoLocking=1").join(" ")}`;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });

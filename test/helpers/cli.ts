@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sharedBuild } from "./build";
+import { availablePartman } from "./database";
 import { REPO_ROOT } from "./spec";
 
 export interface CliRun {
@@ -102,7 +103,7 @@ export function eventsStack(opts: { jobName: string; retention?: string; ddl?: s
     database: unused
     user: postgres
     sslmode: disable
-    partmanVersion: "${opts.partmanVersion ?? "5.2.4"}"
+    partmanVersion: "${opts.partmanVersion ?? availablePartman("5.2.4")}"
   partman-stack:maintenance:
     jobName: ${opts.jobName}
   partman-stack:tables:

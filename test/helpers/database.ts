@@ -4,10 +4,26 @@
 import crypto from "node:crypto";
 import { Client, type QueryResultRow } from "pg";
 import { inject } from "vitest";
-import { PARTMAN_VERSIONS as INSTALLED } from "../../infra/local/install";
 
-/** Both pg_partman majors the project supports; every engine test runs against each. */
-export const PARTMAN_VERSIONS: string[] = [...INSTALLED];
+/** The pg_partman releases the test cluster's server has (PostgreSQL 15: 4.7.2, 5.2.4, 5.5.0;
+ *  18: 5.5.0); every engine test runs against each. */
+export const PARTMAN_VERSIONS: string[] = [...inject("partmanVersions")];
+
+/** The test cluster's server, for test names: "PostgreSQL 18.1". */
+export const SERVER_LABEL: string = inject("serverLabel");
+
+/** The test server's major: 15 or 18. */
+export const SERVER_MAJOR = Number(/^PostgreSQL (\d+)/.exec(SERVER_LABEL)?.[1]);
+
+/** A suite's title naming the server it runs against too. */
+export const onServer = (title: string): string => `${title}, on ${SERVER_LABEL}`;
+
+/** `wanted` when the server has it, else its newest pg_partman: for tests written against one
+ *  release that hold on the others too. */
+export const availablePartman = (wanted: string): string => (PARTMAN_VERSIONS.includes(wanted) ? wanted : PARTMAN_VERSIONS[PARTMAN_VERSIONS.length - 1]);
+
+/** pg_dump, pg_restore and psql of the test server's major. */
+export const PG_CLIENT_BIN: string = inject("pgBin");
 
 export interface TestDatabase {
   name: string;

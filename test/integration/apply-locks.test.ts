@@ -7,12 +7,12 @@ import { Client } from "pg";
 import { applyProgress } from "../../infra/cli/format";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { auditLog, dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
 
 const DAY = 86_400_000;
 
-describe.each(PARTMAN_VERSIONS)("apply locks with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("apply locks with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const others: Client[] = [];

@@ -13,9 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archivePartitions, type ArchiveResult } from "../../infra/archive/archive";
 import type { Session } from "../../infra/db/session";
 import { applyStack } from "../../infra/engine/reconcile";
-import { PG_BIN } from "../../infra/local/install";
 import { projectDir, runCli } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, PG_CLIENT_BIN as PG_BIN, type TestDatabase } from "../helpers/database";
 import { dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -27,7 +26,7 @@ interface Contents {
   sum: string;
 }
 
-describe.each(PARTMAN_VERSIONS)("archive with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("archive with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   let tmp: string;

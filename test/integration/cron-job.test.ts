@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { applyStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
-import { createTestDatabase, PARTMAN_VERSIONS } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { events, sessionFor, specFor } from "../helpers/spec";
 
 async function scheduledMaintenanceRuns(version: string) {
@@ -46,7 +46,7 @@ async function scheduledMaintenanceRuns(version: string) {
   }
 }
 
-describe("the pg_cron maintenance job", () => {
+describe(onServer("the pg_cron maintenance job"), () => {
   it(`pg_partman ${PARTMAN_VERSIONS.join(" and ")}: runs run_maintenance_proc in the target database and recreates a missing partition`, { timeout: 180_000 }, async () => {
     await Promise.all(PARTMAN_VERSIONS.map((v) => scheduledMaintenanceRuns(v)));
   });

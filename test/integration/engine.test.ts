@@ -6,13 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import type { Session } from "../../infra/db/session";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { auditLog, dailySuffix, events, sessionFor, specFor } from "../helpers/spec";
 
 const DAY = 86_400_000;
 const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 
-describe.each(PARTMAN_VERSIONS)("engine with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("engine with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const cronDb = () => session.on("postgres");

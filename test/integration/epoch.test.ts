@@ -13,12 +13,12 @@ import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MIGRATE_DEFAULTS, migrateRun } from "../../infra/migrate/run";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { DAY, dailySet } from "../helpers/daily-set";
 import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
 import { sensorReadings, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("epoch sets with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("epoch sets with pg_partman %s"), (version) => {
   const fx = dailySet(version, "sensor_readings");
   const { day, name, names, start, children } = fx;
   const spec = (overrides: Record<string, unknown> = {}) => specFor(fx.db, [sensorReadings(overrides)], { partmanVersion: version });

@@ -22,7 +22,7 @@ import { UntrustedSchema } from "../../infra/engine/schema-trust";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MIGRATE_DEFAULTS, migrateFinish, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { createLiveEvents } from "../helpers/live-table";
 import { createRoles, type TestRoles } from "../helpers/roles";
 import { auditLog, events, jobLog, sessionFor, specFor } from "../helpers/spec";
@@ -60,7 +60,7 @@ const OPERATORS = [
   "CREATE OPERATOR public.< (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = public.m_ts_lt)",
 ];
 
-describe.each(PARTMAN_VERSIONS)("a hostile role with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("a hostile role with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let roles: TestRoles | undefined;
   let spec: StackSpec;

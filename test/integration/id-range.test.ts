@@ -14,12 +14,12 @@ import { formatStatus } from "../../infra/cli/format";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";
 import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
 import { jobLog, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("integer-range sets with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("integer-range sets with pg_partman %s"), (version) => {
   const fx = testDatabase();
 
   const spec = (overrides: Record<string, unknown> = {}) => specFor(fx.db, [jobLog(overrides)], { partmanVersion: version });

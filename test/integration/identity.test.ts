@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { inject } from "vitest";
 import { runCli, projectDir } from "../helpers/cli";
-import { clusterPassword, createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { clusterPassword, createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { createRoles, type TestRoles } from "../helpers/roles";
 import { auditLog, events, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("one identity with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("one identity with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let roles: TestRoles;
   let dir: string;

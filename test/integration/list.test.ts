@@ -17,11 +17,11 @@ import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MigrationRefused } from "../../infra/migrate/migration";
 import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";
 import { campaignParticipants, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("LIST sets with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("LIST sets with pg_partman %s"), (version) => {
   const supported = !version.startsWith("4.") && !/^5\.0\./.test(version);
   const fx = testDatabase();
 

@@ -13,13 +13,13 @@ import type { Session } from "../../infra/db/session";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { events, sessionFor, specFor } from "../helpers/spec";
 import { expectUnharmed, LOCK_TIMEOUT_MS, REPORT_MS, STALL_BUDGET_MS, underTraffic as underTrafficOf, type Traffic } from "../helpers/traffic";
 
 const DAY = 86_400_000;
 
-describe.each(PARTMAN_VERSIONS)("retention under live traffic with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("retention under live traffic with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const clients: Client[] = [];

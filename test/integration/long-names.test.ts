@@ -12,7 +12,7 @@ import { ConfigError } from "../../infra/config/errors";
 import { validateStack } from "../../infra/config/validate";
 import { dropFreshDefaultSql, partmanInstall } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "partman-stack-long-names-"));
@@ -32,7 +32,7 @@ function stack(db: { name: string }, table: string, version: string) {
   });
 }
 
-describe.each(PARTMAN_VERSIONS)("derived names with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("derived names with pg_partman %s"), (version) => {
   const fx = testDatabase();
   const q = async (sql: string) => (await fx.session.target.query(sql)).rows;
   const children = async (table: string) =>

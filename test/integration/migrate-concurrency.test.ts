@@ -11,7 +11,7 @@ import path from "node:path";
 import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventsStack, projectDir, runCli, startCli, type CliProcess } from "../helpers/cli";
-import { createTestDatabase, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter, type Writer } from "../helpers/live-table";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -25,7 +25,7 @@ const holder = (action: string, phase: string) =>
       `Wait for it to end \\(migrate status public\\.events shows its progress and who runs it\\), or give --wait <ms> to wait for it\\n$`,
   );
 
-describe.each(PARTMAN_VERSIONS)("one migrate of a table at a time with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("one migrate of a table at a time with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let dir: string;
   let writer: Writer | null = null;

@@ -7,13 +7,13 @@ import { Client } from "pg";
 import { MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
 import { planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { availablePartman, createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { events, sessionFor, specFor } from "../helpers/spec";
 
 const quiet: MigrateOptions = { ...MIGRATE_DEFAULTS, batchSize: 2000, dryRun: false, log: () => {}, print: () => {} };
 
-describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("migration with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const spec = () => specFor(db, [events({ premake: 3 })], { partmanVersion: version });
@@ -102,14 +102,16 @@ describe.each(PARTMAN_VERSIONS)("migration with pg_partman %s", (version) => {
   });
 });
 
-describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge cases", () => {
+const RELEASE = availablePartman("5.2.4");
+
+describe(onServer(`migration with pg_partman ${RELEASE}: rollback, dry run, refusals and edge cases`), () => {
   let db: TestDatabase;
   let session: Session;
-  const spec = () => specFor(db, [events({ premake: 3 })], { partmanVersion: "5.2.4" });
+  const spec = () => specFor(db, [events({ premake: 3 })], { partmanVersion: RELEASE });
   const q1 = async (sql: string) => (await session.target.query(sql)).rows;
 
   beforeEach(async () => {
-    db = await createTestDatabase({ partman: "5.2.4" });
+    db = await createTestDatabase({ partman: RELEASE });
     session = await sessionFor(db);
   });
   afterEach(async () => {
@@ -208,7 +210,7 @@ describe("migration with pg_partman 5.2.4: rollback, dry run, refusals and edge 
       INSERT INTO public.events (run_id, agent_id, kind, created_at)
         SELECT gen_random_uuid(), (SELECT id FROM public.agents LIMIT 1), 'k' || g % 3, now() - g * interval '1 hour' FROM generate_series(1, 3000) g`);
     const before = await q1(`SELECT count(*)::int AS n, max(id)::int AS max FROM public.events`);
-    const noDdl = specFor(db, [events({ ddl: null, premake: 3 })], { partmanVersion: "5.2.4" });
+    const noDdl = specFor(db, [events({ ddl: null, premake: 3 })], { partmanVersion: RELEASE });
     const logged: string[] = [];
     await migrateRun(session, noDdl, "events", { ...quiet, log: (l) => logged.push(l) });
     expect(logged).toContain("unique index events_run_id_key becomes unique on its columns plus created_at (a partitioned table enforces uniqueness only together with its partition key)");

@@ -11,11 +11,11 @@ import { ForeignOwnership } from "../../infra/engine/ownership";
 import { maintenanceCommand } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import type { StackSpec } from "../../infra/config/types";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { createRoles, type TestRoles } from "../helpers/roles";
 import { events, sessionFor, specFor, tenantAudit } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("handing a stack over to its owner role with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("handing a stack over to its owner role with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let roles: TestRoles | undefined;
   let spec: StackSpec;

@@ -8,12 +8,12 @@ import { partitionedTableProvider as tables, type TableInputs, type TableOutputs
 import { maintenanceJobProvider as jobs, type JobInputs, type JobOutputs } from "../../infra/providers/maintenance-job";
 import { serverPreflightProvider as preflight, type PreflightInputs } from "../../infra/providers/server-preflight";
 import { PROVIDER_VERSION } from "../../infra/providers/connection";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { eventsTableInputs } from "../helpers/provider-inputs";
 import { createRoles, ddlText, type TestRoles } from "../helpers/roles";
 import { events, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("dynamic providers with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("dynamic providers with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let roles: TestRoles;
   let sql: Client;

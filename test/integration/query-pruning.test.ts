@@ -9,7 +9,7 @@ import type { Session } from "../../infra/db/session";
 import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack } from "../../infra/engine/reconcile";
 import { expectQueriesPrune } from "partman-stack/testing";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { auditLog, dailySuffix, events, jobLog, sessionFor, specFor, userEvents } from "../helpers/spec";
 
 const DAY = 86_400_000;
@@ -19,7 +19,7 @@ function query(name: string, sql: string, params: (string | null)[], more: Parti
   return { name, source: `queries[${name}]`, sql, params, maxPartitions: 2, index: false, ...more };
 }
 
-describe.each(PARTMAN_VERSIONS)("query pruning with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("query pruning with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   // UUIDv7 sets need pg_partman 5.2.

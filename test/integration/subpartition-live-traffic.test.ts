@@ -9,14 +9,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Session } from "../../infra/db/session";
 import { maintenanceCommand } from "../../infra/engine/partman";
 import { applyStack } from "../../infra/engine/reconcile";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { dailySuffix, sessionFor, specFor, tenantAudit } from "../helpers/spec";
 import { expectUnharmed, LOCK_TIMEOUT_MS, REPORT_MS, underTraffic, type Traffic } from "../helpers/traffic";
 
 const RANGES = ["tenant_audit_p0", "tenant_audit_p100"];
 const tenant = () => [Math.floor(Math.random() * 200)];
 
-describe.each(PARTMAN_VERSIONS)("sub-partitioned maintenance under live traffic with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("sub-partitioned maintenance under live traffic with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const spec = (sub: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) =>

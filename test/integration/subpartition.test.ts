@@ -14,11 +14,11 @@ import { maintenanceCommand } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";
 import { dailySuffix, specFor, tenantAudit } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("sub-partitioned sets with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("sub-partitioned sets with pg_partman %s"), (version) => {
   const fx = testDatabase();
 
   const spec = (sub: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) =>

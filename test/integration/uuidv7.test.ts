@@ -15,7 +15,7 @@ import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MigrationRefused } from "../../infra/migrate/migration";
 import { MIGRATE_DEFAULTS, migrateRun, type MigrateOptions } from "../../infra/migrate/run";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { DAY, dailySet } from "../helpers/daily-set";
 import { createLiveEvents, migrateUnderWrites } from "../helpers/live-table";
 import { specFor, userEvents } from "../helpers/spec";
@@ -28,7 +28,7 @@ function uuid7(ms: number, n = 0): string {
 /** The key pg_partman's uuid7_time_encoder makes of a time: a partition bound. */
 const bound = (ms: number) => uuid7(ms).replace("-7000-8000-", "-0000-0000-");
 
-describe.each(PARTMAN_VERSIONS)("UUIDv7 sets with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("UUIDv7 sets with pg_partman %s"), (version) => {
   const supported = !version.startsWith("4.") && !/^5\.[01]\./.test(version);
   // As pg_partman is given and stores the codec's names: 5.5+ quotes them itself, earlier releases take them quoted.
   const codecSchema = versionAtLeast(version, "5.5.0") ? "partman" : `"partman"`;

@@ -6,10 +6,10 @@ import { applyStack } from "../../infra/engine/reconcile";
 import { verify, type Check } from "../../infra/engine/verify";
 import { versionAtLeast } from "../../infra/engine/partman";
 import type { Session } from "../../infra/db/session";
-import { createTestDatabase, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
+import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { events, sessionFor, specFor } from "../helpers/spec";
 
-describe.each(PARTMAN_VERSIONS)("verify with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("verify with pg_partman %s"), (version) => {
   let db: TestDatabase;
   let session: Session;
   const spec = () => specFor(db, [events({ premake: 3, retention: "30 days" })], { partmanVersion: version });

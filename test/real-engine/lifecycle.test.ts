@@ -10,7 +10,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterPassword, createTestDatabase, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
+import { clusterPassword, createTestDatabase, onServer, PARTMAN_VERSIONS, queryRows, type TestDatabase } from "../helpers/database";
 import { pulumiWorkspace, type PulumiRun, type PulumiWorkspace } from "../helpers/pulumi-cli";
 
 const PROGRAM = path.join(__dirname, "program");
@@ -34,7 +34,7 @@ function brief(s: PreviewStep): [string, string, string[]] {
   return [s.op, s.urn.split("::").pop() ?? s.urn, keys.sort()];
 }
 
-describe.each(PARTMAN_VERSIONS)("the real Pulumi engine, pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("the real Pulumi engine, pg_partman %s"), (version) => {
   let db: TestDatabase;
   let ws: PulumiWorkspace;
   const stack = `re${crypto.randomBytes(4).toString("hex")}`;
