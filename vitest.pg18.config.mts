@@ -18,6 +18,10 @@ export const PG18_CORE = [
   "test/integration/subpartition.test.ts",
   "test/integration/list.test.ts",
   "test/integration/id-range.test.ts",
+  "test/integration/epoch.test.ts",
+  "test/integration/campaign-participants.test.ts",
+  "test/integration/timezone.test.ts",
+  "test/integration/maintenance-failures.test.ts",
   "test/integration/debian-root-cluster.test.ts",
   "test/real-engine/lifecycle.test.ts",
 ];

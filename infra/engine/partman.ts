@@ -178,14 +178,24 @@ export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfig
   return { live, declared, restore };
 }
 
-/** A set registered with a bare encoder or decoder name (before partman-stack qualified them): the
- *  names qualified in part_config, so pg_partman and partman-stack's maintenance, which run under a
- *  search_path of pg_catalog, find them. null when they are qualified already. */
-export function qualifyTimeCodecSql(p: PartmanInstall, t: TableSpec, row: PartConfigRow): string | null {
+/** A set's encoder and decoder rewritten in part_config as this release must find them: a bare
+ *  name (registered before partman-stack qualified them) qualified, since pg_partman and
+ *  partman-stack's maintenance run under a search_path of pg_catalog; on 5.5+, a quoted name (given
+ *  to an earlier release, then updated by hand or by the Pulumi Extension resource) unquoted, as
+ *  5.5 quotes each part itself. null when they are stored right. */
+export function storedTimeCodecFix(p: PartmanInstall, t: TableSpec, row: PartConfigRow): { sql: string; summary: string; decoder: string | null } | null {
+  const store = (n: string | null) => (n === null ? null : p.quotesCodecNames ? qualifiedFunction(n, t.schema).replace(/"/g, "") : qualifiedFunction(n, t.schema));
+  const [encoder, decoder] = [store(row.time_encoder), store(row.time_decoder)];
+  if (encoder === row.time_encoder && decoder === row.time_decoder) return null;
   const bare = [row.time_encoder, row.time_decoder].some((n) => n !== null && !n.includes("."));
-  if (!bare) return null;
-  const q = (n: string | null) => (n === null ? "NULL" : quoteLiteral(qualifiedFunction(n, t.schema)));
-  return `UPDATE ${quoteIdent(p.schema)}.part_config SET time_encoder = ${q(row.time_encoder)}, time_decoder = ${q(row.time_decoder)} WHERE parent_table = ${quoteLiteral(t.name)};`;
+  const q = (n: string | null) => (n === null ? "NULL" : quoteLiteral(n));
+  return {
+    sql: `UPDATE ${quoteIdent(p.schema)}.part_config SET time_encoder = ${q(encoder)}, time_decoder = ${q(decoder)} WHERE parent_table = ${quoteLiteral(t.name)};`,
+    summary: bare
+      ? `qualify the time encoder and decoder with schema ${t.schema} (a bare name depends on the search_path maintenance runs under)`
+      : `store the time encoder and decoder unquoted, as pg_partman ${p.version} quotes each part of the names itself`,
+    decoder,
+  };
 }
 
 /** The time a control value of a time set stands for (SQL): an epoch column's integer in its unit,
@@ -194,6 +204,15 @@ export function controlTimeSql(p: PartmanInstall, t: TableSpec & { kind: "time" 
   if (t.epoch) return `to_timestamp(${value} / ${EPOCH_UNITS[t.epoch]}::numeric)`;
   const codec = timeCodecFunctions(p, t);
   return codec ? `${codec.decoder}(${value}::text)` : value;
+}
+
+/** One partition's worth of rows out of the default partition, as `moved` (the function form, so
+ *  it runs in the transaction that locked the parent first). 5.3+ inserts the moved rows without
+ *  OVERRIDING SYSTEM VALUE unless told: a GENERATED ALWAYS identity would refuse them, and the
+ *  rows must keep their ids. */
+export function moveDefaultRowsSql(p: PartmanInstall, t: TableSpec): string {
+  const keepIds = versionAtLeast(p.version, "5.3.0") ? ", p_override_system_value => true" : "";
+  return `SELECT ${quoteIdent(p.schema)}.partition_data_${t.kind}(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false${keepIds}) AS moved`;
 }
 
 /** Creates the partitions missing between a set's first and last. 4.x's partition_gap_fill takes an

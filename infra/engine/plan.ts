@@ -7,7 +7,7 @@ import { defaultPartitionName } from "../config/derived-names";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
 import { STAGING } from "../migrate/names";
-import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
+import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
 import { SAFE_SEARCH_PATH, userSqlSearchPath } from "../db/session";
@@ -29,7 +29,7 @@ import {
   maintenanceObjects,
   partmanInstall,
   PARTMAN_COLUMNS,
-  qualifyTimeCodecSql,
+  storedTimeCodecFix,
   RETENTION_COLUMNS,
   retentionSql,
   runTableMaintenanceSql,
@@ -126,12 +126,15 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
 
   let partman = state.partman;
   const objects = parts.includes("tables") || parts.includes("job");
-  // With pg_partman installed, partman-stack's objects come first: an update of the extension takes
-  // pg_partman's config tables through their lock helper. They depend on its schema alone.
-  if (partman && objects) planObjects(state, partman, out);
+  // With pg_partman installed, partman-stack's objects for it come first: an update of the
+  // extension takes pg_partman's config tables through their lock helper.
+  if (partman && objects) planObjects(state.maintenanceObjects, state, partman, out);
   if (parts.includes("extension")) partman = planExtension(spec, state, out);
   else if (!partman) problems.push({ unit: EXTENSIONS_UNIT, message: partmanMissing(state) });
-  if (!state.partman && partman && objects) planObjects(state, partman, out);
+  // Then those for the release created or updated to (the procedures differ between releases).
+  if (partman && objects && partman !== state.partman) {
+    planObjects(state.partman ? maintenanceObjects(state.partman).mark : state.maintenanceObjects, state, partman, out);
+  }
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
     for (const t of spec.tables) {
@@ -218,14 +221,14 @@ function planExtensionUpdate(spec: StackSpec, state: DatabaseState, installed: P
 
 /** partman-stack's retention table, maintenance log and procedures (sql/maintenance), which the
  *  tables' retention and the job need: installed, or updated when another version installed them. */
-function planObjects(state: DatabaseState, partman: PartmanInstall, out: Out): void {
+function planObjects(installed: string | null, state: DatabaseState, partman: PartmanInstall, out: Out): void {
   const objects = maintenanceObjects(partman);
-  if (state.maintenanceObjects === objects.mark) return;
+  if (installed === objects.mark) return;
   out.steps.push({
     unit: OBJECTS_UNIT,
     database: state.database,
     action: "install-objects",
-    summary: `${state.maintenanceObjects ? "update" : "install"} schema ${MAINTENANCE_SCHEMA} from ${MAINTENANCE_SQL_DIR}/ (retention, maintenance runs, the lock-first maintenance procedures)`,
+    summary: `${installed ? "update" : "install"} schema ${MAINTENANCE_SCHEMA} from ${MAINTENANCE_SQL_DIR}/ (retention, maintenance runs, the lock-first maintenance procedures)`,
     sql: [objects.sql],
   });
 }
@@ -276,12 +279,8 @@ function planTable(
   let current: ManagedConfig;
   if (ts.partConfig) {
     current = liveConfig(ts.partConfig, ts.retention);
-    const qualify = qualifyTimeCodecSql(partman, t, ts.partConfig);
-    if (qualify) {
-      step("update-config", `qualify the time encoder and decoder with schema ${t.schema} (a bare name depends on the search_path maintenance runs under)`, [qualify], [
-        { property: "part_config.time_decoder", from: ts.partConfig.time_decoder, to: qualifiedFunction(ts.partConfig.time_decoder!, t.schema) },
-      ]);
-    }
+    const codec = storedTimeCodecFix(partman, t, ts.partConfig);
+    if (codec) step("update-config", codec.summary, [codec.sql], [{ property: "part_config.time_decoder", from: ts.partConfig.time_decoder, to: codec.decoder }]);
     if (t.defaultPartition && !ts.hasDefault) {
       step("create-default", `create default partition ${t.schema}.${defaultPartitionName(t.table)}`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {

@@ -11,7 +11,7 @@ import { pastHorizon, positionOf } from "./data-loss";
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { introspect, type DatabaseState, type MaintenanceRun, type TableState } from "./introspect";
-import { controlTimeSql, fillGapsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
+import { controlTimeSql, fillGapsSql, moveDefaultRowsSql, timeCodecFunctions, liveConfig, MAINTENANCE_SCHEMA, maintenanceCommand, maintenanceObjects, objectsToInstall, type PartmanInstall } from "./partman";
 import { inTransaction, requireLocksSql } from "./lock-in-order";
 import { plan } from "./plan";
 import { partmanAdvisoryMessage, upgradeAdvice } from "./partman-advisories";
@@ -284,11 +284,6 @@ async function defaultRows(db: Client, def: string): Promise<number> {
   return Number(r.rows[0].n);
 }
 
-/** One partition's worth of rows out of the default partition (the function form, so it runs in
- *  the transaction that locked the parent first). */
-function moveDefaultRowsSql(partman: PartmanInstall, t: TableSpec): string {
-  return `SELECT ${q(partman.schema)}.partition_data_${t.kind}(p_parent_table => ${quoteLiteral(t.name)}, p_batch_count => 1, p_analyze => false) AS moved`;
-}
 
 /** pg_partman 5.2's partition_data_time refuses uuid and text keys, so their rows move the way it
  *  moves others, one partition's worth: the oldest range's rows out of the default partition (by

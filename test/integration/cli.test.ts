@@ -9,6 +9,7 @@ import { DATABASE_URL_ENV } from "../../infra/db/connection";
 import { destroyCluster, localClusterDir } from "../../infra/local/cluster";
 import { eventsStack, projectDir as project, runCli as run } from "../helpers/cli";
 import { PG_MAJOR } from "../../infra/local/install";
+import { versionAtLeast } from "../../infra/engine/partman";
 import { availablePartman, createTestDatabase, onServer, SERVER_MAJOR, type TestDatabase } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 
@@ -104,7 +105,7 @@ describe(onServer("partman-stack CLI against a database URL"), () => {
     expect(plan.code).toBe(2);
     expect(plan.stdout).toContain("+ create table public.events from sql/tables/events.sql");
     expect(plan.stdout).toMatch(/CREATE TABLE public\.events \(/);
-    expect(plan.stdout).toContain(`SELECT "partman".create_parent(p_parent_table => 'public.events'`);
+    expect(plan.stdout).toContain(`SELECT "partman".${versionAtLeast(version, "5.4.0") ? "create_partition" : "create_parent"}(p_parent_table => 'public.events'`);
     expect(plan.stdout).toMatch(/Plan: \d+ change\(s\) in 4 transaction\(s\)\./);
 
     const json = await run(dir, ["plan", "--stack", "ci", "--database-url", url, "--json"]);

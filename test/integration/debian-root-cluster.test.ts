@@ -14,13 +14,21 @@ import { queryRows as query, SERVER_MAJOR } from "../helpers/database";
 
 const mountsOf = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes(rootDir()));
 
+/** Running: a zombie (exited, not yet reaped by whichever process adopted it) counts as gone. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] !== "Z";
   } catch {
     return false;
   }
+}
+
+/** pg_ctl stop -w returns once postmaster.pid is gone, a moment before the process itself. */
+async function exits(pid: number, withinMs = 10_000): Promise<boolean> {
+  for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    if (!alive(pid)) return true;
+  }
+  return false;
 }
 
 describe.runIf(SERVER_MAJOR === 18)("a cluster on PostgreSQL 18 from the Debian testing root", () => {
@@ -73,7 +81,7 @@ describe.runIf(SERVER_MAJOR === 18)("a cluster on PostgreSQL 18 from the Debian 
     }
 
     await destroyCluster(dir);
-    expect(alive(pid)).toBe(false);
+    expect(await exits(pid)).toBe(true);
     expect(fs.existsSync(dir)).toBe(false);
     expect(fs.existsSync(`${rootDir()}${dir}`)).toBe(false);
     expect(mountsOf("/proc/mounts")).toEqual([]);

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
+import { versionAtLeast } from "../../infra/engine/partman";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
@@ -89,7 +90,7 @@ describe.each(PARTMAN_VERSIONS)(onServer("integer-range sets with pg_partman %s"
     await fx.session.target.query(`INSERT INTO public.job_log (id, job_name, status) OVERRIDING SYSTEM VALUE VALUES (7200, 'late', 'failed'), (7300, 'late', 'failed'), (9100, 'late', 'failed')`);
     const dirty = (await verify(fx.session, s)).checks.find((c) => c.check === "default-partition")!;
     expect(dirty).toMatchObject({ status: "fail", message: `public.job_log_default holds 3 row(s), by 1000 range: 7000: 2, 9000: 1` });
-    expect(dirty.fix).toContain(`"partman".partition_data_id(p_parent_table => 'public.job_log', p_batch_count => 1, p_analyze => false)`);
+    expect(dirty.fix).toContain(`"partman".partition_data_id(p_parent_table => 'public.job_log', p_batch_count => 1, p_analyze => false${versionAtLeast(version, "5.3.0") ? ", p_override_system_value => true" : ""})`);
     const fixed = await verify(fx.session, s, { fix: true });
     expect(fixed.checks.filter((c) => ["default-partition", "bounds"].includes(c.check)).map((c) => c.status)).toEqual(["ok", "ok"]);
     expect(await children()).toEqual([...ids(0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000), "job_log_default"]);

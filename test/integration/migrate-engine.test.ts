@@ -7,6 +7,7 @@ import { Client } from "pg";
 import { MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
 import { planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
+import { versionAtLeast } from "../../infra/engine/partman";
 import { availablePartman, createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { events, sessionFor, specFor } from "../helpers/spec";
@@ -173,7 +174,7 @@ describe(onServer(`migration with pg_partman ${RELEASE}: rollback, dry run, refu
     expect(await catalog()).toEqual(before);
     const text = printed.join("\n");
     expect(text).toContain(`CREATE TABLE "partman_migrate"."events" (`);
-    expect(text).toContain(`SELECT "partman".create_parent(p_parent_table => 'partman_migrate.events', p_control => 'created_at', p_interval => '1 day', p_premake => 10`);
+    expect(text).toContain(`SELECT "partman".${versionAtLeast(RELEASE, "5.4.0") ? "create_partition" : "create_parent"}(p_parent_table => 'partman_migrate.events', p_control => 'created_at', p_interval => '1 day', p_premake => 10`);
     expect(text).toMatch(/CREATE TRIGGER "partman_migrate_capture" AFTER INSERT OR UPDATE OR DELETE ON "public"\."events"/);
     expect(text).toContain(`SELECT "id", "run_id", "agent_id", "kind", "payload", "created_at" FROM "public"."events" ORDER BY "id" LIMIT 2000`);
     expect(text).toContain(`INSERT INTO "partman_migrate"."events" ("id", "run_id", "agent_id", "kind", "payload", "created_at") OVERRIDING SYSTEM VALUE SELECT`);

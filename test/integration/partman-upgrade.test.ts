@@ -51,12 +51,13 @@ describe.runIf(PARTMAN_VERSIONS.includes(FROM) && PARTMAN_VERSIONS.includes(TO))
     expect((await status(fx.session, withSchema)).warnings[0]).toContain("CVE-2026-61821 (a retention schema not owned by the child tables' owner: public.events moves expired partitions to a retentionSchema)");
   });
 
-  it(`updates ${FROM} to ${TO} in place under writers and a long report: one reviewed step, no row lost, the sets, their codec and the job working after`, async () => {
+  it(`updates ${FROM} to ${TO} in place under writers and a long report: one reviewed update, no row lost, the sets, their codec and the job working after`, async () => {
     await liveStack();
     const before = await rows();
     const p = await planStack(fx.session, spec(TO));
     expect(p.problems).toEqual([]);
-    expect(p.steps.map((s) => s.action)).toEqual(["update-extension"]);
+    // The update, then partman-stack's procedures as they are for the new release.
+    expect(p.steps.map((s) => s.action)).toEqual(["update-extension", "install-objects"]);
     expect(p.steps[0].changes).toEqual([{ property: "partmanVersion", from: FROM, to: TO }]);
     expect(p.steps[0].sql[0]).toMatch(/^SELECT partman_stack\.lock_in_order_or_raise\(ARRAY\['"partman"\.part_config', '"partman"\.part_config_sub'\]/);
     expect(p.steps[0].sql[1]).toBe(`ALTER EXTENSION pg_partman UPDATE TO '${TO}';`);
@@ -98,6 +99,19 @@ describe.runIf(PARTMAN_VERSIONS.includes(FROM) && PARTMAN_VERSIONS.includes(TO))
     const checked = await verify(fx.session, spec(TO));
     expect(checked.checks.filter((c) => c.status === "fail")).toEqual([]);
     expect(checked.checks.find((c) => c.check === "partman-version")).toMatchObject({ status: "ok" });
+  });
+
+  it(`after an update made outside partman-stack (by hand, or the Pulumi program's Extension resource), the next apply stores the codec names as ${TO} takes them`, async () => {
+    await liveStack();
+    await fx.session.target.query(`ALTER EXTENSION pg_partman UPDATE TO '${TO}'`);
+    const p = await planStack(fx.session, spec(TO));
+    const fix = p.steps.find((s) => s.table === "public.user_events" && s.action === "update-config")!;
+    expect(fix.summary).toBe(`store the time encoder and decoder unquoted, as pg_partman ${TO} quotes each part of the names itself`);
+    expect(fix.changes).toEqual([{ property: "part_config.time_decoder", from: `"partman".uuid7_time_decoder`, to: "partman.uuid7_time_decoder" }]);
+    expect((await applyStack(fx.session, spec(TO))).result.failed).toEqual([]);
+    expect((await planStack(fx.session, spec(TO))).steps).toEqual([]);
+    await fx.session.target.query(maintenanceCommand(spec(TO).maintenance));
+    expect((await status(fx.session, spec(TO))).tables.map((t) => t.lastMaintenance?.error ?? null)).toEqual([null, null]);
   });
 
   it(`refuses a downgrade and names why, changing nothing`, async () => {

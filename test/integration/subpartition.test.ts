@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { formatStatus } from "../../infra/cli/format";
-import { maintenanceCommand } from "../../infra/engine/partman";
+import { maintenanceCommand, versionAtLeast } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
@@ -39,7 +39,7 @@ describe.each(PARTMAN_VERSIONS)(onServer("sub-partitioned sets with pg_partman %
     expect(sub.sql.at(-1)).toContain(
       version.startsWith("4.")
         ? `create_sub_parent(p_top_parent => 'public.tenant_audit', p_control => 'created_at', p_type => 'native', p_interval => '1 day', p_native_check => 'yes', p_premake => 2)`
-        : `create_sub_parent(p_top_parent => 'public.tenant_audit', p_control => 'created_at', p_type => 'range', p_interval => '1 day', p_declarative_check => 'yes', p_premake => 2)`,
+        : `${versionAtLeast(version, "5.4.0") ? "create_sub_partition" : "create_sub_parent"}(p_top_parent => 'public.tenant_audit', p_control => 'created_at', p_type => 'range', p_interval => '1 day', p_declarative_check => 'yes', p_premake => 2)`,
     );
     const { result } = await applyStack(fx.session, s);
     expect(result).toMatchObject({ blocked: [], failed: [] });
