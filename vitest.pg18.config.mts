@@ -20,7 +20,6 @@ export const PG18_CORE = [
   "test/integration/id-range.test.ts",
   "test/integration/epoch.test.ts",
   "test/integration/campaign-participants.test.ts",
-  "test/integration/timezone.test.ts",
   "test/integration/maintenance-failures.test.ts",
   "test/integration/debian-root-cluster.test.ts",
   "test/real-engine/lifecycle.test.ts",

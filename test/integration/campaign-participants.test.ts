@@ -12,7 +12,7 @@ import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";
 import { REPO_ROOT, specFor } from "../helpers/spec";
 
@@ -24,7 +24,7 @@ function shipped(stack: string): Record<string, unknown> {
   return tables.find((t) => t.name === "public.campaign_participants")!;
 }
 
-describe.each(LIST_VERSIONS)("campaign participants as the 5.x stacks declare them, with pg_partman %s", (version) => {
+describe.each(LIST_VERSIONS)(onServer("campaign participants as the 5.x stacks declare them, with pg_partman %s"), (version) => {
   const fx = testDatabase();
 
   const q = async (sql: string, params: unknown[] = []) => (await fx.session.target.query(sql, params)).rows;

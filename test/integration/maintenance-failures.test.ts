@@ -8,14 +8,14 @@ import { describe, expect, it } from "vitest";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status, type TableStatus } from "../../infra/engine/status";
 import { verify, type Check } from "../../infra/engine/verify";
-import { PARTMAN_VERSIONS } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { auditLog, events, specFor } from "../helpers/spec";
 import { testDatabase } from "../helpers/test-database";
 
 const DAY = 86_400_000;
 const CALL = `CALL partman_stack.run_maintenance(p_lock_timeout => '200 ms', p_max_lock_wait => '5 s')`;
 
-describe.each(PARTMAN_VERSIONS)("maintenance failures with pg_partman %s", (version) => {
+describe.each(PARTMAN_VERSIONS)(onServer("maintenance failures with pg_partman %s"), (version) => {
   const fx = testDatabase();
   const q = (sql: string, params: unknown[] = []) => fx.session.target.query(sql, params);
   const bounded = (t: TableStatus) => t.partitions.filter((p) => !p.isDefault);

@@ -9,7 +9,7 @@ import { maintenanceCommand } from "../../infra/engine/partman";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
-import { PARTMAN_VERSIONS, queryRows } from "../helpers/database";
+import { onServer, PARTMAN_VERSIONS, queryRows } from "../helpers/database";
 import { events, specFor, userEvents } from "../helpers/spec";
 import { testDatabase } from "../helpers/test-database";
 import { expectUnharmed, underTraffic } from "../helpers/traffic";
@@ -18,7 +18,7 @@ const FROM = "5.2.4";
 const TO = "5.5.0";
 const CODEC_CVES = "CVE-2026-61781, CVE-2026-61817, CVE-2026-61818";
 
-describe.runIf(PARTMAN_VERSIONS.includes(FROM) && PARTMAN_VERSIONS.includes(TO))(`pg_partman ${FROM} → ${TO} on PostgreSQL with rows and the job in place`, () => {
+describe.runIf(PARTMAN_VERSIONS.includes(FROM) && PARTMAN_VERSIONS.includes(TO))(onServer(`pg_partman ${FROM} → ${TO} with rows and the job in place`), () => {
   const fx = testDatabase();
   const spec = (version: string) => specFor(fx.db, [events({ retention: "30 days" }), userEvents()], { partmanVersion: version });
   const rows = async () => (await queryRows(fx.db.url, `SELECT (SELECT count(*) FROM public.events)::int AS events, (SELECT count(*) FROM public.user_events)::int AS user_events`))[0];
@@ -126,7 +126,7 @@ describe.runIf(PARTMAN_VERSIONS.includes(FROM) && PARTMAN_VERSIONS.includes(TO))
   });
 });
 
-describe.runIf(PARTMAN_VERSIONS.includes("4.7.2") && PARTMAN_VERSIONS.includes(TO))(`pg_partman 4.7.2 → ${TO}`, () => {
+describe.runIf(PARTMAN_VERSIONS.includes("4.7.2") && PARTMAN_VERSIONS.includes(TO))(onServer(`pg_partman 4.7.2 → ${TO}`), () => {
   const fx = testDatabase();
 
   it("is refused as the migration pg_partman documents separately, naming its guide; the sets stay on 4.7.2 and still apply", async () => {
