@@ -8,7 +8,7 @@ import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { defaultPartitionName } from "../config/derived-names";
 import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
 import { EPOCH_UNITS } from "../config/span";
-import type { PartConfigRow, RetentionRow } from "./introspect";
+import type { PartConfigRow, RetentionRow, TableState } from "./introspect";
 import { PACKAGE_ROOT } from "../package-root";
 import { assertTrustedSchemaSql } from "./schema-trust";
 
@@ -381,6 +381,14 @@ export function updateExtensionSql(from: PartmanInstall, to: PartmanInstall): st
     );
   }
   return sql;
+}
+
+/** A set's state as updateExtensionSql leaves it, for planning its steps after the update. */
+export function tableAfterUpdate(from: PartmanInstall, to: PartmanInstall, ts: TableState): TableState {
+  if (!to.quotesCodecNames || from.quotesCodecNames) return ts;
+  const unquote = (n: string | null) => n && n.replace(/"/g, "");
+  const config = (row: PartConfigRow | null) => row && { ...row, time_encoder: unquote(row.time_encoder), time_decoder: unquote(row.time_decoder) };
+  return { ...ts, partConfig: config(ts.partConfig), subConfig: config(ts.subConfig), subParents: ts.subParents.map((sub) => tableAfterUpdate(from, to, sub)) };
 }
 
 /** Two first applies at once: the second waits for the first's commit, then finds what it made. */

@@ -37,6 +37,7 @@ import {
   updateConfigSql,
   updateExtensionSql,
   partmanConfigTables,
+  tableAfterUpdate,
   versionAtLeast,
   versionParts,
   type ConfigLevel,
@@ -137,8 +138,11 @@ export function plan(spec: StackSpec, state: DatabaseState, parts: readonly Plan
   }
   if (parts.includes("tables")) {
     const schemas = new Set(state.schemas);
+    // After an update of pg_partman, each set as the update leaves it.
+    const updated = (ts: TableState): TableState =>
+      partman === state.partman || !state.partman || !partman ? ts : tableAfterUpdate(state.partman, partman, ts);
     for (const t of spec.tables) {
-      const tableSteps = planTable(t, spec.maintenance, state.tables[t.name], partman, schemas, state, out);
+      const tableSteps = planTable(t, spec.maintenance, updated(state.tables[t.name]), partman, schemas, state, out);
       if (tableSteps) steps.push(...tableSteps);
     }
   }
