@@ -319,13 +319,6 @@ export function maintenanceObjects(p: PartmanInstall): { mark: string; sql: stri
   };
 }
 
-/** Whether pg_partman is at least `version` (x.y.z). */
-function atLeast(p: PartmanInstall, version: string): boolean {
-  const [a, b] = [p.version, version].map((v) => v.split(".").map(Number));
-  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  return true;
-}
-
 /** The maintenance SQL for this pg_partman: @extschema@ is its schema, and each @partman_…@ flag
  *  (true or false) says how this version behaves, for the SQL to branch on:
  *  - catches_set_errors: 5.5.0's run_maintenance catches a set's error (CVE-2026-61822), sets its
@@ -333,7 +326,7 @@ function atLeast(p: PartmanInstall, version: string): boolean {
  *  - has_detach_before_drop: 5.5.0's part_config.detach_before_drop, which expire sets for a set
  *    referenced by a foreign key. */
 export function maintenanceDialect(p: PartmanInstall, sql: string): string {
-  const v55 = String(atLeast(p, "5.5.0"));
+  const v55 = String(versionAtLeast(p.version, "5.5.0"));
   const flags: Record<string, string> = { catches_set_errors: v55, has_detach_before_drop: v55 };
   return sql.replace(/@extschema@/g, quoteIdent(p.schema)).replace(/@partman_([a-z_]+)@/g, (m, flag: string) => {
     if (!(flag in flags)) throw new Error(`${MAINTENANCE_SQL_DIR}: unknown placeholder ${m}`);
