@@ -17,16 +17,26 @@ import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema
  *  pg_inherits, not with pg_partition_tree, which locks every partition and so would queue behind a
  *  DROP waiting for one. Objects are named from their schema and name (a regclass of one dropped
  *  meanwhile would print as its OID, and the handover's ALTER fail as a syntax error). */
-const MAINTAINED = (names: string, acting: string) => `
+const MAINTAINED = (names: string, acting: string, partmanSchema: string | null) => `
   WITH RECURSIVE tree AS (
     SELECT to_regclass(d)::oid AS relid FROM unnest(${names}::text[]) d WHERE to_regclass(d) IS NOT NULL
-    UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+    UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid),
+  maintained AS (SELECT relid FROM tree${
+    // The sets' template tables: pg_partman 5.5 (CVE-2026-61820) creates partitions from a
+    // template only for a role acting for its owner.
+    partmanSchema === null
+      ? ""
+      : `
+    UNION ALL SELECT to_regclass(pc.template_table)::oid FROM ${quoteIdent(partmanSchema)}.part_config pc
+     WHERE to_regclass(pc.template_table) IS NOT NULL
+       AND pc.parent_table IN (SELECT format('%s.%s', n.nspname, c.relname) FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace)`
+  })
   SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, format('%I.%I', cn.nspname, c.relname) AS object, c.relowner AS owner,
          c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AS ours,
          CASE WHEN c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) THEN c.relowner = ${acting} ELSE pg_has_role(${acting}, c.relowner, 'USAGE') END AS mine
     FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace
    WHERE c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AND c.relkind IN ('r', 'p', 'v')
-      OR c.oid IN (SELECT relid FROM tree)
+      OR c.oid IN (SELECT relid FROM maintained)
   UNION ALL
   SELECT 'ROUTINE', format('%I.%I(%s)', ${quoteLiteral(MAINTENANCE_SCHEMA)}, p.proname, pg_get_function_identity_arguments(p.oid)), p.proowner, true, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
 export class ForeignOwnership extends Error {}
@@ -47,9 +57,11 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
     );
   }
   const names = spec.tables.map((t) => t.name);
+  const partmanSchema =
+    (await db.query<{ nspname: string }>(`SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`)).rows[0]?.nspname ?? null;
   const foreign = (
     await db.query<{ object: string; owner: string }>(
-      `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)")}) m WHERE NOT m.mine ORDER BY m.ours, m.kind DESC, m.object`,
+      `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)", partmanSchema)}) m WHERE NOT m.mine ORDER BY m.ours, m.kind DESC, m.object`,
       [names],
     )
   ).rows;
@@ -68,7 +80,7 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
       `(${shown}): ${why}. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
       `(each ALTER waits for, then briefly holds, its table's ACCESS EXCLUSIVE lock: run it when a moment's wait is acceptable), then run again:\n` +
       `DO $$ DECLARE s text; BEGIN\n` +
-      `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list, `to_regrole(${quoteLiteral(quoteIdent(acting))})`)}) m\n` +
+      `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list, `to_regrole(${quoteLiteral(quoteIdent(acting))})`, partmanSchema)}) m\n` +
       `    WHERE NOT m.mine LOOP EXECUTE s; END LOOP;\n` +
       `  ALTER SCHEMA ${quoteIdent(MAINTENANCE_SCHEMA)} OWNER TO ${quoteIdent(acting)};\n` +
       `END $$;`,

@@ -220,7 +220,8 @@ describe(onServer("partman-stack CLI against a database URL"), () => {
     expect(healthy.code).toBe(0);
     expect(healthy.stdout).toMatch(/✓ pruning public\.events: a query on created_at within/);
     expect(healthy.stdout).toMatch(/^✓ public\.events: query "run-events-in-window" \(sql\/queries\/public\.events\/run-events-in-window\.sql\): custom plan scans 1 /m);
-    expect(healthy.stdout).toContain("OK with 1 warning(s).");
+    // The job has not run yet; a release before 5.5.0 is warned about too.
+    expect(healthy.stdout).toContain(`OK with ${versionAtLeast(version, "5.5.0") ? 1 : 2} warning(s).`);
     const c = new Client({ connectionString: url });
     await c.connect();
     await c.query(`UPDATE partman.part_config SET premake = 1 WHERE parent_table = 'public.events'`);

@@ -65,7 +65,7 @@ describe.each(PARTMAN_VERSIONS)(onServer("handing a stack over to its owner role
     const refused = await planStack(owner, spec).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ForeignOwnership);
     const message = (refused as Error).message;
-    expect(message).toMatch(new RegExp(`^partman-stack acts as role ${spec.roles.owner} \\(the stack's owner role\\), but postgres owns \\d+ of the objects it maintains \\(public\\.events, public\\.events_default, `));
+    expect(message).toMatch(new RegExp(`^partman-stack acts as role ${spec.roles.owner} \\(the stack's owner role\\), but postgres owns \\d+ of the objects it maintains \\(partman\\.template_public_events, partman\\.template_public_tenant_audit, public\\.events, public\\.events_default, `));
     expect(message).toContain(`Nothing was changed. Hand them over once, connected as postgres or a superuser`);
     expect(await jobUser()).toEqual(["postgres"]);
     expect(await owners()).toEqual([{ owner: "postgres" }]);
