@@ -21,6 +21,7 @@ export const PG18_CORE = [
   "test/integration/epoch.test.ts",
   "test/integration/campaign-participants.test.ts",
   "test/integration/maintenance-failures.test.ts",
+  "test/integration/text-key.test.ts",
   "test/integration/debian-root-cluster.test.ts",
   "test/real-engine/lifecycle.test.ts",
 ];
