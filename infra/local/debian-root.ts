@@ -18,7 +18,11 @@ export const ROOT_SUITE = "testing";
 export const ROOT_PACKAGES = [`postgresql-${ROOT_MAJOR}`, `postgresql-${ROOT_MAJOR}-partman`, `postgresql-${ROOT_MAJOR}-cron`] as const;
 /** The pg_partman releases the root's server has: its package's own. */
 export const ROOT_PARTMAN_VERSIONS = ["5.5.0"] as const;
-const MIRROR = "http://deb.debian.org/debian";
+/** Where the root's packages come from: Debian's mirror, or (when testing has moved past the
+ *  releases below) a snapshot of it from a day that had them, e.g.
+ *  http://snapshot.debian.org/archive/debian/20261201T000000Z. */
+export const MIRROR_ENV = "PARTMAN_STACK_DEBIAN_MIRROR";
+const mirror = () => process.env[MIRROR_ENV] || "http://deb.debian.org/debian";
 /** The server's programs (initdb, pg_ctl, postgres), at their path inside the root. */
 export const ROOT_PG_BIN = `/usr/lib/postgresql/${ROOT_MAJOR}/bin`;
 const CLIENT_TOOLS = ["pg_dump", "pg_restore", "psql"] as const;
@@ -79,7 +83,7 @@ async function buildRoot(root: string, log: (line: string) => void): Promise<voi
   const build = fs.mkdtempSync(path.join(path.dirname(root), "build-"));
   const tmpRoot = path.join(build, "root");
   try {
-    await timed(log, `debootstrap --variant=minbase ${ROOT_SUITE} (from ${MIRROR})`, () => run("debootstrap", ["--variant=minbase", ROOT_SUITE, tmpRoot, MIRROR], { env, log }));
+    await timed(log, `debootstrap --variant=minbase ${ROOT_SUITE} (from ${mirror()})`, () => run("debootstrap", ["--variant=minbase", ROOT_SUITE, tmpRoot, mirror()], { env, log }));
     // The machine's apt settings (its mirror's testing Release file is past its Valid-Until, which
     // they allow), its resolver, no service started by a package, and no cluster created on 5432.
     fs.cpSync("/etc/apt/apt.conf.d", path.join(tmpRoot, "etc/apt/apt.conf.d"), { recursive: true });
@@ -95,6 +99,8 @@ async function buildRoot(root: string, log: (line: string) => void): Promise<voi
     await apt(["clean"]);
     const versions = execFileSync("chroot", [tmpRoot, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n", ...ROOT_PACKAGES]).toString();
     const packages = Object.fromEntries(versions.trim().split("\n").map((l) => l.split(" ") as [string, string]));
+    const moved = rootPackageProblem(packages);
+    if (moved) throw new Error(moved);
     const marker: RootMarker = { suite: ROOT_SUITE, built: new Date().toISOString(), packages };
     fs.writeFileSync(path.join(tmpRoot, MARKER), JSON.stringify(marker, null, 2) + "\n");
     log(`root packages: ${Object.entries(packages).map(([p, v]) => `${p} ${v}`).join(", ")}`);
@@ -107,6 +113,18 @@ async function buildRoot(root: string, log: (line: string) => void): Promise<voi
   } finally {
     fs.rmSync(build, { recursive: true, force: true });
   }
+}
+
+/** Why the packages installed are not the releases partman-stack's PostgreSQL 18 tests are written
+ *  for (Debian testing moves on), with the fix; null when they are. The root is then not kept. */
+export function rootPackageProblem(packages: Record<string, string>): string | null {
+  const partman = packages[`postgresql-${ROOT_MAJOR}-partman`] ?? "none";
+  if (ROOT_PARTMAN_VERSIONS.some((v) => partman.startsWith(`${v}-`))) return null;
+  return (
+    `Debian ${ROOT_SUITE} now ships postgresql-${ROOT_MAJOR}-partman ${partman}, not pg_partman ${ROOT_PARTMAN_VERSIONS.join(" or ")}, which the PostgreSQL ${ROOT_MAJOR} tests are written for: ` +
+    `set ${MIRROR_ENV} to a snapshot of Debian from a day that shipped it (e.g. http://snapshot.debian.org/archive/debian/20261201T000000Z), ` +
+    `or move ROOT_PARTMAN_VERSIONS in infra/local/debian-root.ts (and the tests' expectations) to the new release`
+  );
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

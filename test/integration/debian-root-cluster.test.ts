@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { destroyCluster, isRunning, readCluster, startCluster } from "../../infra/local/cluster";
-import { clientBinDir, readMarker, rootDir, rootServerUserIds } from "../../infra/local/debian-root";
+import { clientBinDir, MIRROR_ENV, readMarker, rootDir, rootPackageProblem, rootServerUserIds } from "../../infra/local/debian-root";
 import { queryRows as query, SERVER_MAJOR } from "../helpers/database";
 
 const mountsOf = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter((l) => l.includes(rootDir()));
@@ -30,6 +30,15 @@ async function exits(pid: number, withinMs = 10_000): Promise<boolean> {
   }
   return false;
 }
+
+describe("the Debian testing root's packages", () => {
+  it("are kept only when they are the pg_partman release the PostgreSQL 18 tests are written for; otherwise the build fails naming the snapshot mirror to use", () => {
+    expect(rootPackageProblem({ "postgresql-18": "18.6-3", "postgresql-18-partman": "5.5.0-1", "postgresql-18-cron": "1.6.8-1" })).toBeNull();
+    const moved = rootPackageProblem({ "postgresql-18": "18.7-1", "postgresql-18-partman": "5.6.0-1", "postgresql-18-cron": "1.6.8-1" });
+    expect(moved).toMatch(/^Debian testing now ships postgresql-18-partman 5\.6\.0-1, not pg_partman 5\.5\.0, which the PostgreSQL 18 tests are written for: /);
+    expect(moved).toContain(`set ${MIRROR_ENV} to a snapshot of Debian`);
+  });
+});
 
 describe.runIf(SERVER_MAJOR === 18)("a cluster on PostgreSQL 18 from the Debian testing root", () => {
   let parent: string;
