@@ -148,18 +148,24 @@ function subParentsSql(p: PartmanInstall, t: TableSpec): string {
  *  statements): uuidv7's are pg_partman's own, qualified with its schema. */
 export function timeCodecFunctions(p: PartmanInstall, t: TableSpec): { encoder: string; decoder: string } | null {
   if (t.kind !== "time" || !t.timeCodec) return null;
-  if (t.timeCodec !== "uuidv7") return t.timeCodec;
-  return { encoder: `${quoteIdent(p.schema)}.uuid7_time_encoder`, decoder: `${quoteIdent(p.schema)}.uuid7_time_decoder` };
+  return t.timeCodec === "uuidv7" ? uuid7Codec(quoteIdent(p.schema)) : t.timeCodec;
 }
+
+/** pg_partman's own UUIDv7 encoder and decoder, in `schema` as written. */
+const uuid7Codec = (schema: string) => ({ encoder: `${schema}.uuid7_time_encoder`, decoder: `${schema}.uuid7_time_decoder` });
+
+/** A codec name as this release stores it: 5.5+ quotes each part itself, so without quotes. */
+const storedCodecName = (p: PartmanInstall, name: string) => (p.quotesCodecNames ? name.replace(/"/g, "") : name);
+
+/** Whether an update from `from` to `to` changes how codec names are stored. */
+const crossesCodecQuoting = (from: PartmanInstall, to: PartmanInstall) => to.quotesCodecNames && !from.quotesCodecNames;
 
 /** The same names as pg_partman takes and stores them: before 5.5 it interpolates them as given
  *  (so the schema of its own is quoted here); 5.5+ quotes each part itself (%I), so they go
  *  unquoted. Declared names are lower-case identifiers (validate.ts), the same either way. */
 function timeCodecNames(p: PartmanInstall, t: TableSpec): { encoder: string; decoder: string } | null {
   if (t.kind !== "time" || !t.timeCodec) return null;
-  if (t.timeCodec !== "uuidv7") return t.timeCodec;
-  const schema = p.quotesCodecNames ? p.schema : quoteIdent(p.schema);
-  return { encoder: `${schema}.uuid7_time_encoder`, decoder: `${schema}.uuid7_time_decoder` };
+  return t.timeCodec === "uuidv7" ? uuid7Codec(p.quotesCodecNames ? p.schema : quoteIdent(p.schema)) : t.timeCodec;
 }
 
 /** A set's time encoder and decoder as part_config holds them against the declared ones (compared
@@ -173,7 +179,7 @@ export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfig
   if (plain(declared) === plain(live)) return null;
   const restore =
     live === "none" ? "remove uuidv7, timeEncoder and timeDecoder"
-    : plain(live) === plain(text({ encoder: `${p.schema}.uuid7_time_encoder`, decoder: `${p.schema}.uuid7_time_decoder` })) ? "declare uuidv7: true"
+    : plain(live) === plain(text(uuid7Codec(p.schema))) ? "declare uuidv7: true"
     : `declare timeEncoder: ${row.time_encoder} and timeDecoder: ${row.time_decoder}`;
   return { live, declared, restore };
 }
@@ -184,7 +190,7 @@ export function timeCodecChange(p: PartmanInstall, t: TableSpec, row: PartConfig
  *  to an earlier release, then updated by hand or by the Pulumi Extension resource) unquoted, as
  *  5.5 quotes each part itself. null when they are stored right. */
 export function storedTimeCodecFix(p: PartmanInstall, t: TableSpec, row: PartConfigRow): { sql: string; summary: string; decoder: string | null } | null {
-  const store = (n: string | null) => (n === null ? null : p.quotesCodecNames ? qualifiedFunction(n, t.schema).replace(/"/g, "") : qualifiedFunction(n, t.schema));
+  const store = (n: string | null) => (n === null ? null : storedCodecName(p, qualifiedFunction(n, t.schema)));
   const [encoder, decoder] = [store(row.time_encoder), store(row.time_decoder)];
   if (encoder === row.time_encoder && decoder === row.time_decoder) return null;
   const bare = [row.time_encoder, row.time_decoder].some((n) => n !== null && !n.includes("."));
@@ -365,7 +371,7 @@ export function partmanConfigTables(p: PartmanInstall): string[] {
  *  unquoted, as 5.5 quotes each part itself: left quoted, it would quote the quotes. */
 export function updateExtensionSql(from: PartmanInstall, to: PartmanInstall): string[] {
   const sql = [`ALTER EXTENSION pg_partman UPDATE TO ${quoteLiteral(to.version)};`];
-  if (to.quotesCodecNames && !from.quotesCodecNames) {
+  if (crossesCodecQuoting(from, to)) {
     const [config, sub] = partmanConfigTables(from);
     const unquote = (col: string) => `${col} = replace(${col}, '"', '')`;
     sql.push(
@@ -378,8 +384,8 @@ export function updateExtensionSql(from: PartmanInstall, to: PartmanInstall): st
 
 /** A set's state as updateExtensionSql leaves it, for planning its steps after the update. */
 export function tableAfterUpdate(from: PartmanInstall, to: PartmanInstall, ts: TableState): TableState {
-  if (!to.quotesCodecNames || from.quotesCodecNames) return ts;
-  const unquote = (n: string | null) => n && n.replace(/"/g, "");
+  if (!crossesCodecQuoting(from, to)) return ts;
+  const unquote = (n: string | null) => n && storedCodecName(to, n);
   const config = (row: PartConfigRow | null) => row && { ...row, time_encoder: unquote(row.time_encoder), time_decoder: unquote(row.time_decoder) };
   return { ...ts, partConfig: config(ts.partConfig), subConfig: config(ts.subConfig), subParents: ts.subParents.map((sub) => tableAfterUpdate(from, to, sub)) };
 }

@@ -13,7 +13,7 @@ import path from "node:path";
 import { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
 import { timed } from "./install";
-import { postgresServer, serverForMajor, type PostgresServer, type ServerName } from "./servers";
+import { asRoot, postgresServer, SERVER_USER, serverForMajor, type PostgresServer, type ServerName } from "./servers";
 
 export interface ClusterInfo {
   dir: string;
@@ -42,7 +42,6 @@ export interface StartOptions {
   log?: (line: string) => void;
 }
 
-const SERVER_USER = "postgres";
 
 /** Chooses the `local` stack's cluster folder: absolute, or relative to the project root. */
 export const LOCAL_DIR_ENV = "PARTMAN_STACK_LOCAL_DIR";
@@ -317,10 +316,6 @@ function asServerUser(server: PostgresServer, dir: string, cmd: string, args: st
     const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
     throw new Error(`${path.basename(cmd)} ${args[0] === "-D" ? args[2] ?? "" : args[0]} failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim()}`);
   }
-}
-
-function asRoot(): boolean {
-  return process.getuid?.() === 0;
 }
 
 function freePort(): Promise<number> {

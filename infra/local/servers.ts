@@ -29,8 +29,9 @@ export interface PostgresServer {
   forget(dir: string): void;
 }
 
-const SERVER_USER = "postgres";
-const asRoot = () => process.getuid?.() === 0;
+/** The user every server runs as: the host's, or the root's own of that name. */
+export const SERVER_USER = "postgres";
+export const asRoot = () => process.getuid?.() === 0;
 
 const HOST_15: PostgresServer = {
   name: "host-15",
