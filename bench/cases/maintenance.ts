@@ -4,7 +4,7 @@
 // newest partitions made again. The time per table should stay near constant for both.
 
 import type { Client } from "pg";
-import { maintenanceObjects, partmanInstall } from "../../infra/engine/partman";
+import { maintenanceObjects, partmanInstall } from "../../infra/partman/dialect";
 import type { Measurement } from "../lib/result";
 import { median, timed } from "../lib/stats";
 

@@ -8,7 +8,7 @@
 
 import type { Client } from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
-import { maintenanceObjects, partmanInstall } from "../../infra/engine/partman";
+import { maintenanceObjects, partmanInstall } from "../../infra/partman/dialect";
 import { copyRows, createPartitioned, RUNS, runIdSql, walBytes } from "../lib/events";
 import { describeErrors, errorMessage, startProbe, type ProbeResult } from "../lib/probe";
 import type { Measurement } from "../lib/result";

@@ -5,7 +5,7 @@
 import { shiftTime, tryParseInterval } from "../config/interval";
 import { parseIdCount } from "../config/span";
 import type { PartitionInfo, TableState } from "./introspect";
-import type { ManagedConfig } from "./partman";
+import type { ManagedConfig } from "../partman/dialect";
 import { fmt } from "./value-text";
 
 export interface DataLoss {

@@ -7,7 +7,7 @@
 
 import type { Client } from "pg";
 import { applicationName, type Session } from "../db/session";
-import { MAINTENANCE_SCHEMA } from "./partman";
+import { MAINTENANCE_SCHEMA } from "../partman/dialect";
 
 export interface FenceRequest {
   /** What the fence stands for, in messages. */

@@ -6,7 +6,7 @@ import type { Session } from "../db/session";
 import { qualifiedFunction, quoteIdent } from "../config/identifiers";
 import { EPOCH_UNITS, isEpochUnit, type EpochUnit } from "../config/span";
 import { requireOwnership } from "./ownership";
-import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "./partman";
+import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "../partman/dialect";
 
 export interface PartConfigRow {
   parent_table: string;

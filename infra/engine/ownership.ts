@@ -7,7 +7,7 @@
 import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
-import { MAINTENANCE_SCHEMA } from "./partman";
+import { MAINTENANCE_SCHEMA } from "../partman/dialect";
 import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema } from "./schema-trust";
 
 /** The relations of the declared tables' partition trees and partman_stack's tables, views and

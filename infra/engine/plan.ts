@@ -14,7 +14,7 @@ import { SAFE_SEARCH_PATH, userSqlSearchPath } from "../db/session";
 import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } from "./server-problems";
 import { dataLoss, describeLoss, mergeLosses, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
-import { upgradeAdvice } from "./partman-advisories";
+import { upgradeAdvice } from "../partman/advisories";
 import {
   createDefaultPartitionSql,
   createExtensionSql,
@@ -43,7 +43,7 @@ import {
   type ConfigLevel,
   type ManagedConfig,
   type PartmanInstall,
-} from "./partman";
+} from "../partman/dialect";
 
 export type StepAction =
   | "create-extension"

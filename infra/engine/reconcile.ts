@@ -5,7 +5,7 @@ import type { Session } from "../db/session";
 import { apply, DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type ApplyResult, type FailedUnit } from "./apply";
 import { applyFence, holdFences, type FenceHold, type FenceRequest } from "./fence";
 import { introspect } from "./introspect";
-import { MAINTENANCE_SCHEMA, maintenanceObjects, partmanInstall } from "./partman";
+import { MAINTENANCE_SCHEMA, maintenanceObjects, partmanInstall } from "../partman/dialect";
 import { ALL_PARTS, EXTENSIONS_UNIT, JOB_UNIT, OBJECTS_UNIT, plan, tableUnit, type Plan, type PlanPart } from "./plan";
 
 export async function planStack(session: Session, spec: StackSpec, parts: readonly PlanPart[] = ALL_PARTS): Promise<Plan> {

@@ -6,8 +6,8 @@ import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
 import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo, type RetentionRow, type TableState } from "./introspect";
-import { liveConfig } from "./partman";
-import { partmanAdvisoryWarning } from "./partman-advisories";
+import { liveConfig } from "../partman/dialect";
+import { partmanAdvisoryWarning } from "../partman/advisories";
 
 export type PartitionStatus = PartitionInfo;
 

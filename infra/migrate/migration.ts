@@ -15,7 +15,7 @@ import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { lockInOrderSql } from "../engine/lock-in-order";
 import { assertTrustedSchemaSql } from "../engine/schema-trust";
-import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../engine/partman";
+import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../partman/dialect";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { checkpoint, type Executor } from "./executor";
 import { STAGING, type MigrationNames } from "./names";

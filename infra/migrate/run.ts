@@ -6,7 +6,7 @@ import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
 import { migrationNameProblem } from "../config/derived-names";
 import { unsupportedShape } from "../config/shape-support";
-import { createExtensionSql, objectsToInstall, partmanInstall, type PartmanInstall } from "../engine/partman";
+import { createExtensionSql, objectsToInstall, partmanInstall, type PartmanInstall } from "../partman/dialect";
 import { introspect } from "../engine/introspect";
 import { requireTrustedSchema } from "../engine/schema-trust";
 import { fenceHolder, holdFences, migrateFence, type FenceHold } from "../engine/fence";

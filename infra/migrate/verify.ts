@@ -5,7 +5,7 @@
 
 import type { Client } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
-import { controlTimeSql, MAINTENANCE_SCHEMA } from "../engine/partman";
+import { controlTimeSql, MAINTENANCE_SCHEMA } from "../partman/dialect";
 import type { Migration } from "./migration";
 
 export interface Verification {

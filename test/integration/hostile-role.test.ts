@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import type { StackSpec } from "../../infra/config/types";
 import type { Session } from "../../infra/db/session";
-import { maintenanceCommand } from "../../infra/engine/partman";
+import { maintenanceCommand } from "../../infra/partman/dialect";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { UntrustedSchema } from "../../infra/engine/schema-trust";
 import { status } from "../../infra/engine/status";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../infra/config/errors";
 import { validateStack } from "../../infra/config/validate";
-import { dropFreshDefaultSql, partmanInstall } from "../../infra/engine/partman";
+import { dropFreshDefaultSql, partmanInstall } from "../../infra/partman/dialect";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { onServer, PARTMAN_VERSIONS } from "../helpers/database";
 import { testDatabase } from "../helpers/test-database";

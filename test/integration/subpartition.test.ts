@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { formatStatus } from "../../infra/cli/format";
-import { maintenanceCommand, versionAtLeast } from "../../infra/engine/partman";
+import { maintenanceCommand, versionAtLeast } from "../../infra/partman/dialect";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";

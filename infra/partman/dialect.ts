@@ -1,4 +1,4 @@
-// Everything that differs between pg_partman releases (4.x, 5.2, 5.4+, 5.5+) lives here; the rest
+// pg_partman's dialect: everything that differs between its releases (4.x, 5.2, 5.4+, 5.5+) lives in this folder; the
 // of the engine asks this module for SQL and never branches on the version itself.
 
 import crypto from "node:crypto";
@@ -8,9 +8,9 @@ import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { defaultPartitionName } from "../config/derived-names";
 import { qualifiedFunction, quoteIdent, quoteLiteral } from "../config/identifiers";
 import { EPOCH_UNITS } from "../config/span";
-import type { PartConfigRow, RetentionRow, TableState } from "./introspect";
+import type { PartConfigRow, RetentionRow, TableState } from "../engine/introspect";
 import { PACKAGE_ROOT } from "../package-root";
-import { assertTrustedSchemaSql } from "./schema-trust";
+import { assertTrustedSchemaSql } from "../engine/schema-trust";
 
 export interface PartmanInstall {
   version: string;

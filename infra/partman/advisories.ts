@@ -3,8 +3,8 @@
 // are the source (see pg_partman's CHANGELOG for 5.5.0); add an entry when a release fixes more.
 
 import type { StackSpec } from "../config/types";
-import type { ServerState } from "./introspect";
-import { versionAtLeast } from "./partman";
+import type { ServerState } from "../engine/introspect";
+import { versionAtLeast } from "./dialect";
 
 /** The release that fixes everything below, and the one partman-stack's stacks should declare. */
 export const PARTMAN_SECURE = "5.5.0";
