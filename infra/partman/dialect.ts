@@ -1,5 +1,5 @@
 // pg_partman's dialect: everything that differs between its releases (4.x, 5.2, 5.4+, 5.5+) lives in this folder; the
-// of the engine asks this module for SQL and never branches on the version itself.
+// rest of the engine asks it for SQL and never branches on the version itself.
 
 import crypto from "node:crypto";
 import fs from "node:fs";
