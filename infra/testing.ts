@@ -7,6 +7,7 @@ import type { StackSpec, TableSpec } from "./config/types";
 import { parseDatabaseUrl } from "./db/connection";
 import { openSession } from "./db/session";
 import { checkQueryPruning, type QueryPruning } from "./engine/pruning";
+import { PartmanStackError } from "./config/errors";
 
 /** Checks the declared queries of `tables` (a loaded stack, or some of its tables) against the
  *  database at `database` (a URL, opened in UTC as partman-stack's own sessions are, or a connected
@@ -22,7 +23,7 @@ export async function expectQueriesPrune(database: string | Client, tables: Stac
   }
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) {
-    throw new Error(`${failed.length} of ${results.length} queries do not prune as declared:\n${failed.map((r) => `- ${r.problems.join("; ")}${r.fix ? `\n  fix: ${r.fix}` : ""}`).join("\n")}`);
+    throw new PartmanStackError(`${failed.length} of ${results.length} queries do not prune as declared:\n${failed.map((r) => `- ${r.problems.join("; ")}${r.fix ? `\n  fix: ${r.fix}` : ""}`).join("\n")}`);
   }
   return results;
 }

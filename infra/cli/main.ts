@@ -3,9 +3,9 @@
 // for programs and tests.
 
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "../config/errors";
+import { PartmanStackError } from "../config/errors";
 import { DATABASE_URL_ENV } from "../db/connection";
-import { lockLimitProblems, MIGRATE_DEFAULTS, MigrationRefused } from "../migrate/run";
+import { lockLimitProblems, MIGRATE_DEFAULTS } from "../migrate/run";
 import { APPLY_EXIT_HELP, applyHandler } from "./commands/apply";
 import { ARCHIVE_EXIT_HELP, archiveHandler } from "./commands/archive";
 import { localHandler, type LocalAction } from "./commands/local";
@@ -24,7 +24,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // Usage errors and --help: commander has printed the message and the command's help.
     if (err instanceof CommanderError) return err.exitCode;
-    process.stderr.write(err instanceof ConfigError || err instanceof MigrationRefused ? `${err.message}\n` : `error: ${(err as Error).message}\n`);
+    // partman-stack's own errors carry their text and exit code; anything else is a bug or the
+    // driver's, printed as it came.
+    if (err instanceof PartmanStackError) {
+      process.stderr.write(`${err.cliText()}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
     return 1;
   }
 }

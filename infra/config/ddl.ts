@@ -1,6 +1,7 @@
 // Reads a table's DDL file well enough to check it against its declaration before any SQL runs:
 // which table it creates, its columns, primary key and partitioning. Not a SQL parser: it splits
 // statements and top-level lists, and refuses statements a table file has no business holding.
+import { PartmanStackError } from "./errors";
 
 export interface DdlColumn {
   name: string;
@@ -17,7 +18,7 @@ export interface TableDdl {
   partition: { strategy: string; columns: string[] } | null;
 }
 
-export class DdlError extends Error {}
+export class DdlError extends PartmanStackError {}
 
 /** Statements a table file may hold besides its one CREATE TABLE: they run once, in the same
  *  transaction, when the table is created. */

@@ -1,5 +1,6 @@
 // PostgreSQL interval values, parsed without a database so a stack is checked before any SQL
 // runs, and compared by meaning: part_config stores the text it was given ("1 day", "1 mon", …).
+import { PartmanStackError } from "./errors";
 
 export interface Interval {
   /** The value as written, whitespace collapsed. */
@@ -26,7 +27,7 @@ unit(["decade", "decades"], { months: 120 });
 unit(["century", "centuries"], { months: 1200 });
 unit(["millennium", "millennia"], { months: 12000 });
 
-export class IntervalSyntaxError extends Error {}
+export class IntervalSyntaxError extends PartmanStackError {}
 
 /** What a PostgreSQL interval holds: months and days are int32; its time (int64 microseconds) is
  *  kept here exactly only up to Number.MAX_SAFE_INTEGER microseconds, about 285 years. */

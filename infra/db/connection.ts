@@ -9,6 +9,7 @@ import { parseIntoClientConfig } from "pg-connection-string";
 import type { SslMode, StackSpec } from "../config/types";
 import { SSL_MODES } from "../config/validate";
 import { localClusterDir, startCluster } from "../local/cluster";
+import { PartmanStackError } from "../config/errors";
 
 export interface ConnectionOptions {
   /** Overrides the stack's connection (for CI and operations). */
@@ -29,9 +30,10 @@ export async function resolveConnection(spec: StackSpec, opts: ConnectionOptions
       return parseDatabaseUrl(cluster.url);
     }
     case "docker":
-      throw new Error(
-        `stack "${spec.stack}" uses database.mode docker: its container is provisioned by \`pulumi up -s ${spec.stack}\`; ` +
-          `pass its connection with --database-url (or ${DATABASE_URL_ENV})`,
+      throw new PartmanStackError(
+        `stack "${spec.stack}" uses database.mode docker: its container is provisioned by \`pulumi up -s ${spec.stack}\``,
+        `pass its connection with --database-url (or ${DATABASE_URL_ENV})`,
+        { join: "; " },
       );
     case "external":
       return clientConfig(db, process.env.PGPASSWORD);
@@ -84,7 +86,7 @@ function parseUrl(url: string): ClientConfig {
   try {
     return parseIntoClientConfig(url);
   } catch (err) {
-    throw new Error(`--database-url is not a PostgreSQL URL (postgres://user@host:port/database): ${(err as Error).message}`);
+    throw new PartmanStackError(`--database-url is not a PostgreSQL URL (postgres://user@host:port/database): ${(err as Error).message}`);
   }
 }
 
@@ -158,8 +160,8 @@ function readFileFor(f: NamedFile, pem?: string): string {
   try {
     text = fs.readFileSync(f.file, "utf8");
   } catch (err) {
-    throw new Error(`${f.what} ${f.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give the path of a readable PEM file`);
+    throw new PartmanStackError(`${f.what} ${f.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, `give the path of a readable PEM file`, { join: "): " });
   }
-  if (pem && !text.includes(pem)) throw new Error(`${f.what} ${f.file} holds no PEM certificate (${pem}): give the CA certificate that signed the server's`);
+  if (pem && !text.includes(pem)) throw new PartmanStackError(`${f.what} ${f.file} holds no PEM certificate (${pem})`, `give the CA certificate that signed the server's`);
   return text;
 }

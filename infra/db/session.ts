@@ -5,6 +5,7 @@
 
 import { Client, type ClientConfig } from "pg";
 import { quoteIdent } from "../config/identifiers";
+import { PartmanStackError } from "../config/errors";
 
 export interface Session {
   /** The database whose tables are managed. */
@@ -64,7 +65,7 @@ async function connect(config: ClientConfig, purpose: string | undefined): Promi
     await client.connect();
   } catch (err) {
     const where = `${config.host ?? "localhost"}:${config.port ?? 5432}/${config.database ?? ""}`;
-    throw new Error(`cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`);
+    throw new PartmanStackError(`cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`);
   }
   return client;
 }
@@ -81,9 +82,9 @@ async function ownerToActAs(client: Client, owner: string | null): Promise<strin
   ).rows[0];
   if (!r.exists) return null;
   if (!r.member) {
-    throw new Error(
-      `role ${owner} (the stack's owner role) exists, so partman-stack acts as it, but ${r.user} is not a member of it: ` +
-        `GRANT ${quoteIdent(owner)} TO ${quoteIdent(r.user)} (the Pulumi program's admin-acts-as-owner GrantRole does), or name another role in partman-stack:roles.owner`,
+    throw new PartmanStackError(
+      `role ${owner} (the stack's owner role) exists, so partman-stack acts as it, but ${r.user} is not a member of it`,
+      `GRANT ${quoteIdent(owner)} TO ${quoteIdent(r.user)} (the Pulumi program's admin-acts-as-owner GrantRole does), or name another role in partman-stack:roles.owner`,
     );
   }
   return owner;

@@ -8,6 +8,7 @@
 import type { Client } from "pg";
 import { applicationName, type Session } from "../db/session";
 import { MAINTENANCE_SCHEMA } from "../partman/dialect";
+import { PartmanStackError } from "../config/errors";
 
 export interface FenceRequest {
   /** What the fence stands for, in messages. */
@@ -26,7 +27,7 @@ export const maintenanceFence = (set: string): FenceRequest => ({ what: `the mai
 /** One `migrate run`, `rollback` or `finish` of a table at a time. */
 export const migrateFence = (table: string): FenceRequest & { fn: "fence" } => ({ what: `the migrate lock of ${table}`, fn: "fence", arg: `migrate ${table}` });
 
-export class FenceWaitTimeout extends Error {
+export class FenceWaitTimeout extends PartmanStackError {
   constructor(
     readonly fence: FenceRequest,
     readonly waitedMs: number,

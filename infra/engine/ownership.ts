@@ -9,6 +9,7 @@ import type { StackSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import { MAINTENANCE_SCHEMA } from "../partman/dialect";
 import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema } from "./schema-trust";
+import { PartmanStackError } from "../config/errors";
 
 /** The relations of the declared tables' partition trees and partman_stack's tables, views and
  *  routines, as SQL rows (kind, object, owner oid, ours: in partman_stack, mine), for `names` (the declared tables,
@@ -39,7 +40,7 @@ const MAINTAINED = (names: string, acting: string, partmanSchema: string | null)
       OR c.oid IN (SELECT relid FROM maintained)
   UNION ALL
   SELECT 'ROUTINE', format('%I.%I(%s)', ${quoteLiteral(MAINTENANCE_SCHEMA)}, p.proname, pg_get_function_identity_arguments(p.oid)), p.proowner, true, p.proowner = ${acting} FROM pg_proc p WHERE p.pronamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)})`;
-export class ForeignOwnership extends Error {}
+export class ForeignOwnership extends PartmanStackError {}
 
 /** Throws UntrustedSchema when partman_stack holds what another role could have planted (see
  *  schema-trust.ts), and ForeignOwnership naming what the acting role (current_user) cannot
@@ -52,8 +53,9 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
   const partman = await partmanSchemaProblems(db);
   if (partman.length > 0) {
     throw new UntrustedSchema(
-      `pg_partman's schema is not safe to run pg_partman from (${partman.join("; ")}): pg_partman's functions look names up there first, as the owner in every maintenance run. ` +
-        `Nothing was changed. Drop what is not pg_partman's (after checking what it is) and REVOKE CREATE ON SCHEMA from PUBLIC, then run again`,
+      `pg_partman's schema is not safe to run pg_partman from (${partman.join("; ")}): pg_partman's functions look names up there first, as the owner in every maintenance run. Nothing was changed`,
+      `Drop what is not pg_partman's (after checking what it is) and REVOKE CREATE ON SCHEMA from PUBLIC, then run again`,
+      { join: ". " },
     );
   }
   const names = spec.tables.map((t) => t.name);
@@ -77,12 +79,14 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
       : [`the user it connects as, the stack's owner role ${spec.roles.owner} not existing`, `made by another role, they cannot be maintained by ${acting}`];
   throw new ForeignOwnership(
     `partman-stack acts as role ${acting} (${who}), but ${owners.join(", ")} own${owners.length === 1 ? "s" : ""} ${foreign.length} of the objects it maintains ` +
-      `(${shown}): ${why}. Nothing was changed. Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
+      `(${shown}): ${why}. Nothing was changed`,
+    `Hand them over once, connected as ${owners.join(" or ")} or a superuser ` +
       `(each ALTER waits for, then briefly holds, its table's ACCESS EXCLUSIVE lock: run it when a moment's wait is acceptable), then run again:\n` +
       `DO $$ DECLARE s text; BEGIN\n` +
       `  FOR s IN SELECT format('ALTER %s %s OWNER TO %I', m.kind, m.object, ${quoteLiteral(acting)}) FROM (${MAINTAINED(list, `to_regrole(${quoteLiteral(quoteIdent(acting))})`, partmanSchema)}) m\n` +
       `    WHERE NOT m.mine LOOP EXECUTE s; END LOOP;\n` +
       `  ALTER SCHEMA ${quoteIdent(MAINTENANCE_SCHEMA)} OWNER TO ${quoteIdent(acting)};\n` +
       `END $$;`,
+    { join: ". " },
   );
 }

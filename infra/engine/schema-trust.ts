@@ -6,6 +6,7 @@
 
 import type { Client } from "pg";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
+import { PartmanStackError } from "../config/errors";
 
 export interface SchemaProblem {
   problem: string;
@@ -91,7 +92,7 @@ export async function partmanSchemaProblems(db: Client): Promise<string[]> {
   return r.rows.map((x) => x.problem);
 }
 
-export class UntrustedSchema extends Error {}
+export class UntrustedSchema extends PartmanStackError {}
 
 /** The refusal for problems that are not a trusted role's earlier install: nothing is read from the
  *  schema or run in it, and the message says what to look at and how to start afresh. */
@@ -103,8 +104,9 @@ export function untrustedSchema(schema: string, acting: string, problems: Schema
     : `check what is in it (another role may have replaced what partman-stack would run), then, as a superuser, DROP SCHEMA ${quoteIdent(schema)} CASCADE ` +
       `(or rename it) and run again: partman-stack recreates it owned by ${acting}`;
   return new UntrustedSchema(
-    `schema ${schema} is not ${acting}'s alone (${shown}), so partman-stack will not use it: what it holds runs as the owner in every maintenance run and as an administrator in every apply. ` +
-      `Nothing was changed. ${fix[0].toUpperCase()}${fix.slice(1)}`,
+    `schema ${schema} is not ${acting}'s alone (${shown}), so partman-stack will not use it: what it holds runs as the owner in every maintenance run and as an administrator in every apply. Nothing was changed`,
+    `${fix[0].toUpperCase()}${fix.slice(1)}`,
+    { join: ". " },
   );
 }
 

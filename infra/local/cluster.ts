@@ -14,6 +14,7 @@ import { Client } from "pg";
 import { quoteIdent } from "../config/identifiers";
 import { timed } from "./install";
 import { asRoot, postgresServer, SERVER_USER, serverForMajor, type PostgresServer, type ServerName } from "./servers";
+import { PartmanStackError } from "../config/errors";
 
 export interface ClusterInfo {
   dir: string;
@@ -130,7 +131,7 @@ export function readPassword(dir: string): string | null {
     return fs.readFileSync(passwordFile(dir), "utf8").trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new Error(`cannot read the local cluster's password (${(err as Error).message}): it is the file of the user who created the cluster, run partman-stack as that user`);
+    throw new PartmanStackError(`cannot read the local cluster's password (${(err as Error).message})`, `it is the file of the user who created the cluster, run partman-stack as that user`);
   }
 }
 
@@ -153,10 +154,10 @@ export async function startCluster(dir: string, opts: StartOptions): Promise<Clu
   dir = path.resolve(dir);
   const previous = readCluster(dir);
   if (previous && previous.cronDatabase !== cronDatabase) {
-    throw new Error(`the cluster in ${dir} keeps pg_cron in database ${previous.cronDatabase}, not ${cronDatabase}; remove ${dir} to start afresh`);
+    throw new PartmanStackError(`the cluster in ${dir} keeps pg_cron in database ${previous.cronDatabase}, not ${cronDatabase}`, `remove ${dir} to start afresh`, { join: "; " });
   }
   if (hasCluster(dir) && serverOf(dir) !== server) {
-    throw new Error(`the cluster in ${dir} is PostgreSQL ${serverOf(dir).major} (${serverOf(dir).name}), not ${server.major} (${server.name}); remove ${dir} to start afresh`);
+    throw new PartmanStackError(`the cluster in ${dir} is PostgreSQL ${serverOf(dir).major} (${serverOf(dir).name}), not ${server.major} (${server.name})`, `remove ${dir} to start afresh`, { join: "; " });
   }
   if (!hasCluster(dir)) {
     await timed(log, `initialising a PostgreSQL ${server.major} cluster in ${dir}`, async () => initdb(server, dir, cronDatabase, opts.throwaway ?? false, opts.timezone ?? "UTC"));
@@ -246,8 +247,10 @@ function initdb(server: PostgresServer, dir: string, cronDatabase: string, throw
     try {
       asServerUser(server, dir, "test", ["-w", dir]);
     } catch {
-      throw new Error(
-        `the ${SERVER_USER} user cannot write to ${dir}: a folder above it is closed to other users; open it (chmod o+x) or choose a folder ${SERVER_USER} can reach (for the local stack: ${LOCAL_DIR_ENV}=<folder>)`,
+      throw new PartmanStackError(
+        `the ${SERVER_USER} user cannot write to ${dir}: a folder above it is closed to other users`,
+        `open it (chmod o+x) or choose a folder ${SERVER_USER} can reach (for the local stack: ${LOCAL_DIR_ENV}=<folder>)`,
+        { join: "; " },
       );
     }
   }
@@ -314,7 +317,7 @@ function asServerUser(server: PostgresServer, dir: string, cmd: string, args: st
     execFileSync(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
   } catch (err) {
     const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
-    throw new Error(`${path.basename(cmd)} ${args[0] === "-D" ? args[2] ?? "" : args[0]} failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim()}`);
+    throw new PartmanStackError(`${path.basename(cmd)} ${args[0] === "-D" ? args[2] ?? "" : args[0]} failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim()}`);
   }
 }
 

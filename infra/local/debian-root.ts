@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { run, timed } from "./install";
+import { PartmanStackError } from "../config/errors";
 
 export const ROOT_MAJOR = 18;
 export const ROOT_SUITE = "testing";
@@ -67,9 +68,9 @@ export async function ensureDebianRoot(log: (line: string) => void = () => {}): 
 function requireRootOnDebian(): void {
   const why = `PostgreSQL ${ROOT_MAJOR} comes from a Debian ${ROOT_SUITE} root that partman-stack builds with debootstrap and runs with chroot and a mount namespace`;
   if (!fs.existsSync("/etc/debian_version") || !fs.existsSync("/usr/bin/apt-get")) {
-    throw new Error(`${why}, which needs Debian (this machine has no /etc/debian_version or apt-get): run the PostgreSQL ${ROOT_MAJOR} tests on Debian, as root`);
+    throw new PartmanStackError(`${why}, which needs Debian (this machine has no /etc/debian_version or apt-get)`, `run the PostgreSQL ${ROOT_MAJOR} tests on Debian, as root`);
   }
-  if (process.getuid?.() !== 0) throw new Error(`${why}, which needs root: run it as root (sudo -E), or leave PARTMAN_STACK_TEST_POSTGRES unset for the PostgreSQL 15 run`);
+  if (process.getuid?.() !== 0) throw new PartmanStackError(`${why}, which needs root`, `run it as root (sudo -E), or leave PARTMAN_STACK_TEST_POSTGRES unset for the PostgreSQL 15 run`);
 }
 
 async function buildRoot(root: string, log: (line: string) => void): Promise<void> {
@@ -100,7 +101,7 @@ async function buildRoot(root: string, log: (line: string) => void): Promise<voi
     const versions = execFileSync("chroot", [tmpRoot, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n", ...ROOT_PACKAGES]).toString();
     const packages = Object.fromEntries(versions.trim().split("\n").map((l) => l.split(" ") as [string, string]));
     const moved = rootPackageProblem(packages);
-    if (moved) throw new Error(moved);
+    if (moved) throw new PartmanStackError(moved);
     const marker: RootMarker = { suite: ROOT_SUITE, built: new Date().toISOString(), packages };
     fs.writeFileSync(path.join(tmpRoot, MARKER), JSON.stringify(marker, null, 2) + "\n");
     log(`root packages: ${Object.entries(packages).map(([p, v]) => `${p} ${v}`).join(", ")}`);
@@ -141,7 +142,7 @@ export function inRootArgv(root: string, folders: string[], user: string | null,
 /** The root's server user's uid and gid: its own, not the host's. */
 export function rootServerUserIds(root = rootDir()): [number, number] {
   const line = fs.readFileSync(path.join(root, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith(`${SERVER_USER}:`));
-  if (!line) throw new Error(`the root in ${root} has no ${SERVER_USER} user: remove ${root} to build it again`);
+  if (!line) throw new PartmanStackError(`the root in ${root} has no ${SERVER_USER} user`, `remove ${root} to build it again`);
   const [, , uid, gid] = line.split(":");
   return [Number(uid), Number(gid)];
 }
@@ -158,7 +159,7 @@ export function removeMountPoint(folder: string, root = rootDir()): void {
 function multiarch(): { triplet: string; loader: string } {
   if (process.arch === "x64") return { triplet: "x86_64-linux-gnu", loader: "ld-linux-x86-64.so.2" };
   if (process.arch === "arm64") return { triplet: "aarch64-linux-gnu", loader: "ld-linux-aarch64.so.1" };
-  throw new Error(`the Debian ${ROOT_SUITE} root's client tools are wired for x86-64 and arm64, not ${process.arch}`);
+  throw new PartmanStackError(`the Debian ${ROOT_SUITE} root's client tools are wired for x86-64 and arm64, not ${process.arch}`);
 }
 
 /** Scripts running the root's client tools with the host's paths, files and descriptors: the

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { PartmanStackError } from "../config/errors";
 
 export const PG_MAJOR = 15;
 export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
@@ -49,7 +50,7 @@ export async function ensurePostgres(log: (line: string) => void = () => {}): Pr
   if (missing.packages.length === 0 && missing.partman.length === 0) return;
   const isRoot = process.getuid?.() === 0;
   const hasApt = fs.existsSync("/usr/bin/apt-get") && fs.existsSync("/usr/bin/dpkg-deb");
-  if (!isRoot || !hasApt) throw new Error(installInstructions(missing, hasApt));
+  if (!isRoot || !hasApt) throw new PartmanStackError(installInstructions(missing, hasApt));
   if (missing.packages.length > 0) {
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     await timed(log, "updating the machine's apt package lists", () => run("apt-get", ["update", "-q"], { env, log }));
@@ -57,7 +58,7 @@ export async function ensurePostgres(log: (line: string) => void = () => {}): Pr
       run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing.packages], { env, log }),
     );
     const still = missingComponents().packages;
-    if (still.length > 0) throw new Error(`apt-get installed ${missing.packages.join(", ")} but ${still.join(", ")} still lacks its files; ${installInstructions(missingComponents(), true)}`);
+    if (still.length > 0) throw new PartmanStackError(`apt-get installed ${missing.packages.join(", ")} but ${still.join(", ")} still lacks its files`, installInstructions(missingComponents(), true), { join: "; " });
   }
   for (const r of missingComponents().partman) {
     await timed(log, `installing pg_partman ${r.version}'s extension SQL from Debian ${r.suite}'s ${r.pkg}`, () => installPartmanSql(r, EXTENSION_DIR, log));
@@ -99,14 +100,15 @@ export async function installPartmanSql(release: PartmanRelease, extensionDir: s
     await timed(log, `downloading Debian ${suite}'s package lists (into a temporary folder)`, () => run("apt-get", [...apt, "update", "-q"], { log }));
     await timed(log, `downloading ${pkg}`, () => run("apt-get", [...apt, "download", "-q", pkg], { cwd: tmp, log }));
     const deb = fs.readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-    if (!deb) throw new Error(`apt-get download ${pkg} from ${suite} produced no .deb`);
+    if (!deb) throw new PartmanStackError(`apt-get download ${pkg} from ${suite} produced no .deb`);
     await run("dpkg-deb", ["-x", path.join(tmp, deb), path.join(tmp, "root")]);
     const from = path.join(tmp, `root/usr/share/postgresql/${release.pgMajor}/extension`);
     const sql = fs.readdirSync(from).filter((f) => /^pg_partman--.*\.sql$/.test(f));
     if (!sql.includes(sqlFile(release))) {
-      throw new Error(
-        `${deb} has no ${sqlFile(release)} (it has ${sql.filter((f) => /^pg_partman--[\d.]+\.sql$/.test(f)).join(", ")}): Debian ${suite} has moved on; ` +
-          `install pg_partman ${release.version}'s SQL by hand (its release's sql/ build) into ${extensionDir}/`,
+      throw new PartmanStackError(
+        `${deb} has no ${sqlFile(release)} (it has ${sql.filter((f) => /^pg_partman--[\d.]+\.sql$/.test(f)).join(", ")}): Debian ${suite} has moved on`,
+        `install pg_partman ${release.version}'s SQL by hand (its release's sql/ build) into ${extensionDir}/`,
+        { join: "; " },
       );
     }
     const copied = sql.filter((f) => !fs.existsSync(path.join(extensionDir, f)));
@@ -145,11 +147,11 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
         if (line.trim()) opts.log?.(`  ${line}`);
       });
     }
-    child.on("error", (err) => reject(new Error(`${shown} failed: ${err.message}`)));
+    child.on("error", (err) => reject(new PartmanStackError(`${shown} failed: ${err.message}`)));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
       const output = (said.stderr.length > 0 ? said.stderr : said.stdout).slice(-20).join("\n").trim();
-      reject(new Error(`${shown} failed: ${output || (signal ? `killed by ${signal}` : `exit code ${code}`)}`));
+      reject(new PartmanStackError(`${shown} failed: ${output || (signal ? `killed by ${signal}` : `exit code ${code}`)}`));
     });
   });
 }

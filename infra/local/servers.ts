@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { ensureDebianRoot, clientBinDir, inRootArgv, removeMountPoint, ROOT_MAJOR, ROOT_PARTMAN_VERSIONS, ROOT_PG_BIN, rootDir, rootServerUserIds } from "./debian-root";
 import { ensurePostgres, PARTMAN_VERSIONS, PG_BIN, PG_MAJOR } from "./install";
+import { PartmanStackError } from "../config/errors";
 
 export const SERVER_NAMES = ["host-15", "debian-testing-18"] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
@@ -45,7 +46,7 @@ const HOST_15: PostgresServer = {
     const out = execFileSync("id", [SERVER_USER]).toString();
     const uid = /uid=(\d+)/.exec(out);
     const gid = /gid=(\d+)/.exec(out);
-    if (!uid || !gid) throw new Error(`cannot find the ${SERVER_USER} user (it comes with the postgresql-${PG_MAJOR} package)`);
+    if (!uid || !gid) throw new PartmanStackError(`cannot find the ${SERVER_USER} user (it comes with the postgresql-${PG_MAJOR} package)`);
     return [Number(uid[1]), Number(gid[1])];
   },
   forget: () => {},
@@ -69,13 +70,13 @@ const SERVERS = [HOST_15, DEBIAN_TESTING_18];
 
 export function postgresServer(name: ServerName = "host-15"): PostgresServer {
   const server = SERVERS.find((s) => s.name === name);
-  if (!server) throw new Error(`unknown PostgreSQL server ${name}: one of ${SERVER_NAMES.join(", ")}`);
+  if (!server) throw new PartmanStackError(`unknown PostgreSQL server ${name}`, `one of ${SERVER_NAMES.join(", ")}`);
   return server;
 }
 
 /** The server whose major made a data folder (its PG_VERSION). */
 export function serverForMajor(major: number): PostgresServer {
   const server = SERVERS.find((s) => s.major === major);
-  if (!server) throw new Error(`no PostgreSQL ${major} server here (${SERVER_NAMES.join(", ")})`);
+  if (!server) throw new PartmanStackError(`no PostgreSQL ${major} server here (${SERVER_NAMES.join(", ")})`);
   return server;
 }

@@ -13,6 +13,7 @@ import { PACKAGE_ROOT } from "../package-root";
 import { userSqlSearchPath } from "../db/session";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
+import { ProblemList } from "../config/errors";
 import { lockInOrderSql } from "../engine/lock-in-order";
 import { assertTrustedSchemaSql } from "../engine/schema-trust";
 import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../partman/dialect";
@@ -22,9 +23,9 @@ import { STAGING, type MigrationNames } from "./names";
 import { clashingNames, describeColumns, inspectTable, type Column, type SourceTable } from "./source";
 import { stagedDdl, stagedStatement } from "./staged-ddl";
 
-export class MigrationRefused extends Error {
-  constructor(readonly problems: string[]) {
-    super(`migration refused:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+export class MigrationRefused extends ProblemList {
+  constructor(problems: string[], options: { exitCode?: number } = {}) {
+    super(problems, () => "migration refused:", options);
   }
 }
 

@@ -38,8 +38,13 @@ export interface MigrateOptions extends LockLimits {
 /** What rollback and finish take. */
 export type LockOptions = Pick<MigrateOptions, "dryRun" | "maxStallMs" | "maxLockWaitMs" | "waitMs" | "log" | "print">;
 
-/** Another `migrate run`, `rollback` or `finish` of the same table holds its migrate lock. */
-export class MigrationBusy extends MigrationRefused {}
+/** Another `migrate run`, `rollback` or `finish` of the same table holds its migrate lock: exit
+ *  code 4 (MIGRATE_EXIT_HELP), so a scheduler can tell "try later" from a refusal. */
+export class MigrationBusy extends MigrationRefused {
+  constructor(problems: string[]) {
+    super(problems, { exitCode: 4 });
+  }
+}
 
 export const MIGRATE_DEFAULTS = { batchSize: 10_000, sleepMs: 0, maxStallMs: 2_000, maxLockWaitMs: 300_000, waitMs: 0 };
 /** Changes left for the swap to replay under its lock. */

@@ -9,6 +9,7 @@ import type { StackSpec } from "../config/types";
 import { localClusterDir, readCluster, readPassword } from "../local/cluster";
 import type { ConnectionInputs } from "../providers/connection";
 import { dataVolumeOptions } from "../component/options";
+import { PartmanStackError } from "../config/errors";
 
 export interface Target {
   connection: pulumi.Output<ConnectionInputs>;
@@ -31,8 +32,9 @@ export function target(spec: StackSpec, databasePassword: pulumi.Output<string> 
   switch (db.mode) {
     case "external": {
       if (!databasePassword) {
-        throw new Error(
-          `stack "${spec.stack}" connects to ${db.host} as ${db.user}, but has no password: run \`pulumi config set --secret partman-stack:databasePassword <password> -s ${spec.stack}\``,
+        throw new PartmanStackError(
+          `stack "${spec.stack}" connects to ${db.host} as ${db.user}, but has no password`,
+          `run \`pulumi config set --secret partman-stack:databasePassword <password> -s ${spec.stack}\``,
         );
       }
       return {
@@ -45,7 +47,7 @@ export function target(spec: StackSpec, databasePassword: pulumi.Output<string> 
     case "local": {
       const dir = localClusterDir(spec.root);
       const cluster = readCluster(dir);
-      if (!cluster) throw new Error(`stack "${spec.stack}" uses the local cluster, which has not been started: run \`npx partman-stack local start\``);
+      if (!cluster) throw new PartmanStackError(`stack "${spec.stack}" uses the local cluster, which has not been started`, `run \`npx partman-stack local start\``);
       return {
         connection: pulumi.output({ host: "127.0.0.1", port: cluster.port, database: db.database, user: "postgres", sslmode: "disable" as const }),
         password: pulumi.secret(readPassword(dir) ?? ""),

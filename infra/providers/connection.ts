@@ -8,6 +8,7 @@ import { clientConfig } from "../db/connection";
 import { withSession, type Session } from "../db/session";
 import type { ApplyResult } from "../engine/apply";
 import { PACKAGE_VERSION } from "../package-root";
+import { PartmanStackError } from "../config/errors";
 
 /** Changes with the provider code, so a new release shows up in `pulumi preview` as an update. */
 export const PROVIDER_VERSION = PACKAGE_VERSION;
@@ -48,7 +49,7 @@ export function withInputsSession<T>(inputs: ConnectedInputs, resource: string, 
 /** A resource is one unit: anything blocked or failed fails it, naming why. */
 export function throwUnlessApplied(result: ApplyResult): void {
   const reasons = [...result.blocked.map((x) => x.message), ...result.failed.map((x) => x.message)];
-  if (reasons.length > 0) throw new Error(reasons.join("\n"));
+  if (reasons.length > 0) throw new PartmanStackError(reasons.join("\n"));
 }
 
 /** A StackSpec for the engine, covering one table or the job, on the inputs' server. */

@@ -8,6 +8,7 @@ import { DEFAULTS } from "../config/validate";
 import { introspectServer } from "../engine/introspect";
 import { serverProblems } from "../engine/server-problems";
 import { hasUnknowns, sameJson, withInputsSession, type ConnectedInputs } from "./connection";
+import { ProblemList } from "../config/errors";
 
 export interface PreflightInputs extends ConnectedInputs {
   partmanVersion: string | null;
@@ -40,7 +41,7 @@ async function inspect(inputs: PreflightInputs): Promise<{ problems: string[]; o
 
 async function mustPass(inputs: PreflightInputs): Promise<PreflightOutputs> {
   const { problems, outs } = await inspect(inputs);
-  if (problems.length > 0) throw new Error(`${inputs.connection.host}:${inputs.connection.port}/${inputs.connection.database} is not ready for partman-stack:\n${problems.map((p) => `- ${p}`).join("\n")}`);
+  if (problems.length > 0) throw new ProblemList(problems, () => `${inputs.connection.host}:${inputs.connection.port}/${inputs.connection.database} is not ready for partman-stack:`);
   return outs;
 }
 

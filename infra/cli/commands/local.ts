@@ -1,6 +1,7 @@
 import path from "node:path";
 import { findProjectRoot } from "../../config/stack-file";
 import { hasCluster, isRunning, localClusterDir, passwordFile, readCluster, startCluster, stopCluster, type ClusterInfo } from "../../local/cluster";
+import { PartmanStackError } from "../../config/errors";
 
 export type LocalAction = "start" | "stop" | "url" | "status";
 
@@ -28,8 +29,8 @@ export async function localCommand(action: LocalAction, opts: { root?: string; l
       break;
     case "url": {
       const state = localState(dir);
-      if (!state.created || !state.cluster) throw new Error(`no local cluster in ${dir}: run \`npx partman-stack local start\``);
-      if (!state.running) throw new Error(`the local cluster in ${dir} is stopped: run \`npx partman-stack local start\``);
+      if (!state.created || !state.cluster) throw new PartmanStackError(`no local cluster in ${dir}`, `run \`npx partman-stack local start\``);
+      if (!state.running) throw new PartmanStackError(`the local cluster in ${dir} is stopped`, `run \`npx partman-stack local start\``);
       return state;
     }
     case "status":

@@ -2,7 +2,7 @@ import readline from "node:readline/promises";
 import type { StackSpec } from "../../config/types";
 import type { Session } from "../../db/session";
 import {
-  finishPreview, MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, MigrationBusy,
+  finishPreview, MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus,
   type MigrateOptions, type RunResult, type StatusResult,
 } from "../../migrate/run";
 import { duration, progressReporter } from "../../migrate/progress";
@@ -21,7 +21,6 @@ export interface MigrateCliOptions extends StackOptions {
   waitMs?: number;
 }
 
-export const MIGRATE_EXIT = { done: 0, error: 1, busy: 4 } as const;
 
 export const MIGRATE_EXIT_HELP = `Exit codes:
   0  done (run: swapped; status: printed; rollback: restored or abandoned; finish: dropped)
@@ -41,15 +40,7 @@ export async function migrateHandler(action: MigrateAction, table: string, opts:
     log: (line) => process.stderr.write(`${line}\n`),
     print: (sql) => out.write(`${sql}\n\n`),
   };
-  return withStack(opts, async (session, spec) => {
-    try {
-      return await act(session, spec);
-    } catch (err) {
-      if (!(err instanceof MigrationBusy)) throw err;
-      process.stderr.write(`${err.message}\n`);
-      return MIGRATE_EXIT.busy;
-    }
-  });
+  return withStack(opts, act);
 
   async function act(session: Session, spec: StackSpec): Promise<number> {
     switch (action) {
