@@ -3,17 +3,24 @@
 // are the source (see pg_partman's CHANGELOG for 5.5.0); add an entry when a release fixes more.
 
 import type { StackSpec } from "../config/types";
-import type { ServerState } from "../engine/introspect";
-import { versionAtLeast } from "./dialect";
+import { versionAtLeast, type PartmanInstall } from "./version";
 
 /** The release that fixes everything below, and the one partman-stack's stacks should declare. */
 export const PARTMAN_SECURE = "5.5.0";
+
+/** What the advisories read of the server (engine/introspect's ServerState). */
+interface ServerState {
+  partman: PartmanInstall | null;
+  partmanAvailable: string[];
+  /** Whether pg_jobmon is installed in the database. */
+  jobmon: boolean;
+}
 
 interface Advisory {
   cves: string[];
   what: string;
   /** Why it applies to this stack on this server, or null when it does not. */
-  appliesTo(spec: StackSpec, state: Pick<ServerState, "jobmon">, installed: string): string | null;
+  appliesTo(spec: StackSpec, state: Pick<ServerState, "jobmon">, installed: PartmanInstall): string | null;
 }
 
 const ADVISORIES: Advisory[] = [
@@ -22,7 +29,7 @@ const ADVISORIES: Advisory[] = [
     what: "SQL injection and privilege escalation through time encoder/decoder functions",
     appliesTo: (spec, _state, installed) => {
       const sets = spec.tables.filter((t) => t.kind === "time" && t.timeCodec).map((t) => t.name);
-      return sets.length > 0 && versionAtLeast(installed, "5.2.0") ? `${sets.join(", ")} ${sets.length === 1 ? "uses" : "use"} a time codec` : null;
+      return sets.length > 0 && installed.timeCodecs ? `${sets.join(", ")} ${sets.length === 1 ? "uses" : "use"} a time codec` : null;
     },
   },
   {
@@ -59,8 +66,8 @@ export interface PartmanAdvisory {
 
 /** The fixes the installed pg_partman lacks that apply to this stack; empty on 5.5.0 or later. */
 export function partmanAdvisories(spec: StackSpec, state: Pick<ServerState, "partman" | "jobmon">): PartmanAdvisory[] {
-  const installed = state.partman?.version;
-  if (!installed || versionAtLeast(installed, PARTMAN_SECURE)) return [];
+  const installed = state.partman;
+  if (!installed || versionAtLeast(installed.version, PARTMAN_SECURE)) return [];
   return ADVISORIES.flatMap((a) => {
     const why = a.appliesTo(spec, state, installed);
     return why ? [{ cves: a.cves, what: a.what, why }] : [];
