@@ -205,7 +205,6 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 
-  // Sub-parents of a declared set are managed with it.
   const undeclared = partman ? await undeclaredSets(db, partman, spec.tables.map((t) => t.name)) : [];
 
   return {
