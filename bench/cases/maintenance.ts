@@ -4,7 +4,8 @@
 // newest partitions made again. The time per table should stay near constant for both.
 
 import type { Client } from "pg";
-import { maintenanceObjects, partmanInstall } from "../../infra/partman/dialect";
+import { maintenanceObjects } from "../../infra/partman/maintenance-objects";
+import { partmanInstall } from "../../infra/partman/version";
 import type { Measurement } from "../lib/result";
 import { median, timed } from "../lib/stats";
 

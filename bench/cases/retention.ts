@@ -8,7 +8,8 @@
 
 import type { Client } from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
-import { maintenanceObjects, partmanInstall } from "../../infra/partman/dialect";
+import { maintenanceObjects } from "../../infra/partman/maintenance-objects";
+import { partmanInstall } from "../../infra/partman/version";
 import { copyRows, createPartitioned, RUNS, runIdSql, walBytes } from "../lib/events";
 import { describeErrors, errorMessage, startProbe, type ProbeResult } from "../lib/probe";
 import type { Measurement } from "../lib/result";

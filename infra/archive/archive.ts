@@ -19,7 +19,7 @@ import { introspect, type PartitionInfo } from "../engine/introspect";
 import { subParents } from "../engine/sub-parents";
 import { inTransaction, requireLocksSql } from "../engine/lock-in-order";
 import { holdFences, maintenanceFence } from "../engine/fence";
-import { objectsToInstall } from "../partman/dialect";
+import { objectsToInstall } from "../partman/maintenance-objects";
 import { checksumLine, dumpTable, sha256File, toolsFor, verifyDump, type Tools } from "./dump";
 
 export interface ArchiveOptions {

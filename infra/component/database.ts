@@ -11,7 +11,8 @@ import { libpqSslMode } from "../db/connection";
 import type { ConnectionInputs } from "../providers/connection";
 import type { Children } from "./children";
 import { dataSchemaOptions } from "./options";
-import { appDefaultPrivileges, appGrants, OWNER_MEMBER_OF, ownerGrants, PARTMAN_SCHEMA, type GrantSpec } from "./privileges";
+import { PARTMAN_SCHEMA } from "../partman/extension";
+import { appDefaultPrivileges, appGrants, OWNER_MEMBER_OF, ownerGrants, type GrantSpec } from "./privileges";
 
 export interface DatabaseObjects {
   owner: postgresql.Role;

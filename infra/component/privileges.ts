@@ -6,6 +6,7 @@
 
 import type { StackSpec } from "../config/types";
 import { quoteIdent } from "../config/identifiers";
+import { PARTMAN_SCHEMA } from "../partman/extension";
 
 export type GrantObjectType = "database" | "schema" | "table" | "function" | "procedure";
 
@@ -31,7 +32,6 @@ export interface DefaultPrivilegeSpec {
   privileges: string[];
 }
 
-export const PARTMAN_SCHEMA = "partman";
 const DML = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
 const tableSchemas = (spec: Pick<StackSpec, "tables" | "roles">) => [...new Set(spec.tables.map((t) => t.schema))];

@@ -7,39 +7,22 @@
 // Partitions retention moves to a retentionSchema keep their names: the partitions' check covers them.
 
 import { MAX_NAME_BYTES } from "./identifiers";
-import { approxMillis, parseInterval, type Interval } from "./interval";
-import { migrationHelperNames, STAGING } from "../migrate/names";
+import { approxMillis, parseInterval } from "./interval";
+import { defaultPartitionName, longestPartitionName, namingMajors, templateTableName, type NamingMajor } from "../partman/child-names";
 import type { SetShape, TableSpec } from "./types";
 
-type Major = 4 | 5;
+/** The schema a migration builds its partitioned copy in (under the table's own name, so pg_partman
+ *  names its partitions as it will after the swap) and keeps its state and helpers in. */
+export const STAGING = "partman_migrate";
 
-/** The suffix pg_partman gives a time partition (to_char of its start), per major, by the partition
- *  interval: the first row whose interval it reaches, compared as PostgreSQL compares intervals (a
- *  month as 30 days, so "360 days" is named as a year). Years have four digits: validation keeps
- *  partitions within 1900-9999. partman-stack passes intervals as values ("1 week"), never 4.x's named
- *  ones, so 4.x's weekly (2026w48) and quarterly (2026q1) forms never arise. */
-const TIME_SUFFIXES: Record<Major, [from: Interval | null, suffix: string][]> = {
-  4: [[parseInterval("1 year"), "_p2026"], [parseInterval("1 month"), "_p2026_07"], [parseInterval("1 day"), "_p2026_07_01"], [parseInterval("1 minute"), "_p2026_07_01_0000"], [null, "_p2026_07_01_000000"]],
-  5: [[parseInterval("1 day"), "_p20260701"], [null, "_p20260701_000000"]],
-};
+/** The names of a migration's helper objects, unquoted: its change logs, capture functions and
+ *  retired table (migrate/names.ts' MigrationNames, in the order changes, reverseChanges, capture,
+ *  reverseCapture, retiredName). */
+export function migrationHelperNames(table: string): [string, string, string, string, string] {
+  return [`${table}_changes`, `${table}_changes_reverse`, `${table}_capture`, `${table}_capture_reverse`, `${table}_retired`];
+}
 
 const DAY = parseInterval("1 day");
-
-/** The majors a stack's names are checked against: the declared one (later majors name as 5.x), or
- *  every supported one when the stack declares none. */
-function majorsOf(partmanVersion: string | null): Major[] {
-  if (partmanVersion === null) return [4, 5];
-  return [Number(partmanVersion.split(".")[0]) >= 5 ? 5 : 4];
-}
-
-export function defaultPartitionName(table: string): string {
-  return `${table}_default`;
-}
-
-/** pg_partman's template table (in its own schema) when create_parent is given none. */
-function templateTableName(schema: string, table: string): string {
-  return `template_${schema}_${table}`;
-}
 
 interface DerivedName {
   name: string;
@@ -52,34 +35,21 @@ interface IdMax {
   sub: bigint;
 }
 
-function timeSuffix(major: Major, interval: Interval): string {
-  return TIME_SUFFIXES[major].find(([from]) => from === null || approxMillis(interval) >= approxMillis(from))![1];
-}
-
-/** The longest partition suffix of a level: a time partition's, or `_p` and the largest first id
- *  reachable (the last range starting at or below the column's largest value; on a list set that
- *  value). Ids below 0 are not counted: pg_partman makes partitions from 0 up. */
-function partitionSuffix(major: Major, s: SetShape, max: bigint): string {
-  if (s.kind === "time") return timeSuffix(major, s.interval);
-  const width = BigInt(s.interval.ids);
-  return `_p${s.type === "list" ? max : max - (max % width)}`;
-}
-
 /** Every name a set's creation and maintenance derive from its table's, per major: its partitions,
  *  default partition and template table, and each sub-parent's sub-partitions and default partition
  *  (sub-parents share the set's template table). 4.x makes a default partition also when none is
  *  declared (the plan drops it again), and a default may be added later: always counted. */
-function setNames(t: Pick<TableSpec, "schema" | "table">, set: SetShape, sub: SetShape | null, majors: Major[], max: IdMax): DerivedName[] {
+function setNames(t: Pick<TableSpec, "schema" | "table">, set: SetShape, sub: SetShape | null, majors: NamingMajor[], max: IdMax): DerivedName[] {
   const names: DerivedName[] = [
     { name: defaultPartitionName(t.table), what: "default partition" },
     { name: templateTableName(t.schema, t.table), what: "pg_partman's template table" },
   ];
   for (const major of majors) {
-    const partition = `${t.table}${partitionSuffix(major, set, max.set)}`;
+    const partition = longestPartitionName(major, t.table, set, max.set);
     names.push({ name: partition, what: `pg_partman ${major}.x's partition` });
     if (sub) {
       names.push(
-        { name: `${partition}${partitionSuffix(major, sub, max.sub)}`, what: `pg_partman ${major}.x's sub-partition` },
+        { name: longestPartitionName(major, partition, sub, max.sub), what: `pg_partman ${major}.x's sub-partition` },
         { name: defaultPartitionName(partition), what: `pg_partman ${major}.x's default partition of a sub-parent` },
       );
     }
@@ -100,7 +70,7 @@ function migrationNames(t: Pick<TableSpec, "table">): DerivedName[] {
  *  (then every supported major's names are checked). A wider interval is offered as the fix when the
  *  names fit with daily partitions instead of shorter ones. */
 export function derivedNameProblem(t: TableSpec, partmanVersion: string | null, max: IdMax): string | null {
-  const majors = majorsOf(partmanVersion);
+  const majors = namingMajors(partmanVersion);
   const subDaily = (s: SetShape | null) => s?.kind === "time" && approxMillis(s.interval) < approxMillis(DAY);
   const daily = (s: SetShape): SetShape => (s.kind === "time" && subDaily(s) ? { ...s, interval: DAY } : s);
   const keys = [...(subDaily(t) ? ["interval"] : []), ...(subDaily(t.subpartition) ? ["subpartition.interval"] : [])];

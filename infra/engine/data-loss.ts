@@ -5,7 +5,7 @@
 import { shiftTime, tryParseInterval } from "../config/interval";
 import { parseIdCount } from "../config/span";
 import type { PartitionInfo, TableState } from "./introspect";
-import type { ManagedConfig } from "../partman/dialect";
+import { RETENTION_COLUMNS, type ManagedConfig } from "../partman/config";
 import { fmt } from "./value-text";
 
 export interface DataLoss {
@@ -21,7 +21,7 @@ export interface DataLoss {
   because: string[];
 }
 
-type RetentionConfig = Pick<ManagedConfig, "retention" | "retention_keep_table" | "retention_schema">;
+type RetentionConfig = Pick<ManagedConfig, (typeof RETENTION_COLUMNS)[number]>;
 
 /** Where a set's retention is measured from: now() for a time set, its highest id for an
  *  integer-range set (null while it holds no row: nothing expires). */
@@ -62,8 +62,7 @@ export function dataLoss(current: RetentionConfig, desired: RetentionConfig, par
   const before = new Set(partitionsDropped(current, partitions, at).map((p) => p.name));
   const lost = partitionsDropped(desired, partitions, at).filter((p) => !before.has(p.name));
   if (lost.length === 0) return null;
-  const because = (["retention", "retention_keep_table", "retention_schema"] as const)
-    .filter((k) => current[k] !== desired[k])
+  const because = RETENTION_COLUMNS.filter((k) => current[k] !== desired[k])
     .map((k) => `${k} ${fmt(current[k])} → ${fmt(desired[k])}`);
   return {
     partitions: lost,

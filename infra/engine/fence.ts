@@ -7,7 +7,7 @@
 
 import type { Client } from "pg";
 import { applicationName, type Session } from "../db/session";
-import { MAINTENANCE_SCHEMA } from "../partman/dialect";
+import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
 import { PartmanStackError } from "../config/errors";
 
 export interface FenceRequest {

@@ -6,24 +6,10 @@ import type { Session } from "../db/session";
 import { qualifiedFunction, quoteIdent } from "../config/identifiers";
 import { EPOCH_UNITS, isEpochUnit, type EpochUnit } from "../config/span";
 import { requireOwnership } from "./ownership";
-import { MAINTENANCE_SCHEMA, partmanInstall, type PartmanInstall } from "../partman/dialect";
-
-export interface PartConfigRow {
-  parent_table: string;
-  control: string;
-  partition_interval: string;
-  premake: number;
-  retention: string | null;
-  retention_keep_table: boolean;
-  retention_schema: string | null;
-  infinite_time_partitions: boolean;
-  automatic_maintenance: string;
-  /** 'none', or the unit of an integer control column's epoch times. */
-  epoch: string;
-  /** A uuid or text control column's time encoder and decoder as pg_partman stores them (5.2+); null otherwise. */
-  time_encoder: string | null;
-  time_decoder: string | null;
-}
+import { readPartConfig, readSubConfig, undeclaredSets, type PartConfigRow, type RetentionRow } from "../partman/config";
+import { installedPartman } from "../partman/extension";
+import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
+import type { PartmanInstall } from "../partman/version";
 
 export interface PartitionInfo {
   name: string;
@@ -44,13 +30,6 @@ export interface PartitionInfo {
 /** Partitions up to this size (heap, as pg_relation_size) are counted exactly: a count(*) that
  *  reads at most 10 MB, where reltuples would be missing (-1 until ANALYZE) or stale. */
 export const EXACT_COUNT_MAX_BYTES = 10 * 1024 * 1024;
-
-/** A set's declared retention as partman-stack keeps it (partman_stack.retention). */
-export interface RetentionRow {
-  retention: string;
-  keep_table: boolean;
-  retention_schema: string | null;
-}
 
 /** The latest row of partman_stack.maintenance_runs for a set. */
 export interface MaintenanceRun {
@@ -178,11 +157,7 @@ export async function introspectServer(session: Session, jobName: string): Promi
     )
   ).rows[0];
 
-  const ext = await db.query<{ extversion: string; nspname: string }>(
-    `SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-      WHERE e.extname = 'pg_partman'`,
-  );
-  const partman = ext.rows[0] ? partmanInstall(ext.rows[0].extversion, ext.rows[0].nspname) : null;
+  const partman = await installedPartman(db);
   const jobmon = (await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_jobmon'`)).rowCount! > 0;
   const available = await db.query<{ version: string; is_default: boolean }>(
     `SELECT v.version, v.version = e.default_version AS is_default
@@ -230,18 +205,7 @@ export async function introspect(session: Session, spec: StackSpec): Promise<Dat
   const tables: Record<string, TableState> = {};
   for (const t of spec.tables) tables[t.name] = await tableState(db, t.schema, t.table, partman, objects?.installed ?? false);
 
-  // Sub-parents of a declared set are managed with it.
-  const undeclared = partman
-    ? (
-        await db.query<{ parent_table: string }>(
-          `SELECT parent_table FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table <> ALL($1)
-              AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
-                               WHERE i.inhrelid = to_regclass(pc.parent_table) AND n.nspname || '.' || p.relname = ANY($1))
-            ORDER BY 1`,
-          [spec.tables.map((t) => t.name)],
-        )
-      ).rows.map((r) => r.parent_table)
-    : [];
+  const undeclared = partman ? await undeclaredSets(db, partman, spec.tables.map((t) => t.name)) : [];
 
   return {
     ...server,
@@ -277,17 +241,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
       [schema, table],
     )
   ).rows[0];
-  let partConfig: PartConfigRow | null = null;
-  if (partman) {
-    const rows = await db.query<PartConfigRow>(
-      `SELECT parent_table, control, partition_interval, premake, retention, retention_keep_table,
-              retention_schema, infinite_time_partitions, automatic_maintenance, epoch,
-              to_jsonb(pc)->>'time_encoder' AS time_encoder, to_jsonb(pc)->>'time_decoder' AS time_decoder
-         FROM ${partmanTable(partman, "part_config")} pc WHERE parent_table = $1`,
-      [name],
-    );
-    partConfig = rows.rows[0] ?? null;
-  }
+  const partConfig = partman ? await readPartConfig(db, partman, name) : null;
   const sub = partman && level === "set" ? await subpartitionState(db, name, partman, objects) : { subConfig: null, subRetention: null, subParents: [] };
   const epoch = partConfig && partConfig.epoch !== "none" && isEpochUnit(partConfig.epoch) ? partConfig.epoch : null;
   // The decoder as a quoted name (regproc's output) to call it by: never the catalog's text as is.
@@ -314,17 +268,7 @@ async function tableState(db: Client, schema: string, table: string, partman: Pa
 }
 
 async function subpartitionState(db: Client, name: string, partman: PartmanInstall, objects: boolean): Promise<Pick<TableState, "subConfig" | "subRetention" | "subParents">> {
-  const subConfig =
-    (
-      await db.query<PartConfigRow>(
-        `SELECT sub_parent AS parent_table, sub_control AS control, sub_partition_interval AS partition_interval, sub_premake AS premake,
-                sub_retention AS retention, sub_retention_keep_table AS retention_keep_table, sub_retention_schema AS retention_schema,
-                sub_infinite_time_partitions AS infinite_time_partitions, sub_automatic_maintenance AS automatic_maintenance,
-                sub_epoch AS epoch, to_jsonb(s)->>'sub_time_encoder' AS time_encoder, to_jsonb(s)->>'sub_time_decoder' AS time_decoder
-           FROM ${partmanTable(partman, "part_config_sub")} s WHERE sub_parent = $1`,
-        [name],
-      )
-    ).rows[0] ?? null;
+  const subConfig = await readSubConfig(db, partman, name);
   const subRetention = objects
     ? (await db.query<RetentionRow>(`SELECT retention, keep_table, retention_schema FROM ${MAINTENANCE_SCHEMA}.sub_retention WHERE parent_table = $1`, [name])).rows[0] ?? null
     : null;
@@ -523,8 +467,4 @@ async function asSessionUser<T>(db: Client, fn: (db: Client) => Promise<T>): Pro
   } finally {
     await db.query("COMMIT");
   }
-}
-
-export function partmanTable(p: PartmanInstall, table: string): string {
-  return `${quoteIdent(p.schema)}.${table}`;
 }

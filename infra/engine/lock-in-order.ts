@@ -6,7 +6,7 @@
 import type { Client } from "pg";
 import { quoteLiteral } from "../config/identifiers";
 import type { MaintenanceSpec } from "../config/types";
-import { MAINTENANCE_SCHEMA } from "../partman/dialect";
+import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
 
 export type LockMode = "ACCESS EXCLUSIVE" | "SHARE";
 

@@ -7,8 +7,10 @@
 import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
-import { MAINTENANCE_SCHEMA } from "../partman/dialect";
-import { partmanSchemaProblems, schemaProblems, UntrustedSchema, untrustedSchema } from "./schema-trust";
+import { schemaProblems, UntrustedSchema, untrustedSchema } from "../db/schema-trust";
+import { templateTablesSql } from "../partman/config";
+import { installedPartman, partmanSchemaProblems } from "../partman/extension";
+import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
 import { PartmanStackError } from "../config/errors";
 
 /** The relations of the declared tables' partition trees and partman_stack's tables, views and
@@ -28,9 +30,7 @@ const MAINTAINED = (names: string, acting: string, partmanSchema: string | null)
     partmanSchema === null
       ? ""
       : `
-    UNION ALL SELECT to_regclass(pc.template_table)::oid FROM ${quoteIdent(partmanSchema)}.part_config pc
-     WHERE to_regclass(pc.template_table) IS NOT NULL
-       AND pc.parent_table IN (SELECT format('%s.%s', n.nspname, c.relname) FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace)`
+    UNION ALL ${templateTablesSql(partmanSchema, "SELECT format('%s.%s', n.nspname, c.relname) FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace")}`
   })
   SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, format('%I.%I', cn.nspname, c.relname) AS object, c.relowner AS owner,
          c.relnamespace = to_regnamespace(${quoteLiteral(MAINTENANCE_SCHEMA)}) AS ours,
@@ -59,8 +59,7 @@ export async function requireOwnership(db: Client, spec: StackSpec): Promise<voi
     );
   }
   const names = spec.tables.map((t) => t.name);
-  const partmanSchema =
-    (await db.query<{ nspname: string }>(`SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`)).rows[0]?.nspname ?? null;
+  const partmanSchema = (await installedPartman(db))?.schema ?? null;
   const foreign = (
     await db.query<{ object: string; owner: string }>(
       `SELECT m.object, pg_get_userbyid(m.owner) AS owner FROM (${MAINTAINED("$1", "(SELECT oid FROM pg_roles WHERE rolname = current_user)", partmanSchema)}) m WHERE NOT m.mine ORDER BY m.ours, m.kind DESC, m.object`,

@@ -3,10 +3,9 @@
 // plan and the tests all see the same steps.
 
 import type { MaintenanceSpec, StackSpec, TableSpec } from "../config/types";
-import { defaultPartitionName } from "../config/derived-names";
+import { STAGING } from "../config/derived-names";
 import { sameSpan } from "../config/span";
 import { unsupportedShape } from "../config/shape-support";
-import { STAGING } from "../migrate/names";
 import { quoteIdent, quoteLiteral } from "../config/identifiers";
 import type { CronJob, DatabaseState, TableState } from "./introspect";
 import { requireLocksSql } from "./lock-in-order";
@@ -15,35 +14,25 @@ import { cronFilesMissing, cronNotLoaded, partmanMissing, partmanUnavailable } f
 import { dataLoss, describeLoss, mergeLosses, positionOf, type DataLoss } from "./data-loss";
 import { fmt } from "./value-text";
 import { upgradeAdvice } from "../partman/advisories";
+import { defaultPartitionName } from "../partman/child-names";
+import { storedTimeCodecFix, timeCodecChange } from "../partman/codecs";
 import {
-  createDefaultPartitionSql,
-  createExtensionSql,
-  createParentSql,
-  createSubParentSql,
+  configColumnName,
   desiredConfig,
-  dropFreshDefaultSql,
   liveConfig,
-  MAINTENANCE_SCHEMA,
-  MAINTENANCE_SQL_DIR,
-  maintenanceCommand,
-  maintenanceObjects,
-  partmanInstall,
   PARTMAN_COLUMNS,
-  storedTimeCodecFix,
+  partmanConfigTables,
   RETENTION_COLUMNS,
   retentionSql,
-  runTableMaintenanceSql,
-  timeCodecChange,
   updateConfigSql,
-  updateExtensionSql,
-  partmanConfigTables,
-  tableAfterUpdate,
-  versionAtLeast,
-  versionParts,
   type ConfigLevel,
   type ManagedConfig,
-  type PartmanInstall,
-} from "../partman/dialect";
+} from "../partman/config";
+import { createDefaultPartitionSql, createParentSql, createSubParentSql, dropFreshDefaultSql, registeredConfig } from "../partman/create";
+import { createExtensionSql, PARTMAN_SCHEMA, tableAfterUpdate, updateExtensionSql } from "../partman/extension";
+import { MAINTENANCE_SCHEMA, MAINTENANCE_SQL_DIR, maintenanceCommand, maintenanceObjects, runTableMaintenanceSql } from "../partman/maintenance-objects";
+import { checkDefaultCall } from "../partman/partitions";
+import { partmanInstall, versionAtLeast, type PartmanInstall } from "../partman/version";
 
 export type StepAction =
   | "create-extension"
@@ -108,7 +97,6 @@ export interface Plan {
   warnings: string[];
 }
 
-const PARTMAN_SCHEMA = "partman";
 export const EXTENSIONS_UNIT = "extensions";
 export const OBJECTS_UNIT = "partman-stack objects";
 export const JOB_UNIT = "maintenance job";
@@ -207,11 +195,11 @@ function planExtensionUpdate(spec: StackSpec, state: DatabaseState, installed: P
   if (versionAtLeast(installed.version, wanted)) {
     return refuse(`pg_partman has no downgrade path, so partman-stack does not go back; declare partmanVersion "${installed.version}"`);
   }
-  if (installed.major !== versionParts(wanted)[0]) {
+  const next = partmanInstall(wanted, installed.schema);
+  if (installed.major !== next.major) {
     return refuse(`${upgradeAdvice(spec, state)}. Follow that guide, or declare partmanVersion "${installed.version}" until then`);
   }
   if (!state.partmanAvailable.includes(wanted)) return refuse(partmanUnavailable(state, wanted));
-  const next = partmanInstall(wanted, installed.schema);
   out.steps.push({
     unit: EXTENSIONS_UNIT,
     database: state.database,
@@ -284,13 +272,13 @@ function planTable(
   if (ts.partConfig) {
     current = liveConfig(ts.partConfig, ts.retention);
     const codec = storedTimeCodecFix(partman, t, ts.partConfig);
-    if (codec) step("update-config", codec.summary, [codec.sql], [{ property: "part_config.time_decoder", from: ts.partConfig.time_decoder, to: codec.decoder }]);
+    if (codec) step("update-config", codec.summary, [codec.sql], [codec.change]);
     if (t.defaultPartition && !ts.hasDefault) {
       step("create-default", `create default partition ${t.schema}.${defaultPartitionName(t.table)}`, [...liveLock, createDefaultPartitionSql(t)]);
     } else if (!t.defaultPartition && ts.hasDefault) {
       out.warnings.push(
         `table ${t.name}: declared without a default partition but has one; partman-stack does not drop it ` +
-          `(check it is empty with ${partman.schema}.check_default(), then DROP it by hand)`,
+          `(check it is empty with ${checkDefaultCall(partman)}, then DROP it by hand)`,
       );
     }
     // Only while the set is empty (subpartitionProblems): create_sub_parent recreates its partitions.
@@ -308,8 +296,7 @@ function planTable(
     const dropDefault = dropFreshDefaultSql(partman, t);
     if (dropDefault) step("drop-default", `drop the default partition pg_partman ${partman.version} always creates (the parent's DEFAULT partition in the catalog, while empty)`, [dropDefault]);
     if (t.subpartition) step("create-sub-parent", subParentSummary(t), [createSubParentSql(partman, t)]);
-    // What create_parent leaves in part_config; the update below sets the rest.
-    current = fresh(desired);
+    current = registeredConfig(desired);
   }
 
   const at = { t, partman, step, out, unit };
@@ -323,7 +310,7 @@ function planTable(
     // part_config_sub, and each sub-parent's part_config: the first that differs from the declaration.
     const rows = ts.subConfig ? [ts.subConfig, ...ts.subParents.flatMap((c) => c.partConfig ?? [])] : [];
     const live = rows.map((row) => liveConfig(row, ts.subRetention));
-    const currentSub = live.find((c) => configChanges(c, desiredSub).length > 0) ?? live[0] ?? fresh(desiredSub);
+    const currentSub = live.find((c) => configChanges(c, desiredSub).length > 0) ?? live[0] ?? registeredConfig(desiredSub);
     const ownRetention = rows.find((r) => r.retention !== null)?.retention ?? null;
     const loss = (c: ManagedConfig, d: ManagedConfig) => mergeLosses(ts.subParents.map((child) => dataLoss(c, d, child.partitions, positionOf(child, now))));
     if (!planConfig(at, "sub", currentSub, desiredSub, ownRetention, ts.subRetention !== null, loss)) return null;
@@ -336,11 +323,6 @@ function planTable(
     });
   }
   return steps;
-}
-
-/** What create_parent (or create_sub_parent) leaves in part_config; the update-config step sets the rest. */
-function fresh(desired: ManagedConfig): ManagedConfig {
-  return { ...desired, retention: null, retention_keep_table: false, retention_schema: null, infinite_time_partitions: false };
 }
 
 function subParentSummary(t: TableSpec): string {
@@ -390,7 +372,7 @@ function planConfig(
   const summary = (cs: PropertyChange[]) => cs.map((c) => `${c.property} ${fmt(c.from)} → ${fmt(c.to)}`).join(", ");
   const rename = (cs: PropertyChange[]) => cs.map((c) => ({ ...c, property: named(c.property) }));
   const partmanChanges = changes.filter((c) => (PARTMAN_COLUMNS as readonly string[]).includes(c.property));
-  const neutralize: PropertyChange[] = ownRetention !== null ? [{ property: `part_config${level === "sub" ? "_sub" : ""}.retention`, from: ownRetention, to: null }] : [];
+  const neutralize: PropertyChange[] = ownRetention !== null ? [{ property: configColumnName("retention", level), from: ownRetention, to: null }] : [];
   if (partmanChanges.length > 0 || neutralize.length > 0) {
     const set = Object.fromEntries(partmanChanges.map((c) => [c.property, c.to])) as Partial<ManagedConfig>;
     const shown = [...rename(partmanChanges), ...neutralize];

@@ -9,7 +9,6 @@ import { escapeLiteral, type Client, type QueryConfig } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
 import type { QuerySpec, TableSpec } from "../config/types";
 import { userSqlSearchPath, type Session } from "../db/session";
-import type { Check } from "./verify";
 
 /** Below this size a sequential scan is what the planner rightly chooses, index or not. */
 export const TRIVIAL_PARTITION_BYTES = 1024 * 1024;
@@ -177,8 +176,18 @@ export async function scannedRelations(db: Client, query: string): Promise<strin
   return [...new Set(relationScans(r.rows[0]["QUERY PLAN"][0].Plan).map((s) => s.relation))].sort();
 }
 
+/** verify's check of a declared query (one of verify's Checks). */
+export interface QueryCheck {
+  check: "query";
+  table: string;
+  query: string;
+  status: "ok" | "fail";
+  message: string;
+  fix?: string;
+}
+
 /** verify's check per declared query of the table. */
-export async function queryChecks(db: Client, t: TableSpec): Promise<Check[]> {
+export async function queryChecks(db: Client, t: TableSpec): Promise<QueryCheck[]> {
   if (t.queries.length === 0) return [];
   return (await checkQueryPruning(db, t, t.queries)).map((r) => ({
     check: "query" as const,

@@ -5,7 +5,8 @@ import type { Session } from "../db/session";
 import { apply, DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type ApplyResult, type FailedUnit } from "./apply";
 import { applyFence, holdFences, type FenceHold, type FenceRequest } from "./fence";
 import { introspect } from "./introspect";
-import { MAINTENANCE_SCHEMA, maintenanceObjects, partmanInstall } from "../partman/dialect";
+import { installedPartman } from "../partman/extension";
+import { MAINTENANCE_SCHEMA, maintenanceObjects } from "../partman/maintenance-objects";
 import { ALL_PARTS, EXTENSIONS_UNIT, JOB_UNIT, OBJECTS_UNIT, plan, tableUnit, type Plan, type PlanPart } from "./plan";
 
 export async function planStack(session: Session, spec: StackSpec, parts: readonly PlanPart[] = ALL_PARTS): Promise<Plan> {
@@ -19,13 +20,10 @@ const FOUNDATION = [EXTENSIONS_UNIT, OBJECTS_UNIT];
 /** Whether pg_partman and this version's objects are installed, read from the catalog alone: then
  *  an apply takes its fences at once, without a plan of its own first. */
 async function foundationInPlace(session: Session): Promise<boolean> {
-  const r = await session.target.query<{ version: string; schema: string; mark: string | null }>(
-    `SELECT e.extversion AS version, n.nspname AS schema, obj_description(to_regnamespace($1), 'pg_namespace') AS mark
-       FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`,
-    [MAINTENANCE_SCHEMA],
-  );
-  const installed = r.rows[0];
-  return installed !== undefined && installed.mark === maintenanceObjects(partmanInstall(installed.version, installed.schema)).mark;
+  const partman = await installedPartman(session.target);
+  if (!partman) return false;
+  const r = await session.target.query<{ mark: string | null }>(`SELECT obj_description(to_regnamespace($1), 'pg_namespace') AS mark`, [MAINTENANCE_SCHEMA]);
+  return r.rows[0].mark === maintenanceObjects(partman).mark;
 }
 
 /** The units an apply of these parts may change besides the foundation: each is fenced while it is

@@ -5,8 +5,8 @@ import type { Client } from "pg";
 import type { StackSpec } from "../config/types";
 import type { Session } from "../db/session";
 import { quoteIdent } from "../config/identifiers";
-import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo, type RetentionRow, type TableState } from "./introspect";
-import { liveConfig } from "../partman/dialect";
+import { introspect, type CronJob, type JobRun, type MaintenanceRun, type PartitionInfo, type TableState } from "./introspect";
+import { liveConfig, type RetentionRow } from "../partman/config";
 import { partmanAdvisoryWarning } from "../partman/advisories";
 
 export type PartitionStatus = PartitionInfo;

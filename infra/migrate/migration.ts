@@ -15,11 +15,15 @@ import type { MaintenanceSpec, TableSpec } from "../config/types";
 import { approxMillis, parseInterval } from "../config/interval";
 import { ProblemList } from "../config/errors";
 import { lockInOrderSql } from "../engine/lock-in-order";
-import { assertTrustedSchemaSql } from "../engine/schema-trust";
-import { controlTimeSql, createParentSql, runTableMaintenanceSql, type PartmanInstall } from "../partman/dialect";
+import { assertTrustedSchemaSql } from "../db/schema-trust";
+import { controlTimeSql } from "../partman/codecs";
+import { createParentSql } from "../partman/create";
+import { runTableMaintenanceSql } from "../partman/maintenance-objects";
+import type { PartmanInstall } from "../partman/version";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { checkpoint, type Executor } from "./executor";
-import { STAGING, type MigrationNames } from "./names";
+import { STAGING } from "../config/derived-names";
+import type { MigrationNames } from "./names";
 import { clashingNames, describeColumns, inspectTable, type Column, type SourceTable } from "./source";
 import { stagedDdl, stagedStatement } from "./staged-ddl";
 

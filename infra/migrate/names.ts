@@ -3,9 +3,8 @@
 // after the swap (events_p20261123, not events_intermediate_p20261123).
 
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
+import { migrationHelperNames, STAGING } from "../config/derived-names";
 import type { TableSpec } from "../config/types";
-
-export const STAGING = "partman_migrate";
 
 export interface MigrationNames {
   /** schema.table, as stored in the state table and part_config. */
@@ -26,13 +25,6 @@ export interface MigrationNames {
   /** Literal forms, for catalog lookups. */
   sourceLiteral: string;
   stagedLiteral: string;
-}
-
-/** The names of a migration's helper objects, unquoted, in the order of MigrationNames'
- *  changes, reverseChanges, capture, reverseCapture, retiredName; config/derived-names checks that
- *  each fits in 63 bytes (PostgreSQL truncates longer names). */
-export function migrationHelperNames(table: string): [string, string, string, string, string] {
-  return [`${table}_changes`, `${table}_changes_reverse`, `${table}_capture`, `${table}_capture_reverse`, `${table}_retired`];
 }
 
 export function migrationNames(t: Pick<TableSpec, "schema" | "table">): MigrationNames {

@@ -4,18 +4,20 @@
 import type { Session } from "../db/session";
 import type { StackSpec, TableSpec } from "../config/types";
 import { quoteIdent as q } from "../config/identifiers";
-import { migrationNameProblem } from "../config/derived-names";
+import { migrationNameProblem, STAGING } from "../config/derived-names";
 import { unsupportedShape } from "../config/shape-support";
-import { createExtensionSql, objectsToInstall, partmanInstall, type PartmanInstall } from "../partman/dialect";
+import { createExtensionSql } from "../partman/extension";
+import { objectsToInstall } from "../partman/maintenance-objects";
+import { partmanInstall, type PartmanInstall } from "../partman/version";
 import { introspect } from "../engine/introspect";
-import { requireTrustedSchema } from "../engine/schema-trust";
+import { requireTrustedSchema } from "../db/schema-trust";
 import { fenceHolder, holdFences, migrateFence, type FenceHold } from "../engine/fence";
 import { checkpoint, executor, type Executor } from "./executor";
 import {
   columnsUnchanged, copyBatch, finish, maintainAfterSwap, MigrationRefused, pendingChanges, preconditions, prepare, readState, replayBatch, rollback, swap,
   type LockLimits, type Migration, type MigrationState, type SwapResult,
 } from "./migration";
-import { migrationNames, STAGING, type MigrationNames } from "./names";
+import { migrationNames, type MigrationNames } from "./names";
 import { etaSeconds, type Progress } from "./progress";
 import { inspectTable } from "./source";
 import { verifyCopy, type Verification } from "./verify";

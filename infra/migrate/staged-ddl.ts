@@ -7,7 +7,7 @@
 import { splitSqlStatements } from "../config/ddl";
 import { quoteIdent as q } from "../config/identifiers";
 import type { TableSpec } from "../config/types";
-import { STAGING } from "./names";
+import { STAGING } from "../config/derived-names";
 
 interface Token {
   text: string;

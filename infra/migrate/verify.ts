@@ -5,7 +5,8 @@
 
 import type { Client } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
-import { controlTimeSql, MAINTENANCE_SCHEMA } from "../partman/dialect";
+import { controlTimeSql } from "../partman/codecs";
+import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
 import type { Migration } from "./migration";
 
 export interface Verification {

@@ -3,17 +3,24 @@
 // are the source (see pg_partman's CHANGELOG for 5.5.0); add an entry when a release fixes more.
 
 import type { StackSpec } from "../config/types";
-import type { ServerState } from "../engine/introspect";
-import { versionAtLeast } from "./dialect";
+import { versionAtLeast, type PartmanInstall } from "./version";
 
 /** The release that fixes everything below, and the one partman-stack's stacks should declare. */
 export const PARTMAN_SECURE = "5.5.0";
+
+/** What the advisories read of the server (a part of engine/introspect's ServerState). */
+interface PartmanServer {
+  partman: PartmanInstall | null;
+  partmanAvailable: string[];
+  /** Whether pg_jobmon is installed in the database. */
+  jobmon: boolean;
+}
 
 interface Advisory {
   cves: string[];
   what: string;
   /** Why it applies to this stack on this server, or null when it does not. */
-  appliesTo(spec: StackSpec, state: Pick<ServerState, "jobmon">, installed: string): string | null;
+  appliesTo(spec: StackSpec, state: Pick<PartmanServer, "jobmon">, installed: PartmanInstall): string | null;
 }
 
 const ADVISORIES: Advisory[] = [
@@ -22,7 +29,7 @@ const ADVISORIES: Advisory[] = [
     what: "SQL injection and privilege escalation through time encoder/decoder functions",
     appliesTo: (spec, _state, installed) => {
       const sets = spec.tables.filter((t) => t.kind === "time" && t.timeCodec).map((t) => t.name);
-      return sets.length > 0 && versionAtLeast(installed, "5.2.0") ? `${sets.join(", ")} ${sets.length === 1 ? "uses" : "use"} a time codec` : null;
+      return sets.length > 0 && installed.timeCodecs ? `${sets.join(", ")} ${sets.length === 1 ? "uses" : "use"} a time codec` : null;
     },
   },
   {
@@ -58,9 +65,9 @@ export interface PartmanAdvisory {
 }
 
 /** The fixes the installed pg_partman lacks that apply to this stack; empty on 5.5.0 or later. */
-export function partmanAdvisories(spec: StackSpec, state: Pick<ServerState, "partman" | "jobmon">): PartmanAdvisory[] {
-  const installed = state.partman?.version;
-  if (!installed || versionAtLeast(installed, PARTMAN_SECURE)) return [];
+export function partmanAdvisories(spec: StackSpec, state: Pick<PartmanServer, "partman" | "jobmon">): PartmanAdvisory[] {
+  const installed = state.partman;
+  if (!installed || versionAtLeast(installed.version, PARTMAN_SECURE)) return [];
   return ADVISORIES.flatMap((a) => {
     const why = a.appliesTo(spec, state, installed);
     return why ? [{ cves: a.cves, what: a.what, why }] : [];
@@ -68,7 +75,7 @@ export function partmanAdvisories(spec: StackSpec, state: Pick<ServerState, "par
 }
 
 /** How this stack gets the fixes: an in-place update within 5.x, a documented migration from 4.x. */
-export function upgradeAdvice(spec: StackSpec, state: Pick<ServerState, "partman" | "partmanAvailable">): string {
+export function upgradeAdvice(spec: StackSpec, state: Pick<PartmanServer, "partman" | "partmanAvailable">): string {
   const installed = state.partman!.version;
   if (state.partman!.major < 5) {
     return (
@@ -84,7 +91,7 @@ export function upgradeAdvice(spec: StackSpec, state: Pick<ServerState, "partman
 }
 
 /** What the installed release lacks for this stack, every applicable CVE named; null if nothing. */
-export function partmanAdvisoryMessage(spec: StackSpec, state: Pick<ServerState, "partman" | "jobmon">): string | null {
+export function partmanAdvisoryMessage(spec: StackSpec, state: Pick<PartmanServer, "partman" | "jobmon">): string | null {
   const found = partmanAdvisories(spec, state);
   if (found.length === 0) return null;
   const list = found.map((a) => `${a.cves.join(", ")} (${a.what}: ${a.why})`).join("; ");
@@ -92,7 +99,7 @@ export function partmanAdvisoryMessage(spec: StackSpec, state: Pick<ServerState,
 }
 
 /** That message with the upgrade that fixes it. */
-export function partmanAdvisoryWarning(spec: StackSpec, state: Pick<ServerState, "partman" | "partmanAvailable" | "jobmon">): string | null {
+export function partmanAdvisoryWarning(spec: StackSpec, state: Pick<PartmanServer, "partman" | "partmanAvailable" | "jobmon">): string | null {
   const message = partmanAdvisoryMessage(spec, state);
   return message && `${message}. Upgrade: ${upgradeAdvice(spec, state)}`;
 }

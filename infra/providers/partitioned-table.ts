@@ -8,7 +8,7 @@ import { sameSpan, type EpochUnit } from "../config/span";
 import { DEFAULTS, validateTableEntry } from "../config/validate";
 import type { SubpartitionDeclaration, TableSpec } from "../config/types";
 import { introspect } from "../engine/introspect";
-import { DECLARED_COLUMNS, liveConfig } from "../partman/dialect";
+import { DECLARED_COLUMNS, liveConfig } from "../partman/config";
 import { applyStack, planStack } from "../engine/reconcile";
 import { hasUnknowns, providerSpec, sameJson, throwUnlessApplied, withInputsSession, type ConnectedInputs } from "./connection";
 

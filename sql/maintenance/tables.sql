@@ -1,7 +1,7 @@
 -- partman-stack's own objects in the target database, installed and versioned by partman-stack
 -- apply (see README, "Maintenance under live traffic" and "Security"). This file: the schema's tables.
 -- The schema is created, and checked to be the installing role's alone, before this runs
--- (maintenanceObjects in infra/partman/dialect.ts). Only its owner uses it: the job runs as the
+-- (maintenanceObjects in infra/partman/maintenance-objects.ts). Only its owner uses it: the job runs as the
 -- owner, and every front end acts as the owner. PUBLIC gets nothing (an earlier install granted
 -- USAGE).
 REVOKE ALL ON SCHEMA partman_stack FROM PUBLIC;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { formatStatus } from "../../infra/cli/format";
 import { readStackConfig } from "../../infra/config/stack-file";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";

@@ -9,7 +9,7 @@ import { DATABASE_URL_ENV } from "../../infra/db/connection";
 import { destroyCluster, localClusterDir } from "../../infra/local/cluster";
 import { eventsStack, projectDir as project, runCli as run } from "../helpers/cli";
 import { PG_MAJOR } from "../../infra/local/install";
-import { versionAtLeast } from "../../infra/partman/dialect";
+import { versionAtLeast } from "../../infra/partman/version";
 import { availablePartman, createTestDatabase, onServer, SERVER_MAJOR, type TestDatabase } from "../helpers/database";
 import { REPO_ROOT } from "../helpers/spec";
 

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
-import { versionAtLeast } from "../../infra/partman/dialect";
+import { versionAtLeast } from "../../infra/partman/version";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { applyStack, planStack } from "../../infra/engine/reconcile";

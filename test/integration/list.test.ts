@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { formatStatus } from "../../infra/cli/format";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { checkQueryPruning } from "../../infra/engine/pruning";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";

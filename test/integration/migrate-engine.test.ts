@@ -7,7 +7,7 @@ import { Client } from "pg";
 import { MIGRATE_DEFAULTS, migrateFinish, migrateRollback, migrateRun, migrateStatus, type MigrateOptions } from "../../infra/migrate/run";
 import { planStack } from "../../infra/engine/reconcile";
 import type { Session } from "../../infra/db/session";
-import { versionAtLeast } from "../../infra/partman/dialect";
+import { versionAtLeast } from "../../infra/partman/version";
 import { availablePartman, createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { contents, createLiveEvents, startWriter } from "../helpers/live-table";
 import { events, sessionFor, specFor } from "../helpers/spec";

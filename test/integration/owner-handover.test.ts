@@ -8,7 +8,7 @@ import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Session } from "../../infra/db/session";
 import { ForeignOwnership } from "../../infra/engine/ownership";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import type { StackSpec } from "../../infra/config/types";
 import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";

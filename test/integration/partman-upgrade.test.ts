@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import { formatPlan, formatStatus } from "../../infra/cli/format";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";

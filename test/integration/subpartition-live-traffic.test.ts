@@ -7,7 +7,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Session } from "../../infra/db/session";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { applyStack } from "../../infra/engine/reconcile";
 import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { dailySuffix, sessionFor, specFor, tenantAudit } from "../helpers/spec";

@@ -4,7 +4,7 @@
 // they are given and stored as schema.function there.
 
 import { describe, expect, it } from "vitest";
-import { maintenanceCommand } from "../../infra/partman/dialect";
+import { maintenanceCommand } from "../../infra/partman/maintenance-objects";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";

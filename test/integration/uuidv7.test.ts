@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { archivePartitions } from "../../infra/archive/archive";
 import { applyStack, planStack } from "../../infra/engine/reconcile";
-import { versionAtLeast } from "../../infra/partman/dialect";
+import { versionAtLeast } from "../../infra/partman/version";
 import { status } from "../../infra/engine/status";
 import { verify } from "../../infra/engine/verify";
 import { MigrationRefused } from "../../infra/migrate/migration";

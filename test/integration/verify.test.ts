@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyStack } from "../../infra/engine/reconcile";
 import { verify, type Check } from "../../infra/engine/verify";
-import { versionAtLeast } from "../../infra/partman/dialect";
+import { versionAtLeast } from "../../infra/partman/version";
 import type { Session } from "../../infra/db/session";
 import { createTestDatabase, onServer, PARTMAN_VERSIONS, type TestDatabase } from "../helpers/database";
 import { events, sessionFor, specFor } from "../helpers/spec";

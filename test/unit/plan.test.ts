@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { DatabaseState, TableState } from "../../infra/engine/introspect";
 import { plan } from "../../infra/engine/plan";
-import { partmanInstall } from "../../infra/partman/dialect";
+import { partmanInstall } from "../../infra/partman/version";
 import { validateStack } from "../../infra/config/validate";
 import { events, REPO_ROOT } from "../helpers/spec";
 

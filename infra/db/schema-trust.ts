@@ -76,22 +76,6 @@ export async function schemaProblems(db: Client, schema: string, memberOwners = 
   return (await db.query<SchemaProblem>(schemaProblemsSql(schema, memberOwners))).rows;
 }
 
-/** What makes pg_partman's schema unsafe to run pg_partman from: its functions resolve names there
- *  first (4.x and 5.2 put their schema at the front of the search_path), so a function or operator
- *  in it that is not pg_partman's own could stand in for a built-in; and PUBLIC may not create any. */
-export async function partmanSchemaProblems(db: Client): Promise<string[]> {
-  const r = await db.query<{ problem: string }>(`
-    WITH ns AS (SELECT n.oid, n.nspname, n.nspacl FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman')
-    SELECT format('PUBLIC holds CREATE on schema %I', ns.nspname) AS problem FROM ns, aclexplode(ns.nspacl) a WHERE a.privilege_type = 'CREATE' AND a.grantee = 0
-    UNION ALL
-    SELECT format('%s %s (owned by %s) is not pg_partman''s', o.kind, o.object, pg_get_userbyid(o.owner))
-      FROM (SELECT 'function' AS kind, p.oid::regprocedure::text AS object, p.proowner AS owner, 'pg_proc'::regclass AS classid, p.oid FROM pg_proc p, ns WHERE p.pronamespace = ns.oid
-            UNION ALL SELECT 'operator', o.oid::regoperator::text, o.oprowner, 'pg_operator'::regclass, o.oid FROM pg_operator o, ns WHERE o.oprnamespace = ns.oid) o
-     WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.oid AND d.deptype = 'e')
-     ORDER BY 1`);
-  return r.rows.map((x) => x.problem);
-}
-
 export class UntrustedSchema extends PartmanStackError {}
 
 /** The refusal for problems that are not a trusted role's earlier install: nothing is read from the
