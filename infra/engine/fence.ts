@@ -70,7 +70,7 @@ export async function holdFences(session: Session, fences: FenceRequest[], opts:
     lost = err;
   });
   c.on("end", () => {
-    if (!released) lost ??= new Error("the connection holding the fences closed");
+    if (!released) lost ??= new PartmanStackError("the connection holding the fences closed");
   });
   const held: FenceRequest[] = [];
   const unavailable: FenceWaitTimeout[] = [];

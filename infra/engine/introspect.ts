@@ -10,6 +10,7 @@ import { readPartConfig, readSubConfig, undeclaredSets, type PartConfigRow, type
 import { installedPartman } from "../partman/extension";
 import { MAINTENANCE_SCHEMA } from "../partman/maintenance-objects";
 import type { PartmanInstall } from "../partman/version";
+import { PartmanStackError } from "../config/errors";
 
 export interface PartitionInfo {
   name: string;
@@ -294,9 +295,11 @@ async function maxId(db: Client, schema: string, table: string, control: string)
     return r.rows[0].max === null ? null : Number(r.rows[0].max);
   } catch (err) {
     if ((err as { code?: string }).code !== "55P03") throw err;
-    throw new Error(
+    throw new PartmanStackError(
       `cannot read the highest ${control} of ${schema}.${table} (its retention and premake are measured from it): another session held a lock on it for 2 s ` +
-        `(a DROP, DETACH or ALTER waiting or running: see pg_locks); run again once it is done`,
+        `(a DROP, DETACH or ALTER waiting or running: see pg_locks)`,
+      "run again once it is done",
+      { join: "; " },
     );
   } finally {
     await db.query("COMMIT");
@@ -409,9 +412,9 @@ async function cronState(session: Session, jobName: string): Promise<CronState> 
       `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('cron.database_name', true) AS database`,
     ),
   ).catch((err: Error) => {
-    throw new Error(
-      `cannot read shared_preload_libraries and cron.database_name (${err.message}), which partman-stack checks before scheduling maintenance: ` +
-        `GRANT pg_read_all_settings TO the connecting role (or connect as an admin role)`,
+    throw new PartmanStackError(
+      `cannot read shared_preload_libraries and cron.database_name (${err.message}), which partman-stack checks before scheduling maintenance`,
+      `GRANT pg_read_all_settings TO the connecting role (or connect as an admin role)`,
     );
   });
   const preloaded = settings.rows[0].preload.split(",").map((x) => x.trim().replace(/^"|"$/g, "")).includes("pg_cron");

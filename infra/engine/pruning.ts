@@ -9,6 +9,7 @@ import { escapeLiteral, type Client, type QueryConfig } from "pg";
 import { quoteIdent as q } from "../config/identifiers";
 import type { QuerySpec, TableSpec } from "../config/types";
 import { userSqlSearchPath, type Session } from "../db/session";
+import { PartmanStackError } from "../config/errors";
 
 /** Below this size a sequential scan is what the planner rightly chooses, index or not. */
 export const TRIVIAL_PARTITION_BYTES = 1024 * 1024;
@@ -79,7 +80,7 @@ async function leafPartitions(db: Client, t: TableRef): Promise<Map<string, Part
           WHERE t.isleaf AND n.nspname = $2) p ON true`,
     [`${q(t.schema)}.${q(t.table)}`, t.schema],
   );
-  if (!r.rows[0].exists) throw new Error(`${t.name} does not exist, so its queries cannot be checked; create it first (partman-stack apply)`);
+  if (!r.rows[0].exists) throw new PartmanStackError(`${t.name} does not exist, so its queries cannot be checked`, "create it first (partman-stack apply)", { join: "; " });
   return new Map(r.rows.filter((x) => x.name !== null).map((x) => [x.name!, { name: x.name!, bytes: Number(x.bytes) }]));
 }
 
