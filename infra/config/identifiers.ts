@@ -14,14 +14,9 @@ export function identifierProblem(name: string): string | null {
   return null;
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** For standard_conforming_strings = on, which partman-stack's sessions set: only quotes need doubling. */
-export function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
+// The driver's quoting, under the names some twenty modules call it by. escapeLiteral writes a value
+// holding a backslash as an E'…' string, which reads the same whatever standard_conforming_strings is.
+export { escapeIdentifier as quoteIdent, escapeLiteral as quoteLiteral } from "pg";
 
 /** A function's name with its schema: a bare name is taken to be in `schema` (a table's), so it
  *  never depends on the search_path it is called under, where another schema could shadow it. */

@@ -7,8 +7,8 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { splitSqlStatements } from "../config/ddl";
 import { quoteIdent as q, quoteLiteral } from "../config/identifiers";
+import { sqlStatements } from "../config/sql-grammar";
 import { PACKAGE_ROOT } from "../package-root";
 import { userSqlSearchPath } from "../db/session";
 import type { MaintenanceSpec, TableSpec } from "../config/types";
@@ -23,6 +23,7 @@ import type { PartmanInstall } from "../partman/version";
 import { copyBatchSql, createCaptureSql, dropCaptureSql, replaySql, type CaptureTarget, type KeyShape } from "./capture";
 import { checkpoint, type Executor } from "./executor";
 import { STAGING } from "../config/derived-names";
+import { withKeyColumn } from "./index-definition";
 import type { MigrationNames } from "./names";
 import { clashingNames, describeColumns, inspectTable, type Column, type SourceTable } from "./source";
 import { stagedDdl, stagedStatement } from "./staged-ddl";
@@ -163,7 +164,7 @@ export async function prepare(m: Migration): Promise<void> {
     await exec.transaction(async () => {
       // Bounds the wait of the capture trigger below: it keeps writers out while it waits.
       await exec.write(`SET LOCAL lock_timeout = '${m.lock.maxStallMs}ms'`);
-      for (const sql of splitSqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(sql);
+      for (const { text } of sqlStatements(fs.readFileSync(STATE_SQL, "utf8"))) await exec.write(text);
       await exec.write(assertTrustedSchemaSql(STAGING, true));
       // A second guard besides stagedDdl: an unqualified name finds the copy before the live table.
       await exec.write(`SELECT set_config('search_path', $1, true)`, [`${q(STAGING)}, ${userSqlSearchPath(t.schema)}`]);
@@ -225,14 +226,7 @@ async function copiedDdl(m: Migration): Promise<string[]> {
     }
     let def = stagedStatement(t, ix.def);
     if (ix.unique && !ix.has_control) {
-      const open = def.indexOf("(", def.search(/ USING \w+ /));
-      let depth = 0;
-      let close = open;
-      for (; close < def.length; close++) {
-        if (def[close] === "(") depth++;
-        else if (def[close] === ")" && --depth === 0) break;
-      }
-      def = `${def.slice(0, close)}, ${q(t.control)}${def.slice(close)}`;
+      def = withKeyColumn(def, t.control);
       m.log(`unique index ${ix.name} becomes unique on its columns plus ${t.control} (a partitioned table enforces uniqueness only together with its partition key)`);
     }
     sql.push(def);

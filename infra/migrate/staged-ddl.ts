@@ -1,109 +1,62 @@
 // A table's DDL file, made about the partitioned copy in the staging schema: every reference to
 // the table, schema-qualified or not, names the copy. An unqualified name left as it is would
 // resolve through search_path to the live table, and prepare would build the file's indexes (or
-// run its ALTERs) on it. Only the places a table file names a table are rewritten, so a column or
-// index that shares the table's name is left alone.
+// run its ALTERs) on it. The references are renamed in each statement's parse tree, where only the
+// places that name a table hold one, so a column, index or sequence that shares its name is left
+// alone; the tree is then printed back as SQL.
 
-import { splitSqlStatements } from "../config/ddl";
-import { quoteIdent as q } from "../config/identifiers";
+import { parseSql, printSql, sqlStatements, type Node } from "../config/sql-grammar";
 import type { TableSpec } from "../config/types";
 import { STAGING } from "../config/derived-names";
 
-interface Token {
-  text: string;
-  /** A bare word, lower-cased. */
-  word?: string;
-  /** An identifier's value: a bare word folded to lower case, or a quoted one as written. */
-  ident?: string;
-}
-
-const TOKEN = /\s+|'(?:[^']|'')*'|"(?:[^"]|"")*"|[A-Za-z_][\w$]*|\d+|./gs;
-
-function tokenize(sql: string): Token[] {
-  return (sql.match(TOKEN) ?? []).map((text) => {
-    if (/^[A-Za-z_]/.test(text)) return { text, word: text.toLowerCase(), ident: text.toLowerCase() };
-    if (text.startsWith('"')) return { text, ident: text.slice(1, -1).replace(/""/g, '"') };
-    return { text };
-  });
-}
+type Table = Pick<TableSpec, "schema" | "table">;
 
 /** The file's statements, each rewritten to name the copy wherever it names the table. */
-export function stagedDdl(t: Pick<TableSpec, "schema" | "table">, sql: string): string[] {
-  return splitSqlStatements(sql).map((s) => stagedStatement(t, s));
+export function stagedDdl(t: Table, sql: string): string[] {
+  return sqlStatements(sql).map((s) => printSql(staged(t, s.stmt)));
 }
 
-export function stagedStatement(t: Pick<TableSpec, "schema" | "table">, statement: string): string {
-  const all = tokenize(statement);
-  // Significant tokens: what the grammar below looks at.
-  const s = all.filter((x) => !/^\s/.test(x.text));
-  const is = (k: number, ...words: string[]) => words.every((w, j) => s[k + j]?.word === w);
-  const skip = (k: number, ...words: string[]) => (is(k, ...words) ? k + words.length : k);
-  const after = (from: number, word: string) => s.findIndex((x, k) => k >= from && x.word === word);
-
-  // Where a table name starts; `column`: the name ends with a column (COMMENT ON COLUMN t.c).
-  const at: { k: number; column?: boolean }[] = [];
-  if (is(0, "create")) {
-    const k = skip(1, "unlogged");
-    if (is(k, "table")) at.push({ k: skip(k + 1, "if", "not", "exists") });
-    else if (is(skip(1, "unique"), "index")) {
-      const on = after(2, "on");
-      if (on > 0) at.push({ k: skip(on + 1, "only") });
-    }
-  } else if (is(0, "alter", "table")) {
-    at.push({ k: skip(skip(2, "if", "exists"), "only") });
-  } else if (is(0, "comment", "on")) {
-    if (is(2, "table")) at.push({ k: 3 });
-    else if (is(2, "column")) at.push({ k: 3, column: true });
-    else {
-      // COMMENT ON CONSTRAINT|TRIGGER|POLICY|RULE name ON table
-      const on = after(3, "on");
-      if (on > 0) at.push({ k: on + 1 });
-    }
-  } else if (is(0, "grant")) {
-    const on = after(1, "on");
-    if (on > 0 && !is(on + 1, "all")) {
-      let k = skip(on + 1, "table");
-      for (;;) {
-        at.push({ k });
-        k = name(s, k).end;
-        if (s[k]?.text !== ",") break;
-        k++;
-      }
-    }
-  }
-  s.forEach((x, k) => x.word === "references" && at.push({ k: k + 1 }));
-
-  const replace = new Map<Token, { last: Token; text: string }>();
-  for (const { k, column } of at) {
-    const n = name(s, k);
-    const parts = column ? n.parts.slice(0, -1) : n.parts;
-    const ours = (parts.length === 1 && parts[0] === t.table) || (parts.length === 2 && parts[0] === t.schema && parts[1] === t.table);
-    if (!ours) continue;
-    const last = s[k + parts.length * 2 - 2];
-    replace.set(s[k], { last, text: `${q(STAGING)}.${q(t.table)}` });
-  }
-  let out = "";
-  for (let i = 0; i < all.length; i++) {
-    const r = replace.get(all[i]);
-    if (!r) {
-      out += all[i].text;
-      continue;
-    }
-    out += r.text;
-    i = all.indexOf(r.last, i);
-  }
-  return out;
+/** One statement (e.g. pg_get_indexdef's output), rewritten to name the copy. */
+export function stagedStatement(t: Table, statement: string): string {
+  const stmts = parseSql(statement).stmts ?? [];
+  if (stmts.length !== 1) throw new Error(`expected one statement, got ${stmts.length}: ${statement}`);
+  return printSql(staged(t, stmts[0].stmt!));
 }
 
-/** The dotted name starting at significant token k: its parts, and the token after it. */
-function name(s: Token[], k: number): { parts: string[]; end: number } {
-  const parts: string[] = [];
-  let i = k;
-  while (s[i]?.ident !== undefined) {
-    parts.push(s[i].ident!);
-    i++;
-    if (s[i]?.text !== "." || s[i + 1]?.ident === undefined) break;
-    i++;
+function staged(t: Table, stmt: Node): Node {
+  const copy = structuredClone(stmt);
+  rename(copy, t);
+  return copy;
+}
+
+/** COMMENT ON objects named by a list that ends with the table's name, or with a name on the table. */
+const COMMENT_ON_TABLE = new Set(["OBJECT_TABLE"]);
+const COMMENT_ON_TABLE_PART = new Set(["OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER", "OBJECT_POLICY", "OBJECT_RULE"]);
+
+function rename(node: unknown, t: Table): void {
+  if (Array.isArray(node)) {
+    for (const n of node) rename(n, t);
+    return;
   }
-  return { parts, end: i };
+  if (node === null || typeof node !== "object") return;
+  const n = node as Record<string, unknown>;
+  // GRANT … ON SEQUENCE and ALTER INDEX|SEQUENCE name other kinds of relation with the same node.
+  const other = (x: unknown) => (x as { objtype?: string } | undefined)?.objtype !== "OBJECT_TABLE";
+  if (("GrantStmt" in n && other(n.GrantStmt)) || ("AlterTableStmt" in n && other(n.AlterTableStmt))) return;
+  // A RangeVar: a table's name, as CREATE TABLE|INDEX, ALTER TABLE, GRANT and REFERENCES hold it.
+  if (typeof n.relname === "string") {
+    if (n.catalogname === undefined && n.relname === t.table && (n.schemaname === undefined || n.schemaname === t.schema)) n.schemaname = STAGING;
+    return;
+  }
+  if ("CommentStmt" in n) {
+    const c = n.CommentStmt as { objtype?: string; object?: { List?: { items?: Node[] } } };
+    const items = c.object?.List?.items;
+    const tableParts = !items ? 0 : COMMENT_ON_TABLE.has(c.objtype ?? "") ? items.length : COMMENT_ON_TABLE_PART.has(c.objtype ?? "") ? items.length - 1 : 0;
+    const name = (items ?? []).slice(0, tableParts).map((x) => (x as { String: { sval: string } }).String.sval);
+    if ((name.length === 1 && name[0] === t.table) || (name.length === 2 && name[0] === t.schema && name[1] === t.table)) {
+      items!.splice(0, tableParts, { String: { sval: STAGING } }, { String: { sval: t.table } });
+    }
+    return;
+  }
+  for (const v of Object.values(n)) rename(v, t);
 }
