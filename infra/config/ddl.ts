@@ -41,7 +41,9 @@ export function parseTableDdl(sql: string): TableDdl {
     // transaction, when the table is created.
     const allowed = "IndexStmt" in s.stmt || "CommentStmt" in s.stmt || ("AlterTableStmt" in s.stmt && s.stmt.AlterTableStmt.objtype === "OBJECT_TABLE") ||
       ("GrantStmt" in s.stmt && s.stmt.GrantStmt.is_grant === true) || ("GrantRoleStmt" in s.stmt && s.stmt.GrantRoleStmt.is_grant === true);
-    if (!allowed) throw new DdlError(`it holds "${s.text.split(/\s+/).slice(0, 3).join(" ")} …"; ${ALLOWED_LIST}`);
+    const opening = `"${s.text.split(/\s+/).slice(0, 3).join(" ")} …"`;
+    if ("RenameStmt" in s.stmt || "AlterObjectSchemaStmt" in s.stmt) throw new DdlError(`it holds ${opening}, which renames or moves something; a table file creates its table as the declaration names it`);
+    if (!allowed) throw new DdlError(`it holds ${opening}; ${ALLOWED_LIST}`);
     if ("IndexStmt" in s.stmt && s.stmt.IndexStmt.concurrent) throw new DdlError(`CREATE INDEX CONCURRENTLY cannot run in the transaction that creates the table; drop CONCURRENTLY`);
     if ("AlterTableStmt" in s.stmt && (s.stmt.AlterTableStmt.cmds ?? []).some(drops)) throw new DdlError(`it holds an ALTER TABLE … DROP; a table file must not drop anything`);
   }
@@ -53,11 +55,14 @@ function isTableCreate(stmt: Node): boolean {
   return "CreateStmt" in stmt && stmt.CreateStmt.relation?.relpersistence !== "t";
 }
 
-/** ALTER TABLE's DROP subcommands: DROP COLUMN, CONSTRAINT, NOT NULL, IDENTITY, EXPRESSION, DEFAULT … */
+/** ALTER TABLE's DROP subcommands: DROP [COLUMN], DROP CONSTRAINT, ALTER COLUMN … DROP NOT NULL,
+ *  IDENTITY, EXPRESSION or DEFAULT (SET DEFAULT without its expression). */
+const DROPS = new Set(["AT_DropColumn", "AT_DropConstraint", "AT_DropNotNull", "AT_DropIdentity", "AT_DropExpression"]);
+
 function drops(cmd: Node): boolean {
   if (!("AlterTableCmd" in cmd)) return false;
   const c = cmd.AlterTableCmd;
-  return (c.subtype ?? "").startsWith("AT_Drop") || (c.subtype === "AT_ColumnDefault" && c.def === undefined);
+  return DROPS.has(c.subtype ?? "") || (c.subtype === "AT_ColumnDefault" && c.def === undefined);
 }
 
 function readCreateTable(c: CreateStmt): TableDdl {

@@ -38,8 +38,8 @@ parentPort.on("message", async ({ fn, sql, port, done }) => {
 });`;
 
 /** Held on the global object, not in this module: a closure-serialized provider captures this
- *  module's variables by value, and a live worker cannot travel that way. */
-const WORKER_KEY = Symbol.for("partman-stack.sql-grammar.worker");
+ *  module's variables by value, and a live worker cannot travel that way (nor can a symbol). */
+const WORKER_KEY = "partmanStackSqlGrammarWorker";
 /** Loading the module the first time takes a fraction of a second; a minute means the worker is stuck. */
 const ANSWER_WITHIN_MS = 60_000;
 
@@ -92,8 +92,13 @@ export function sqlStatements(sql: string): { stmt: Node; text: string }[] {
  *  fails here, never in the database. */
 export function printSql(stmt: Node): string {
   const sql = deparseSync([stmt], { pretty: false });
-  const again = parseSql(sql).stmts ?? [];
-  if (again.length !== 1 || treeText(again[0].stmt!) !== treeText(stmt)) {
+  let again: Node[] = [];
+  try {
+    again = (parseSql(sql).stmts ?? []).map((s) => s.stmt!);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+  }
+  if (again.length !== 1 || treeText(again[0]) !== treeText(stmt)) {
     throw new Error(`printing a parse tree as SQL gave a statement PostgreSQL reads differently (a pgsql-deparser bug): ${sql}`);
   }
   return sql;
@@ -108,11 +113,19 @@ export function describeNode(node: Node): string {
 /** The fields of parse tree nodes that hold positions in the text. */
 const POSITIONS = new Set(["location", "name_location", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end", "stmt_location", "stmt_len"]);
 
-/** A parse tree's content without the positions in the text it came from, its keys in one order. */
+/** A parse tree's content without the positions in the text it came from, its keys in one order,
+ *  and an option's value (WITH (fillfactor = '70'), as pg_get_indexdef prints it) as its text:
+ *  PostgreSQL reads `'70'` and `70` there alike, and the printer writes the one for the other. */
 export function treeText(stmt: Node): string {
-  return JSON.stringify(stmt, (key, value: unknown) => {
+  return JSON.stringify(stmt, function (this: Record<string, unknown>, key, value: unknown) {
     if (POSITIONS.has(key)) return undefined;
     if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    if (key === "arg" && "defname" in this) {
+      const v = value as { String?: { sval?: string }; Integer?: { ival?: number }; Float?: { fval?: string } };
+      if (v.String) return v.String.sval ?? "";
+      if (v.Integer) return String(v.Integer.ival ?? 0);
+      if (v.Float) return v.Float.fval ?? "";
+    }
     return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   });
 }
