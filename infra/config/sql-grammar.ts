@@ -1,7 +1,9 @@
 // PostgreSQL's own grammar: the server's parser (libpg-query, PostgreSQL 18's parser compiled to
-// WebAssembly; its grammar accepts all that PostgreSQL 15 to 17 accept in a table file) and a
-// printer of parse trees back to SQL (pgsql-deparser), for the table files partman-stack reads and
-// the statements it rewrites. The WebAssembly module only loads asynchronously, while declarations
+// WebAssembly) and a printer of parse trees back to SQL (pgsql-deparser), for the table files
+// partman-stack reads and the statements it rewrites. PostgreSQL 18's grammar reads all that 15 to
+// 17 read in a table file; what only 18 reads (a VIRTUAL generated column, NOT ENFORCED) passes the
+// checks and is refused by an older server when the file runs, in the transaction that would have
+// created the table. The WebAssembly module only loads asynchronously, while declarations
 // are checked synchronously (loadStack, the Pulumi component's constructor, a provider's check), so
 // the parser runs in a worker thread that this thread waits for.
 
@@ -29,7 +31,8 @@ parentPort.on("message", async ({ fn, sql, port, done }) => {
     await parser.loadModule();
     reply = { value: parser[fn](sql) };
   } catch (e) {
-    reply = { error: String(e && e.message), position: e && e.sqlDetails ? e.sqlDetails.cursorPosition : undefined };
+    // A SqlError is the parser refusing the text; anything else is the parser failing.
+    reply = e && e.sqlDetails ? { refused: String(e.message), position: e.sqlDetails.cursorPosition } : { failed: String(e && e.message) };
   }
   port.postMessage(reply);
   port.close();
@@ -56,13 +59,15 @@ function call<T>(fn: "parseSync" | "scanSync", sql: string): T {
   const done = new Int32Array(new SharedArrayBuffer(4));
   worker.postMessage({ fn, sql, port: port2, done }, [port2]);
   const waited = Atomics.wait(done, 0, 0, ANSWER_WITHIN_MS);
-  const reply = receiveMessageOnPort(port1)?.message as { value?: T; error?: string; position?: number } | undefined;
+  const reply = receiveMessageOnPort(port1)?.message as { value?: T; refused?: string; position?: number; failed?: string } | undefined;
   port1.close();
   if (waited === "timed-out" || !reply) throw new Error(`PostgreSQL's parser (libpg-query) did not answer within ${ANSWER_WITHIN_MS / 1000} s`);
-  if (reply.error !== undefined) {
-    if (reply.position === undefined || reply.position < 0) throw new SqlSyntaxError(reply.error, null, null);
-    const before = Buffer.from(sql).subarray(0, reply.position).toString().split("\n");
-    throw new SqlSyntaxError(reply.error, before.length, before[before.length - 1].length + 1);
+  if (reply.failed !== undefined) throw new Error(`PostgreSQL's parser (libpg-query) failed: ${reply.failed}`);
+  if (reply.refused !== undefined) {
+    if (reply.position === undefined || reply.position < 0) throw new SqlSyntaxError(reply.refused, null, null);
+    // An error's position counts characters from 0 (the tree's positions count bytes).
+    const before = sql.slice(0, reply.position).split("\n");
+    throw new SqlSyntaxError(reply.refused, before.length, before[before.length - 1].length + 1);
   }
   return reply.value as T;
 }

@@ -418,7 +418,7 @@ describe("DDL files", () => {
     [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); DROP TABLE public.other;`, `it holds "DROP TABLE public.other …"`],
     [`CREATE TABLE public.a (x int); CREATE TABLE public.events (created_at date NOT NULL) PARTITION BY RANGE (created_at);`, `exactly one CREATE TABLE statement; it holds 2`],
     [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); CREATE INDEX CONCURRENTLY i ON public.events (id);`, `CREATE INDEX CONCURRENTLY cannot run in the transaction`],
-    [`CREATE TABLE public.events (\n  id bigint,,\n  created_at timestamptz NOT NULL\n) PARTITION BY RANGE (created_at);`, `ddl t.sql: PostgreSQL cannot parse it: syntax error at or near "," (line 2, column 13)`],
+    [`-- événements\nCREATE TABLE public.events (\n  id bigint,,\n  created_at timestamptz NOT NULL\n) PARTITION BY RANGE (created_at);`, `ddl t.sql: PostgreSQL cannot parse it: syntax error at or near "," (line 3, column 13)`],
     [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); ALTER TABLE public.events ALTER COLUMN id DROP DEFAULT;`, `it holds an ALTER TABLE … DROP`],
     [`CREATE TABLE public.events (id bigint, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at); ALTER TABLE public.events RENAME TO old_events;`, `it holds "ALTER TABLE public.events …", which renames or moves something`],
   ])("rejects %s", (sql, message) => {
