@@ -51,8 +51,9 @@ function call<T>(fn: "parseSync" | "scanSync", sql: string): T {
   let worker = g[WORKER_KEY];
   if (!worker) {
     worker = new Worker(WORKER, { eval: true, workerData: { parser: require.resolve("libpg-query") } });
-    // Never what keeps the process alive.
+    // Never what keeps the process alive; one that died is replaced at the next call.
     worker.unref();
+    worker.on("exit", () => delete g[WORKER_KEY]);
     g[WORKER_KEY] = worker;
   }
   const { port1, port2 } = new MessageChannel();
