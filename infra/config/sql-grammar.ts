@@ -14,11 +14,7 @@ import { deparseSync } from "pgsql-deparser";
 export type { Node } from "libpg-query";
 
 /** PostgreSQL's parser refused the text: its message and where it stopped (line and column). */
-export class SqlSyntaxError extends Error {
-  constructor(message: string, readonly line: number | null, readonly column: number | null) {
-    super(line === null ? message : `${message} (line ${line}, column ${column})`);
-  }
-}
+export class SqlSyntaxError extends Error {}
 
 // Plain JavaScript, evaluated in the worker: libpg-query is required there by the path this thread
 // resolved, so it is the same copy wherever the code runs.
@@ -65,10 +61,10 @@ function call<T>(fn: "parseSync" | "scanSync", sql: string): T {
   if (waited === "timed-out" || !reply) throw new Error(`PostgreSQL's parser (libpg-query) did not answer within ${ANSWER_WITHIN_MS / 1000} s`);
   if (reply.failed !== undefined) throw new Error(`PostgreSQL's parser (libpg-query) failed: ${reply.failed}`);
   if (reply.refused !== undefined) {
-    if (reply.position === undefined || reply.position < 0) throw new SqlSyntaxError(reply.refused, null, null);
+    if (reply.position === undefined || reply.position < 0) throw new SqlSyntaxError(reply.refused);
     // An error's position counts characters from 0 (the tree's positions count bytes).
     const before = sql.slice(0, reply.position).split("\n");
-    throw new SqlSyntaxError(reply.refused, before.length, before[before.length - 1].length + 1);
+    throw new SqlSyntaxError(`${reply.refused} (line ${before.length}, column ${before[before.length - 1].length + 1})`);
   }
   return reply.value as T;
 }
