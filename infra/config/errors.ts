@@ -25,14 +25,16 @@ export class PartmanStackError extends Error {
   }
 }
 
-/** Several problems found at once, each carrying its own fix, so one run lists them all. */
+/** Several problems found at once, each carrying its own fix, so one run lists them all: the
+ *  heading, then a line per problem; with no heading (""), a lone problem is the message itself. */
 export class ProblemList extends PartmanStackError {
   constructor(
     readonly problems: string[],
     heading: (count: number) => string,
     options: { exitCode?: number } = {},
   ) {
-    super(`${heading(problems.length)}${problems.length === 1 && !heading(1) ? problems[0] : `\n${problems.map((p) => `- ${p}`).join("\n")}`}`, null, options);
+    const head = heading(problems.length);
+    super(head === "" && problems.length === 1 ? problems[0] : `${head}\n${problems.map((p) => `- ${p}`).join("\n")}`, null, options);
   }
 
   override cliText(): string {

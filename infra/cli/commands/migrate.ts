@@ -21,7 +21,6 @@ export interface MigrateCliOptions extends StackOptions {
   waitMs?: number;
 }
 
-
 export const MIGRATE_EXIT_HELP = `Exit codes:
   0  done (run: swapped; status: printed; rollback: restored or abandoned; finish: dropped)
   1  error, refusal, or finish not confirmed
