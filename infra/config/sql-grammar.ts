@@ -7,7 +7,9 @@
 // are checked synchronously (loadStack, the Pulumi component's constructor, a provider's check), so
 // the parser runs in a worker thread that this thread waits for.
 
-import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
+// The module itself, not named imports: a closure-serialized provider that captures this code
+// must capture the built-in module (written back as a require), never one of its native functions.
+import workerThreads from "node:worker_threads";
 import type { Node, ParseResult, ScanResult } from "libpg-query";
 import { deparseSync } from "pgsql-deparser";
 
@@ -43,20 +45,20 @@ const WORKER_KEY = "partmanStackSqlGrammarWorker";
 const ANSWER_WITHIN_MS = 60_000;
 
 function call<T>(fn: "parseSync" | "scanSync", sql: string): T {
-  const g = globalThis as { [WORKER_KEY]?: Worker };
+  const g = globalThis as { [WORKER_KEY]?: workerThreads.Worker };
   let worker = g[WORKER_KEY];
   if (!worker) {
-    worker = new Worker(WORKER, { eval: true, workerData: { parser: require.resolve("libpg-query") } });
+    worker = new workerThreads.Worker(WORKER, { eval: true, workerData: { parser: require.resolve("libpg-query") } });
     // Never what keeps the process alive; one that died is replaced at the next call.
     worker.unref();
     worker.on("exit", () => delete g[WORKER_KEY]);
     g[WORKER_KEY] = worker;
   }
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = new workerThreads.MessageChannel();
   const done = new Int32Array(new SharedArrayBuffer(4));
   worker.postMessage({ fn, sql, port: port2, done }, [port2]);
   const waited = Atomics.wait(done, 0, 0, ANSWER_WITHIN_MS);
-  const reply = receiveMessageOnPort(port1)?.message as { value?: T; refused?: string; position?: number; failed?: string } | undefined;
+  const reply = workerThreads.receiveMessageOnPort(port1)?.message as { value?: T; refused?: string; position?: number; failed?: string } | undefined;
   port1.close();
   if (waited === "timed-out" || !reply) throw new Error(`PostgreSQL's parser (libpg-query) did not answer within ${ANSWER_WITHIN_MS / 1000} s`);
   if (reply.failed !== undefined) throw new Error(`PostgreSQL's parser (libpg-query) failed: ${reply.failed}`);
